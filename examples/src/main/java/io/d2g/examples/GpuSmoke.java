@@ -1,0 +1,139 @@
+package io.d2g.examples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.d2g.D2g;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.Arrays;
+import java.util.function.Supplier;
+
+/**
+ * GPU smoke test from Java: CUDA tensors, 256 MiB host↔device copies from pinned and pageable
+ * memory (next to a plain cudaMemcpy reference measured in the same run), and a bf16 8192³ matmul.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.GpuSmoke \
+ *     [--out benchmarks/results/gpu-smoke.json] [--memcpy-ref build-gpu/native/d2g_memcpy_ref] [--mib 256]
+ * </pre>
+ */
+public final class GpuSmoke {
+  public static void main(String[] args) throws Exception {
+    Path out = Path.of("benchmarks/results/gpu-smoke.json");
+    Path ref = null;
+    int mib = 256;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--out" -> out = Path.of(args[++i]);
+        case "--memcpy-ref" -> ref = Path.of(args[++i]);
+        case "--mib" -> mib = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    if (!D2g.cudaAvailable()) {
+      System.err.println("GpuSmoke needs a CUDA device; LibTorch " + D2g.torchVersion() + " sees none.");
+      System.exit(2);
+    }
+    Device gpu = Device.cuda(0);
+    String name = D2g.cudaDeviceName(0);
+    System.out.printf("device %s, LibTorch %s, Java %s%n", name, D2g.torchVersion(), Runtime.version());
+
+    long n = (long) mib << 20;
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode figures = json.createObjectNode();
+    ObjectNode reference = ref == null ? null : (ObjectNode) json.readTree(run(ref.toString(), "" + mib, "20"));
+
+    try (Tensor pinned = Tensor.emptyPinned(DType.U8, n);
+        Tensor pageable = Tensor.empty(DType.U8, Device.CPU, n);
+        Tensor dev = Tensor.empty(DType.U8, gpu, n)) {
+      // Fill host memory with a pattern (and fault the pages in) through zero-copy views.
+      var pv = pinned.data();
+      var gv = pageable.data();
+      for (long i = 0; i < n; i += 4096) {
+        pv.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) (i >>> 12));
+        gv.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) (i >>> 12));
+      }
+      record Case(String key, Tensor dst, Tensor src) {}
+      Case[] cases = {
+        new Case("h2d_pinned_gbs", dev, pinned), new Case("h2d_pageable_gbs", dev, pageable),
+        new Case("d2h_pinned_gbs", pinned, dev), new Case("d2h_pageable_gbs", pageable, dev)
+      };
+      for (Case c : cases) {
+        double gbs = n / median(20, () -> {
+          long t0 = System.nanoTime();
+          c.dst().copyFrom(c.src()); // synchronous copy_
+          return (System.nanoTime() - t0) * 1e-9;
+        }) / 1e9;
+        ObjectNode f = figures.putObject(c.key());
+        f.put("ours", round(gbs));
+        if (reference != null) {
+          double r = reference.get(c.key()).asDouble();
+          f.put("cudaMemcpy", r);
+          f.put("ratio", round(gbs / r));
+        }
+        f.put("unit", "GB/s");
+        System.out.printf("%-18s %8.2f GB/s%s%n", c.key(), gbs,
+            reference == null ? "" : String.format("   cudaMemcpy %8.2f GB/s   %5.1f%%", reference.get(c.key()).asDouble(),
+                100 * gbs / reference.get(c.key()).asDouble()));
+      }
+      // round trip check on sampled bytes
+      var back = pageable.data();
+      for (long i = 0; i < n; i += 4096)
+        if (back.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != (byte) (i >>> 12))
+          throw new IllegalStateException("round trip corrupted byte " + i);
+    }
+
+    int m = 8192;
+    D2g.manualSeed(0);
+    try (Tensor a = Tensor.randn(DType.BF16, gpu, m, m); Tensor b = Tensor.randn(DType.BF16, gpu, m, m)) {
+      for (int i = 0; i < 5; i++) a.matmul(b).close();
+      D2g.synchronize(gpu);
+      int inner = 10;
+      double perMatmul = median(9, () -> {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < inner; i++) a.matmul(b).close();
+        D2g.synchronize(gpu);
+        return (System.nanoTime() - t0) * 1e-9 / inner;
+      });
+      double tflops = 2.0 * m * m * m / perMatmul / 1e12;
+      figures.putObject("bf16_matmul_tflops").put("ours", round(tflops)).put("unit", "TFLOP/s")
+          .put("ms", round(perMatmul * 1e3));
+      System.out.printf("bf16 matmul %d^3   %8.1f TFLOP/s (%.3f ms)%n", m, tflops, perMatmul * 1e3);
+    }
+
+    ObjectNode root = json.createObjectNode();
+    root.put("machine", name + ", LibTorch " + D2g.torchVersion() + ", Java " + Runtime.version().feature());
+    root.put("date", LocalDate.now().toString());
+    root.put("bytes", n);
+    root.put("method", "host clock around each synchronous copy, median of 20 after warm-up; "
+        + "matmul: median of 9 batches of 10 after 5 warm-ups, synchronised");
+    root.set("figures", figures);
+    if (out.getParent() != null) Files.createDirectories(out.getParent());
+    json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), root);
+    System.out.println("wrote " + out);
+  }
+
+  private static double median(int reps, Supplier<Double> sample) {
+    for (int i = 0; i < 3; i++) sample.get();
+    double[] t = new double[reps];
+    for (int i = 0; i < reps; i++) t[i] = sample.get();
+    Arrays.sort(t);
+    return t[reps / 2];
+  }
+
+  private static double round(double x) {
+    return Math.round(x * 1000) / 1000.0;
+  }
+
+  private static String run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String s = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) throw new IOException(String.join(" ", cmd) + " failed");
+    return s;
+  }
+}

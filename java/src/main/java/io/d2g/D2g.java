@@ -1,0 +1,76 @@
+package io.d2g;
+
+import static io.d2g.bindings.d2g_h.*;
+
+import io.d2g.internal.Native;
+import io.d2g.internal.NativeLibrary;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The library as a whole: versions, devices, seeds, synchronisation. */
+public final class D2g {
+  static {
+    Native.load();
+  }
+
+  private D2g() {}
+
+  /** Version of the native shim. */
+  public static String version() {
+    return Native.string(d2g_version());
+  }
+
+  /** Version of the LibTorch the shim was built against. */
+  public static String torchVersion() {
+    return Native.string(d2g_torch_version());
+  }
+
+  /** Whether the LibTorch in use was built with CUDA. */
+  public static boolean cudaCompiled() {
+    return d2g_cuda_compiled() != 0;
+  }
+
+  /** Where the native library was loaded from. */
+  public static Path libraryPath() {
+    return NativeLibrary.load();
+  }
+
+  public static boolean cudaAvailable() {
+    MemorySegment out = Native.scratch();
+    Native.check(d2g_cuda_is_available(out));
+    return out.get(ValueLayout.JAVA_INT, 0) != 0;
+  }
+
+  public static int cudaDeviceCount() {
+    MemorySegment out = Native.scratch();
+    Native.check(d2g_cuda_device_count(out));
+    return out.get(ValueLayout.JAVA_INT, 0);
+  }
+
+  public static String cudaDeviceName(int index) {
+    MemorySegment buf = Native.scratch();
+    Native.check(d2g_cuda_device_name(index, buf, 256));
+    return buf.getString(0);
+  }
+
+  /** Every device this process can use: cpu first, then each CUDA device. */
+  public static List<Device> devices() {
+    List<Device> list = new ArrayList<>();
+    list.add(Device.CPU);
+    if (cudaAvailable()) for (int i = 0; i < cudaDeviceCount(); i++) list.add(Device.cuda(i));
+    return list;
+  }
+
+  /** Seeds every random generator (CPU and all CUDA devices). */
+  public static void manualSeed(long seed) {
+    Native.check(d2g_manual_seed(seed));
+  }
+
+  /** Waits for all queued work on a CUDA device (no-op for the CPU). */
+  public static void synchronize(Device device) {
+    if (device.isCuda()) Native.check(d2g_synchronize(device.index()));
+  }
+}

@@ -1,0 +1,156 @@
+/*
+ * d2g.h — the C API of the Diffusion2GAN native shim over LibTorch.
+ *
+ * This header is the only thing Java sees (through jextract-generated bindings). It is plain C.
+ *
+ * CONTRACT
+ *  - Handles are opaque (d2g_tensor, d2g_status). Their layout is private to the shim.
+ *  - Ownership: every function that creates a handle hands back exactly ONE owned handle through an
+ *    out-parameter. The caller frees it with the matching *_free function. Every *_free accepts NULL
+ *    and then does nothing. A handle is never freed by the shim behind the caller's back.
+ *  - Errors: every fallible function returns a d2g_status*. NULL means success. A non-NULL status is
+ *    owned by the caller (free it with d2g_status_free) and carries a code (d2g_code) and a UTF-8
+ *    message that says what went wrong and what to fix. There is no thread-local "last error":
+ *    callers on virtual threads may hop OS threads between calls. When a call fails, its
+ *    out-parameters are left untouched (out handles stay as they were, normally NULL).
+ *  - No C++ exception ever crosses this boundary: every function catches everything.
+ *  - NULL handles passed where a handle is required give D2G_INVALID_ARGUMENT, never a crash.
+ *    A freed (dangling) handle cannot be detected in C: the Java layer guards against use after close.
+ *  - Thread safety: all functions may be called concurrently from any thread on distinct handles, and
+ *    concurrently on the same handle as long as no call writes to it (d2g_tensor_copy_from_host,
+ *    d2g_tensor_copy_ and d2g_tensor_free write). Status handles are owned by one caller.
+ *  - Memory given to d2g_tensor_from_blob is borrowed, never copied: the tensor's storage points at it
+ *    and the shim calls the caller's release callback exactly once, when the last tensor (or view)
+ *    using that storage is gone. That may happen on any thread, inside any call that drops a reference.
+ *  - Strings returned as const char* by version functions are static; do not free them.
+ */
+#ifndef D2G_H
+#define D2G_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define D2G_API __declspec(dllexport)
+#else
+#define D2G_API __attribute__((visibility("default")))
+#endif
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+typedef enum d2g_code {
+  D2G_OK = 0,
+  D2G_INVALID_ARGUMENT = 1,   /* bad shape, dtype, device, null handle, out-of-range value */
+  D2G_OUT_OF_MEMORY = 2,      /* host or device allocation failed */
+  D2G_DEVICE_UNAVAILABLE = 3, /* CUDA not built in, no such device, driver missing */
+  D2G_NATIVE_FAILURE = 4,     /* anything else LibTorch or the shim reported */
+  D2G_IO_ERROR = 5            /* a file could not be read or written */
+} d2g_code;
+
+typedef struct d2g_status d2g_status;
+
+D2G_API int d2g_status_code(const d2g_status* status);            /* D2G_OK for NULL */
+D2G_API const char* d2g_status_message(const d2g_status* status); /* "" for NULL; owned by status */
+D2G_API void d2g_status_free(d2g_status* status);                 /* NULL is a no-op */
+
+/* ---- library and devices ------------------------------------------------------------------ */
+
+D2G_API const char* d2g_version(void);       /* this shim's version, e.g. "0.1.0" */
+D2G_API const char* d2g_torch_version(void); /* LibTorch it was built against, e.g. "1.13.1" */
+D2G_API int d2g_cuda_compiled(void);         /* 1 if the LibTorch in use was built with CUDA */
+
+D2G_API d2g_status* d2g_cuda_is_available(int* out);
+D2G_API d2g_status* d2g_cuda_device_count(int* out);
+/* Writes the device's name, NUL-terminated and truncated to fit, into buf (capacity bytes). */
+D2G_API d2g_status* d2g_cuda_device_name(int device_index, char* buf, size_t capacity);
+/* Seeds every generator (CPU and all CUDA devices). */
+D2G_API d2g_status* d2g_manual_seed(uint64_t seed);
+/* Waits for all work queued on a CUDA device; device_index -1 means the current device.
+ * On a machine without CUDA this is a no-op for -1 and D2G_DEVICE_UNAVAILABLE otherwise. */
+D2G_API d2g_status* d2g_synchronize(int device_index);
+
+/* ---- tensors ------------------------------------------------------------------------------ */
+
+typedef enum d2g_dtype {
+  D2G_F32 = 0,
+  D2G_F16 = 1,
+  D2G_BF16 = 2,
+  D2G_I32 = 3,
+  D2G_I64 = 4,
+  D2G_U8 = 5,
+  D2G_BOOL = 6,
+  D2G_F64 = 7
+} d2g_dtype;
+
+typedef enum d2g_device_type { D2G_CPU = 0, D2G_CUDA = 1 } d2g_device_type;
+
+/* Maximum number of dimensions a tensor may have in this API. */
+#define D2G_MAX_DIMS 16
+
+typedef struct d2g_tensor d2g_tensor;
+
+/* Called exactly once, with the caller's context, when borrowed memory is no longer used. */
+typedef void (*d2g_release_fn)(void* context);
+
+/* Uninitialised tensor. pinned=1 asks for page-locked host memory (CPU only; needs CUDA). */
+D2G_API d2g_status* d2g_tensor_empty(const int64_t* shape, int ndim, int dtype, int device_type,
+                                     int device_index, int pinned, d2g_tensor** out);
+/* Standard-normal (floating dtypes) samples from the global generator. */
+D2G_API d2g_status* d2g_tensor_randn(const int64_t* shape, int ndim, int dtype, int device_type,
+                                     int device_index, d2g_tensor** out);
+/* Zero-copy: a CPU tensor over caller memory of nbytes bytes (C-contiguous). release (may be NULL)
+ * is called with context when the storage dies. On failure release is NOT called. */
+D2G_API d2g_status* d2g_tensor_from_blob(void* data, size_t nbytes, const int64_t* shape, int ndim,
+                                         int dtype, d2g_release_fn release, void* context,
+                                         d2g_tensor** out);
+/* One copy: a new tensor on the given device holding nbytes of host data (C-contiguous). */
+D2G_API d2g_status* d2g_tensor_from_host(const void* data, size_t nbytes, const int64_t* shape,
+                                         int ndim, int dtype, int device_type, int device_index,
+                                         d2g_tensor** out);
+/* Copies nbytes of host data into an existing tensor (any device); nbytes must equal its size. */
+D2G_API d2g_status* d2g_tensor_copy_from_host(d2g_tensor* dst, const void* data, size_t nbytes);
+/* Copies a tensor (any device, any layout) into host memory; nbytes must equal its size. */
+D2G_API d2g_status* d2g_tensor_copy_to_host(const d2g_tensor* src, void* data, size_t nbytes);
+/* dst.copy_(src): shapes must match (src may broadcast); converts dtype; crosses devices.
+ * non_blocking=1 lets a pinned-host <-> device copy run asynchronously. */
+D2G_API d2g_status* d2g_tensor_copy_(d2g_tensor* dst, const d2g_tensor* src, int non_blocking);
+/* Address of the first element of a contiguous CPU tensor; valid while the storage lives. */
+D2G_API d2g_status* d2g_tensor_data_ptr(const d2g_tensor* t, void** out);
+/* A second owned handle sharing t's storage (a new reference, not a copy). */
+D2G_API d2g_status* d2g_tensor_alias(const d2g_tensor* t, d2g_tensor** out);
+
+D2G_API d2g_status* d2g_tensor_ndim(const d2g_tensor* t, int* out);
+/* Writes min(ndim, capacity) sizes into shape. */
+D2G_API d2g_status* d2g_tensor_shape(const d2g_tensor* t, int64_t* shape, int capacity);
+D2G_API d2g_status* d2g_tensor_dtype(const d2g_tensor* t, int* out);
+D2G_API d2g_status* d2g_tensor_device(const d2g_tensor* t, int* device_type, int* device_index);
+D2G_API d2g_status* d2g_tensor_numel(const d2g_tensor* t, int64_t* out);
+D2G_API d2g_status* d2g_tensor_is_contiguous(const d2g_tensor* t, int* out);
+
+/* Converts device and/or dtype (dtype -1 keeps it). Always returns a new handle; if nothing changes
+ * it shares storage with t, like torch's Tensor.to. */
+D2G_API d2g_status* d2g_tensor_to(const d2g_tensor* t, int device_type, int device_index, int dtype,
+                                  int non_blocking, d2g_tensor** out);
+D2G_API d2g_status* d2g_tensor_contiguous(const d2g_tensor* t, d2g_tensor** out);
+D2G_API d2g_status* d2g_tensor_reshape(const d2g_tensor* t, const int64_t* shape, int ndim,
+                                       d2g_tensor** out);
+
+/* Element-wise a + b with broadcasting and type promotion; same device required. */
+D2G_API d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out);
+/* torch.matmul semantics (1-D, 2-D and batched); same device and dtype required. */
+D2G_API d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out);
+/* Sum of all elements as a 0-dim tensor. */
+D2G_API d2g_status* d2g_sum(const d2g_tensor* t, d2g_tensor** out);
+/* The value of a one-element tensor as double. */
+D2G_API d2g_status* d2g_tensor_item(const d2g_tensor* t, double* out);
+
+D2G_API void d2g_tensor_free(d2g_tensor* t); /* NULL is a no-op */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* D2G_H */

@@ -1,0 +1,95 @@
+// Status objects, versions, devices, seeds and synchronisation.
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <cstring>
+
+#ifdef D2G_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#include "d2g.h"
+#include "status.hpp"
+
+#ifndef D2G_VERSION
+#define D2G_VERSION "0.0.0"
+#endif
+
+extern "C" {
+
+int d2g_status_code(const d2g_status* s) { return s == nullptr ? D2G_OK : s->code; }
+
+const char* d2g_status_message(const d2g_status* s) { return s == nullptr ? "" : s->message.c_str(); }
+
+void d2g_status_free(d2g_status* s) {
+  if (s == nullptr || s == &d2g::g_oom_status) return;
+  delete s;
+}
+
+const char* d2g_version(void) { return D2G_VERSION; }
+
+const char* d2g_torch_version(void) { return TORCH_VERSION; }
+
+int d2g_cuda_compiled(void) {
+#ifdef D2G_WITH_CUDA
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+d2g_status* d2g_cuda_is_available(int* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = torch::cuda::is_available() ? 1 : 0;
+  })
+}
+
+d2g_status* d2g_cuda_device_count(int* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = static_cast<int>(torch::cuda::device_count());
+  })
+}
+
+d2g_status* d2g_cuda_device_name(int device_index, char* buf, size_t capacity) {
+  D2G_GUARD({
+    d2g::require(buf, "buf");
+    if (capacity == 0) d2g::fail(D2G_INVALID_ARGUMENT, "capacity must be at least 1");
+    int count = static_cast<int>(torch::cuda::device_count());
+    if (device_index < 0 || device_index >= count)
+      d2g::fail(D2G_DEVICE_UNAVAILABLE, "no CUDA device ", device_index, " (this machine has ", count,
+                count == 1 ? " CUDA device)" : " CUDA devices)");
+#ifdef D2G_WITH_CUDA
+    cudaDeviceProp prop;
+    cudaError_t err = cudaGetDeviceProperties(&prop, device_index);
+    if (err != cudaSuccess) d2g::fail(D2G_DEVICE_UNAVAILABLE, "cudaGetDeviceProperties: ", cudaGetErrorString(err));
+    std::strncpy(buf, prop.name, capacity - 1);
+    buf[capacity - 1] = '\0';
+#else
+    d2g::fail(D2G_DEVICE_UNAVAILABLE, "this build of the shim has no CUDA support");
+#endif
+  })
+}
+
+d2g_status* d2g_manual_seed(uint64_t seed) {
+  D2G_GUARD({
+    at::manual_seed(seed);  // CPU and, when present, every CUDA generator
+  })
+}
+
+d2g_status* d2g_synchronize(int device_index) {
+  D2G_GUARD({
+    if (!torch::cuda::is_available()) {
+      if (device_index == -1) return nullptr;
+      d2g::fail(D2G_DEVICE_UNAVAILABLE, "cannot synchronize cuda:", device_index, ": CUDA is not available");
+    }
+    int count = static_cast<int>(torch::cuda::device_count());
+    if (device_index < -1 || device_index >= count)
+      d2g::fail(D2G_DEVICE_UNAVAILABLE, "no CUDA device ", device_index, " (this machine has ", count, ")");
+    torch::cuda::synchronize(device_index);
+  })
+}
+
+}  // extern "C"

@@ -1,0 +1,55 @@
+# Sourced by ./d2g and ./run-tests: finds or installs what the project needs, then builds what is
+# missing. On a fresh Debian machine, as root, it installs packages itself; otherwise it prints the
+# exact command to run. Everything it builds goes under build/ (native) and */target (Java).
+set -euo pipefail
+D2G_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+d2g_say() { echo "d2g: $*" >&2; }
+d2g_die() { echo "d2g: $*" >&2; exit 1; }
+
+d2g_apt_install() { # packages...
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    d2g_say "installing $* (apt-get)"
+    if [ ! -f /tmp/.d2g-apt-updated ]; then apt-get update -qq >/dev/null && touch /tmp/.d2g-apt-updated; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    d2g_die "missing $*; install with: sudo apt-get install -y $*"
+  fi
+}
+
+# Java 25: $JAVA_HOME if it is 25 or newer, else Temurin 25 under /usr/lib/jvm.
+d2g_java_ok() { [ -x "$1/bin/java" ] && [ "$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/ *java.specification.version = //p')" -ge 25 ] 2>/dev/null; }
+if [ -z "${JAVA_HOME:-}" ] || ! d2g_java_ok "$JAVA_HOME"; then
+  JAVA_HOME=""
+  for j in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/jdk-25*; do
+    if d2g_java_ok "$j"; then JAVA_HOME=$j; break; fi
+  done
+  [ -n "$JAVA_HOME" ] || d2g_die "Java 25 not found; install a JDK 25 (e.g. Temurin 25) and set JAVA_HOME to it"
+fi
+export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
+
+command -v cmake >/dev/null || d2g_apt_install cmake
+command -v g++ >/dev/null || d2g_apt_install g++
+command -v mvn >/dev/null || d2g_apt_install maven
+
+# LibTorch: an explicit Torch_DIR / CMAKE_PREFIX_PATH, a Python torch, or Debian's libtorch-dev.
+d2g_have_torch() {
+  [ -n "${Torch_DIR:-}" ] && return 0
+  [ -n "${CMAKE_PREFIX_PATH:-}" ] && return 0
+  python3 -c 'import torch' >/dev/null 2>&1 && return 0
+  ls /usr/lib/*/cmake/Torch/TorchConfig.cmake /usr/share/cmake/Torch/TorchConfig.cmake >/dev/null 2>&1
+}
+d2g_have_torch || d2g_apt_install libtorch-dev
+
+# Native shim: configure once, then incremental builds (fast when nothing changed).
+D2G_BUILD=${D2G_BUILD:-$D2G_ROOT/build}
+if [ ! -f "$D2G_BUILD/CMakeCache.txt" ]; then
+  d2g_say "configuring the native shim in $D2G_BUILD"
+  cmake -S "$D2G_ROOT" -B "$D2G_BUILD" -DCMAKE_BUILD_TYPE=Release >"$D2G_BUILD.configure.log" 2>&1 \
+    || { cat "$D2G_BUILD.configure.log" >&2; d2g_die "cmake configure failed (log above)"; }
+  grep 'd2g: LibTorch' "$D2G_BUILD.configure.log" | sed 's/^-- //' >&2 || true
+fi
+cmake --build "$D2G_BUILD" -j"$(nproc)" >"$D2G_BUILD.build.log" 2>&1 \
+  || { tail -50 "$D2G_BUILD.build.log" >&2; d2g_die "native build failed (log: $D2G_BUILD.build.log)"; }
+
+D2G_MVN="mvn -B -q -Dd2g.native.dir=$D2G_BUILD/native"
