@@ -150,6 +150,40 @@ D2G_API d2g_status* d2g_tensor_item(const d2g_tensor* t, double* out);
 
 D2G_API void d2g_tensor_free(d2g_tensor* t); /* NULL is a no-op */
 
+/* ---- modules (networks) ------------------------------------------------------------------- */
+
+/* A network of one model family, e.g. "unet2d_condition", "autoencoder_kl", "clip_text_model".
+ * Its state (parameters, then buffers) is named exactly like the reference checkpoints' keys. */
+typedef struct d2g_module d2g_module;
+
+/* Creates a module of a registered kind from a config: one "key=value" per line, lists
+ * comma-separated, keys as in the reference config.json (the Java layer converts config.json).
+ * Parameters start in f32 on the CPU with LibTorch's default initialisation. */
+D2G_API d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module** out);
+/* Writes the module's kind, NUL-terminated and truncated to fit, into buf. */
+D2G_API d2g_status* d2g_module_kind(const d2g_module* m, char* buf, size_t capacity);
+/* Moves every parameter and buffer to a device; floating ones also take dtype (-1 keeps it). */
+D2G_API d2g_status* d2g_module_to(d2g_module* m, int device_type, int device_index, int dtype);
+/* Training mode (dropout etc.) on or off. Modules start in training mode, like torch's. */
+D2G_API d2g_status* d2g_module_set_training(d2g_module* m, int training);
+/* Number of state entries (parameters + buffers). */
+D2G_API d2g_status* d2g_module_state_size(const d2g_module* m, int64_t* out);
+/* Entry `index`: its name into name (capacity bytes; may be NULL) and, if tensor is not NULL, a new
+ * handle sharing the entry's memory (writing to it writes the module's weights). */
+D2G_API d2g_status* d2g_module_state_entry(const d2g_module* m, int64_t index, char* name, size_t capacity,
+                                           d2g_tensor** tensor);
+/* Copies named tensors into the module's state (converting dtype and device). Shape mismatches are
+ * always errors; with strict=1 missing and unexpected keys are too. All problems are reported
+ * together in one D2G_INVALID_ARGUMENT status; on error nothing is copied. */
+D2G_API d2g_status* d2g_module_load_state(d2g_module* m, const char* const* names,
+                                          const d2g_tensor* const* tensors, int64_t count, int strict);
+D2G_API void d2g_module_free(d2g_module* m); /* NULL is a no-op */
+
+/* ---- model families: forward entry points (one section per family) ----------------------- */
+
+/* kind "linear" (config: in_features, out_features, bias): y = x W^T + b. */
+D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_tensor** out);
+
 #ifdef __cplusplus
 }
 #endif

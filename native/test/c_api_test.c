@@ -155,6 +155,56 @@ int main(void) {
   CHECK(bad == NULL || avail, "failed calls leave the out handle alone");
   d2g_tensor_free(bad);
 
+  /* modules: create, state, strict loading with every problem reported at once, forward */
+  d2g_module* lin = NULL;
+  d2g_module_free(NULL);
+  fails(d2g_module_create("no_such_kind", "", &lin), D2G_INVALID_ARGUMENT, "linear", "unknown kind lists known ones");
+  fails(d2g_module_create("linear", "in_features=3", &lin), D2G_INVALID_ARGUMENT, "out_features", "missing config key");
+  fails(d2g_module_create("linear", "in_features=x\nout_features=2", &lin), D2G_INVALID_ARGUMENT, "integer", "bad int");
+  ok(d2g_module_create("linear", "in_features=3\nout_features=2\nbias=true", &lin), "create linear");
+  int64_t n_state = 0;
+  ok(d2g_module_state_size(lin, &n_state), "state size");
+  CHECK(n_state == 2, "linear has weight and bias, got %lld", (long long)n_state);
+  char key[64];
+  ok(d2g_module_state_entry(lin, 0, key, sizeof key, NULL), "state entry 0");
+  CHECK(strcmp(key, "weight") == 0, "first key is weight, got %s", key);
+  float w[6] = {1, 0, 0, 0, 1, 0}, bias[2] = {10, 20}, wrong[4] = {0};
+  int64_t wshape[2] = {2, 3}, bshape[1] = {2}, wrongshape[2] = {2, 2};
+  d2g_tensor *tw = NULL, *tb = NULL, *twrong = NULL;
+  ok(d2g_tensor_from_host(w, sizeof w, wshape, 2, D2G_F32, D2G_CPU, 0, &tw), "w");
+  ok(d2g_tensor_from_host(bias, sizeof bias, bshape, 1, D2G_F32, D2G_CPU, 0, &tb), "b");
+  ok(d2g_tensor_from_host(wrong, sizeof wrong, wrongshape, 2, D2G_F32, D2G_CPU, 0, &twrong), "wrong");
+  const char* bad_names[2] = {"weight", "extra"};
+  const d2g_tensor* bad_tensors[2] = {twrong, tb};
+  d2g_status* st = d2g_module_load_state(lin, bad_names, bad_tensors, 2, 1);
+  CHECK(st && strstr(d2g_status_message(st), "missing keys (1): bias") && strstr(d2g_status_message(st), "unexpected keys (1): extra")
+        && strstr(d2g_status_message(st), "shape mismatches (1): weight"), "one error lists all problems: %s", d2g_status_message(st));
+  d2g_status_free(st);
+  const char* names2[2] = {"weight", "bias"};
+  const d2g_tensor* tensors2[2] = {tw, tb};
+  ok(d2g_module_load_state(lin, names2, tensors2, 2, 1), "load state");
+  float xin[3] = {1, 2, 3};
+  int64_t xshape[2] = {1, 3};
+  d2g_tensor *tx = NULL, *ty = NULL;
+  ok(d2g_tensor_from_host(xin, sizeof xin, xshape, 2, D2G_F32, D2G_CPU, 0, &tx), "x");
+  ok(d2g_linear_forward(lin, tx, &ty), "linear forward");
+  float yv[2] = {0};
+  ok(d2g_tensor_copy_to_host(ty, yv, sizeof yv), "y out");
+  CHECK(yv[0] == 11 && yv[1] == 22, "linear forward result %g %g", yv[0], yv[1]);
+  fails(d2g_linear_forward(lin, twrong, &bad), D2G_INVALID_ARGUMENT, "features", "linear wrong input");
+  ok(d2g_module_to(lin, D2G_CPU, 0, D2G_F64), "module to f64");
+  d2g_tensor* w64 = NULL;
+  ok(d2g_module_state_entry(lin, 0, NULL, 0, &w64), "entry tensor");
+  ok(d2g_tensor_dtype(w64, &dtype), "dtype of moved weight");
+  CHECK(dtype == D2G_F64, "module_to converted the weights");
+  d2g_tensor_free(w64);
+  d2g_tensor_free(tw);
+  d2g_tensor_free(tb);
+  d2g_tensor_free(twrong);
+  d2g_tensor_free(tx);
+  d2g_tensor_free(ty);
+  d2g_module_free(lin);
+
   d2g_tensor_free(a);
   d2g_tensor_free(c);
   d2g_tensor_free(m);

@@ -2266,5 +2266,563 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_module_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_create$descriptor() {
+        return d2g_module_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static MethodHandle d2g_module_create$handle() {
+        return d2g_module_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static MemorySegment d2g_module_create$address() {
+        return d2g_module_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static MemorySegment d2g_module_create(MemorySegment kind, MemorySegment config, MemorySegment out) {
+        var mh$ = d2g_module_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_create", kind, config, out);
+            }
+            return (MemorySegment)mh$.invokeExact(kind, config, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_kind {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_kind");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_kind(const d2g_module *m, char *buf, size_t capacity)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_kind$descriptor() {
+        return d2g_module_kind.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_kind(const d2g_module *m, char *buf, size_t capacity)
+     * }
+     */
+    public static MethodHandle d2g_module_kind$handle() {
+        return d2g_module_kind.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_kind(const d2g_module *m, char *buf, size_t capacity)
+     * }
+     */
+    public static MemorySegment d2g_module_kind$address() {
+        return d2g_module_kind.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_kind(const d2g_module *m, char *buf, size_t capacity)
+     * }
+     */
+    public static MemorySegment d2g_module_kind(MemorySegment m, MemorySegment buf, long capacity) {
+        var mh$ = d2g_module_kind.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_kind", m, buf, capacity);
+            }
+            return (MemorySegment)mh$.invokeExact(m, buf, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_to {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_to");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_to(d2g_module *m, int device_type, int device_index, int dtype)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_to$descriptor() {
+        return d2g_module_to.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_to(d2g_module *m, int device_type, int device_index, int dtype)
+     * }
+     */
+    public static MethodHandle d2g_module_to$handle() {
+        return d2g_module_to.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_to(d2g_module *m, int device_type, int device_index, int dtype)
+     * }
+     */
+    public static MemorySegment d2g_module_to$address() {
+        return d2g_module_to.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_to(d2g_module *m, int device_type, int device_index, int dtype)
+     * }
+     */
+    public static MemorySegment d2g_module_to(MemorySegment m, int device_type, int device_index, int dtype) {
+        var mh$ = d2g_module_to.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_to", m, device_type, device_index, dtype);
+            }
+            return (MemorySegment)mh$.invokeExact(m, device_type, device_index, dtype);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_set_training {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_set_training");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_training(d2g_module *m, int training)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_set_training$descriptor() {
+        return d2g_module_set_training.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_training(d2g_module *m, int training)
+     * }
+     */
+    public static MethodHandle d2g_module_set_training$handle() {
+        return d2g_module_set_training.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_training(d2g_module *m, int training)
+     * }
+     */
+    public static MemorySegment d2g_module_set_training$address() {
+        return d2g_module_set_training.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_training(d2g_module *m, int training)
+     * }
+     */
+    public static MemorySegment d2g_module_set_training(MemorySegment m, int training) {
+        var mh$ = d2g_module_set_training.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_set_training", m, training);
+            }
+            return (MemorySegment)mh$.invokeExact(m, training);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_state_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_state_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_size(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_state_size$descriptor() {
+        return d2g_module_state_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_size(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static MethodHandle d2g_module_state_size$handle() {
+        return d2g_module_state_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_size(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_module_state_size$address() {
+        return d2g_module_state_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_size(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_module_state_size(MemorySegment m, MemorySegment out) {
+        var mh$ = d2g_module_state_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_state_size", m, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_state_entry {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_state_entry");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_entry(const d2g_module *m, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_state_entry$descriptor() {
+        return d2g_module_state_entry.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_entry(const d2g_module *m, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MethodHandle d2g_module_state_entry$handle() {
+        return d2g_module_state_entry.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_entry(const d2g_module *m, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MemorySegment d2g_module_state_entry$address() {
+        return d2g_module_state_entry.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_state_entry(const d2g_module *m, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MemorySegment d2g_module_state_entry(MemorySegment m, long index, MemorySegment name, long capacity, MemorySegment tensor) {
+        var mh$ = d2g_module_state_entry.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_state_entry", m, index, name, capacity, tensor);
+            }
+            return (MemorySegment)mh$.invokeExact(m, index, name, capacity, tensor);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_load_state {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_load_state");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_load_state(d2g_module *m, const char *const *names, const d2g_tensor *const *tensors, int64_t count, int strict)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_load_state$descriptor() {
+        return d2g_module_load_state.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_load_state(d2g_module *m, const char *const *names, const d2g_tensor *const *tensors, int64_t count, int strict)
+     * }
+     */
+    public static MethodHandle d2g_module_load_state$handle() {
+        return d2g_module_load_state.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_load_state(d2g_module *m, const char *const *names, const d2g_tensor *const *tensors, int64_t count, int strict)
+     * }
+     */
+    public static MemorySegment d2g_module_load_state$address() {
+        return d2g_module_load_state.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_load_state(d2g_module *m, const char *const *names, const d2g_tensor *const *tensors, int64_t count, int strict)
+     * }
+     */
+    public static MemorySegment d2g_module_load_state(MemorySegment m, MemorySegment names, MemorySegment tensors, long count, int strict) {
+        var mh$ = d2g_module_load_state.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_load_state", m, names, tensors, count, strict);
+            }
+            return (MemorySegment)mh$.invokeExact(m, names, tensors, count, strict);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_module_free(d2g_module *m)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_free$descriptor() {
+        return d2g_module_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_module_free(d2g_module *m)
+     * }
+     */
+    public static MethodHandle d2g_module_free$handle() {
+        return d2g_module_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_module_free(d2g_module *m)
+     * }
+     */
+    public static MemorySegment d2g_module_free$address() {
+        return d2g_module_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_module_free(d2g_module *m)
+     * }
+     */
+    public static void d2g_module_free(MemorySegment m) {
+        var mh$ = d2g_module_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_free", m);
+            }
+            mh$.invokeExact(m);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_linear_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_linear_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_linear_forward$descriptor() {
+        return d2g_linear_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_linear_forward$handle() {
+        return d2g_linear_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_linear_forward$address() {
+        return d2g_linear_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_linear_forward(MemorySegment m, MemorySegment x, MemorySegment out) {
+        var mh$ = d2g_linear_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_linear_forward", m, x, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, x, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

@@ -1,0 +1,73 @@
+package io.d2g.nn;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.InvalidArgumentException;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class NativeModuleTest {
+  @Test
+  void stateLoadsAndForwardUsesIt() {
+    try (Linear lin = new Linear(3, 2, true); TensorScope s = new TensorScope()) {
+      assertEquals(List.of("weight", "bias"), lin.stateNames());
+      Map<String, Tensor> state = new LinkedHashMap<>();
+      state.put("weight", s.track(Tensor.of(new float[] {1, 0, 0, 0, 1, 0}, 2, 3)));
+      state.put("bias", s.track(Tensor.of(new float[] {10, 20})));
+      lin.loadState(state, true);
+      Tensor y = s.track(lin.forward(s.track(Tensor.of(new float[] {1, 2, 3}, 1, 3))));
+      assertArrayEquals(new float[] {11, 22}, y.toFloatArray());
+      // state() shares memory with the module
+      Map<String, Tensor> live = lin.state();
+      live.values().forEach(s::track);
+      assertArrayEquals(new float[] {10, 20}, live.get("bias").toFloatArray());
+      live.get("bias").copyFrom(new float[] {0, 0});
+      assertArrayEquals(new float[] {1, 2}, s.track(lin.forward(s.track(Tensor.of(new float[] {1, 2, 3}, 1, 3)))).toFloatArray());
+      lin.to(Device.CPU, DType.F64);
+      assertEquals(DType.F64, s.track(lin.state().get("weight")).dtype());
+    }
+  }
+
+  @Test
+  void strictLoadingReportsEveryProblemAtOnce() {
+    try (Linear lin = new Linear(3, 2, true); TensorScope s = new TensorScope()) {
+      Map<String, Tensor> bad = new LinkedHashMap<>();
+      bad.put("weight", s.track(Tensor.of(new float[4], 2, 2)));
+      bad.put("extra", s.track(Tensor.of(new float[1])));
+      var e = assertThrows(InvalidArgumentException.class, () -> lin.loadState(bad, true));
+      assertTrue(e.getMessage().contains("missing keys (1): bias"), e.getMessage());
+      assertTrue(e.getMessage().contains("unexpected keys (1): extra"), e.getMessage());
+      assertTrue(e.getMessage().contains("shape mismatches (1): weight"), e.getMessage());
+      // non-strict still refuses shape mismatches
+      assertThrows(InvalidArgumentException.class, () -> lin.loadState(Map.of("weight", bad.get("weight")), false));
+      lin.loadState(Map.of("bias", s.track(Tensor.of(new float[] {1, 1}))), false);
+    }
+  }
+
+  @Test
+  void badKindsAndConfigsAreClearErrors() {
+    var e = assertThrows(InvalidArgumentException.class, () -> NativeModule.create("nope", new ModuleConfig()));
+    assertTrue(e.getMessage().contains("unknown module kind 'nope'"), e.getMessage());
+    var e2 = assertThrows(InvalidArgumentException.class,
+        () -> NativeModule.create("linear", ModuleConfig.of(Map.of("in_features", 3))));
+    assertTrue(e2.getMessage().contains("out_features"), e2.getMessage());
+    Linear lin = new Linear(2, 2, false);
+    lin.close();
+    lin.close();
+    assertThrows(IllegalStateException.class, lin::stateNames);
+  }
+
+  @Test
+  void configFromJsonKeepsScalarsAndLists() throws Exception {
+    var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        "{\"_class_name\":\"X\",\"a\":1,\"b\":[1,2,3],\"c\":\"CrossAttnDownBlock2D\",\"d\":null,\"e\":true,\"f\":{\"x\":1}}");
+    ModuleConfig c = ModuleConfig.fromJson(node);
+    assertEquals("a=1\nb=1,2,3\nc=CrossAttnDownBlock2D\ne=true\n", c.toNative());
+  }
+}
