@@ -91,9 +91,13 @@ public final class GpuSmoke {
     int m = 8192;
     D2g.manualSeed(0);
     try (Tensor a = Tensor.randn(DType.BF16, gpu, m, m); Tensor b = Tensor.randn(DType.BF16, gpu, m, m)) {
-      for (int i = 0; i < 5; i++) a.matmul(b).close();
-      D2g.synchronize(gpu);
-      int inner = 10;
+      // Warm up for about two seconds so that clocks and cuBLAS heuristics settle.
+      long warmEnd = System.nanoTime() + 2_000_000_000L;
+      while (System.nanoTime() < warmEnd) {
+        for (int i = 0; i < 20; i++) a.matmul(b).close();
+        D2g.synchronize(gpu);
+      }
+      int inner = 50;
       double perMatmul = median(9, () -> {
         long t0 = System.nanoTime();
         for (int i = 0; i < inner; i++) a.matmul(b).close();
@@ -111,7 +115,7 @@ public final class GpuSmoke {
     root.put("date", LocalDate.now().toString());
     root.put("bytes", n);
     root.put("method", "host clock around each synchronous copy, median of 20 after warm-up; "
-        + "matmul: median of 9 batches of 10 after 5 warm-ups, synchronised");
+        + "matmul: median of 9 batches of 50 after 2 s of warm-up, synchronised");
     root.set("figures", figures);
     if (out.getParent() != null) Files.createDirectories(out.getParent());
     json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), root);
