@@ -43,13 +43,17 @@ d2g_have_torch || d2g_apt_install libtorch-dev
 
 # Native shim: configure once, then incremental builds (fast when nothing changed).
 D2G_BUILD=${D2G_BUILD:-$D2G_ROOT/build}
+mkdir -p "$D2G_BUILD"
 if [ ! -f "$D2G_BUILD/CMakeCache.txt" ]; then
   d2g_say "configuring the native shim in $D2G_BUILD"
-  cmake -S "$D2G_ROOT" -B "$D2G_BUILD" -DCMAKE_BUILD_TYPE=Release >"$D2G_BUILD.configure.log" 2>&1 \
-    || { cat "$D2G_BUILD.configure.log" >&2; d2g_die "cmake configure failed (log above)"; }
-  grep 'd2g: LibTorch' "$D2G_BUILD.configure.log" | sed 's/^-- //' >&2 || true
+  cmake -S "$D2G_ROOT" -B "$D2G_BUILD" -DCMAKE_BUILD_TYPE=Release >"$D2G_BUILD/configure.log" 2>&1 \
+    || { cat "$D2G_BUILD/configure.log" >&2; d2g_die "cmake configure failed (log above)"; }
+  grep 'd2g: LibTorch' "$D2G_BUILD/configure.log" | sed 's/^-- //' >&2 || true
+  d2g_say "building the native shim (a few minutes the first time)"
 fi
-cmake --build "$D2G_BUILD" -j"$(nproc)" >"$D2G_BUILD.build.log" 2>&1 \
-  || { tail -50 "$D2G_BUILD.build.log" >&2; d2g_die "native build failed (log: $D2G_BUILD.build.log)"; }
+cmake --build "$D2G_BUILD" -j"$(nproc)" >"$D2G_BUILD/build.log" 2>&1 \
+  || { tail -50 "$D2G_BUILD/build.log" >&2; d2g_die "native build failed (log: $D2G_BUILD/build.log)"; }
 
-D2G_MVN="mvn -B -q -Dd2g.native.dir=$D2G_BUILD/native"
+# Maven 3.8's Guava warns about sun.misc.Unsafe on Java 25; that is noise, not ours.
+export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+D2G_MVN="mvn -B -q -Dstyle.color=never -Dd2g.native.dir=$D2G_BUILD/native"
