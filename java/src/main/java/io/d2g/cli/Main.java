@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Diffusion2GAN for the JVM: one-step text-to-image GANs distilled from diffusion models.",
-    subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {InfoCommand.class, DataCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

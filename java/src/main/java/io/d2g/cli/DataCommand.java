@@ -1,0 +1,112 @@
+package io.d2g.cli;
+
+import io.d2g.data.BuildReport;
+import io.d2g.data.ContactSheet;
+import io.d2g.data.EmojiDataset;
+import io.d2g.data.EmojiDatasetBuilder;
+import io.d2g.data.EmojiRecord;
+import io.d2g.data.EmojiStyle;
+import io.d2g.data.SceneComposer;
+import io.d2g.data.SkinTones;
+import io.d2g.data.Splits;
+import io.d2g.data.SpriteAtlas;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code d2g data}: datasets. */
+@Command(name = "data", mixinStandardHelpOptions = true, description = "Build and inspect training datasets.",
+    subcommands = {DataCommand.Emoji.class, CommandLine.HelpCommand.class})
+final class DataCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** {@code d2g data emoji}: the multi-style emoji corpus from npm. */
+  @Command(name = "emoji", mixinStandardHelpOptions = true,
+      description = {"Build the captioned multi-style emoji dataset from pinned npm packages.",
+          "Fetches with 'npm pack' into the cache (reused on later runs), verifies each tarball's integrity, "
+              + "decodes and renders the art, scales it, and writes PNG shards, the index, the concept split, "
+              + "the caption corpus, held-out prompts and ATTRIBUTION.md. Same inputs and options give "
+              + "byte-identical output."})
+  static final class Emoji implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--out", description = "Output folder (default: data/emoji-<size>).")
+    Path out;
+
+    @Option(names = "--size", defaultValue = "64", description = "Side of every picture in pixels (default: ${DEFAULT-VALUE}).")
+    int size;
+
+    @Option(names = "--styles", split = ",", description = "Comma-separated styles (default: all): "
+        + "noto, twemoji, fluent-3d, fluent-flat, emojione, fxemoji, streamline.")
+    List<String> styles;
+
+    @Option(names = "--skin-tones", defaultValue = "default",
+        description = "none (drop concepts with skin tones), default (their default tone only), all (every tone). "
+            + "Default: ${DEFAULT-VALUE}.")
+    String skinTones;
+
+    @Option(names = "--cache", description = "Folder for npm tarballs (default: $D2G_CACHE/npm or ~/.cache/d2g/npm).")
+    Path cache;
+
+    @Option(names = "--held-out", defaultValue = "0.10", description = "Fraction of concepts held out (default: ${DEFAULT-VALUE}).")
+    double heldOut;
+
+    @Option(names = "--held-out-pairs", defaultValue = "0.05",
+        description = "Fraction of the remaining concept x style pairs held out (default: ${DEFAULT-VALUE}).")
+    double heldOutPairs;
+
+    @Option(names = "--split-seed", description = "Seed of the concept split (default: " + Splits.DEFAULT_SEED + ").")
+    Long splitSeed;
+
+    @Option(names = "--shard-mb", defaultValue = "8", description = "Shard size in MiB (default: ${DEFAULT-VALUE}).")
+    int shardMb;
+
+    @Option(names = "--threads", description = "Decoding threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--contact-sheet", description = "Also write a contact sheet PNG (samples and composed scenes) here.")
+    Path contactSheet;
+
+    @Option(names = "--no-progress", description = "No progress bars.")
+    boolean noProgress;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      Path dir = this.out != null ? this.out : Path.of("data", "emoji-" + size);
+      EmojiDatasetBuilder.Options o = EmojiDatasetBuilder.Options.defaults(dir).withSize(size)
+          .withSkinTones(SkinTones.parse(skinTones)).withShardBytes((long) shardMb << 20).withProgress(!noProgress)
+          .withSplits(new Splits(splitSeed == null ? Splits.DEFAULT_SEED : splitSeed, heldOut, heldOutPairs));
+      if (styles != null && !styles.isEmpty()) o = o.withStyles(styles.stream().map(EmojiStyle::parse).toList());
+      if (cache != null) o = o.withCache(cache);
+      if (threads != null)
+        o = new EmojiDatasetBuilder.Options(o.out(), o.cache(), o.size(), o.styles(), o.skinTones(), o.splits(),
+            o.shardBytes(), o.progress(), threads, o.evalCompositional());
+      BuildReport r = new EmojiDatasetBuilder().build(o);
+      out.printf("wrote %s: %d images of %d concepts, %.1f MB%n", r.out(), r.images(), r.concepts(), r.bytesOnDisk() / 1e6);
+      out.printf("%-12s %7s %8s %10s %10s %10s %8s%n", "style", "images", "concepts", "held-out", "held-out", "train", "skipped");
+      out.printf("%-12s %7s %8s %10s %10s %10s %8s%n", "", "", "", "concepts", "pairs", "images", "");
+      r.styles().forEach((k, c) -> out.printf("%-12s %7d %8d %10d %10d %10d %8d%n", k, c.images(), c.concepts(),
+          c.heldOutConcepts(), c.heldOutPairImages(), c.trainImages(), c.skipped()));
+      if (contactSheet != null) {
+        try (EmojiDataset ds = EmojiDataset.open(r.out())) {
+          SpriteAtlas atlas = SpriteAtlas.of(ds, EmojiRecord::isTrain);
+          SceneComposer composer = new SceneComposer(atlas, SceneComposer.Options.defaults(size));
+          ContactSheet.write(ContactSheet.render(ds, composer, 8, 3, 7), contactSheet);
+          out.printf("contact sheet: %s%n", contactSheet);
+        }
+      }
+      out.flush();
+      return 0;
+    }
+  }
+}
