@@ -184,6 +184,19 @@ D2G_API void d2g_module_free(d2g_module* m); /* NULL is a no-op */
 /* kind "linear" (config: in_features, out_features, bias): y = x W^T + b. */
 D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_tensor** out);
 
+/* kind "autoencoder_kl": the Stable Diffusion VAE, diffusers' AutoencoderKL (config.json keys and
+ * state_dict keys alike). Inputs must have the module's dtype and device. These calls record no
+ * autograd graph (inference). */
+/* x [B, in_channels, H, W] -> the posterior's mean and logvar, each [B, latent_channels, H/f, W/f]
+ * (f = 2^(len(block_out_channels)-1)); logvar is clamped to [-30, 20]. Two owned handles. */
+D2G_API d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g_tensor** mean,
+                                   d2g_tensor** logvar);
+/* z [B, latent_channels, h, w] (already divided by scaling_factor) -> image [B, out_channels, h*f, w*f]. */
+D2G_API d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g_tensor** out);
+/* mean + exp(logvar / 2) * noise, the noise standard-normal from the global generator of mean's
+ * device (seeded by d2g_manual_seed). mean and logvar: same shape, dtype and device. */
+D2G_API d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, d2g_tensor** out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2824,5 +2824,192 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_vae_encode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_vae_encode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * }
+     */
+    public static FunctionDescriptor d2g_vae_encode$descriptor() {
+        return d2g_vae_encode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * }
+     */
+    public static MethodHandle d2g_vae_encode$handle() {
+        return d2g_vae_encode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * }
+     */
+    public static MemorySegment d2g_vae_encode$address() {
+        return d2g_vae_encode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * }
+     */
+    public static MemorySegment d2g_vae_encode(MemorySegment m, MemorySegment x, MemorySegment mean, MemorySegment logvar) {
+        var mh$ = d2g_vae_encode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_vae_encode", m, x, mean, logvar);
+            }
+            return (MemorySegment)mh$.invokeExact(m, x, mean, logvar);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_vae_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_vae_decode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_vae_decode$descriptor() {
+        return d2g_vae_decode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_vae_decode$handle() {
+        return d2g_vae_decode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_vae_decode$address() {
+        return d2g_vae_decode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_vae_decode(MemorySegment m, MemorySegment z, MemorySegment out) {
+        var mh$ = d2g_vae_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_vae_decode", m, z, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, z, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_vae_sample {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_vae_sample");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_vae_sample$descriptor() {
+        return d2g_vae_sample.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_vae_sample$handle() {
+        return d2g_vae_sample.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_vae_sample$address() {
+        return d2g_vae_sample.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_vae_sample(MemorySegment mean, MemorySegment logvar, MemorySegment out) {
+        var mh$ = d2g_vae_sample.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_vae_sample", mean, logvar, out);
+            }
+            return (MemorySegment)mh$.invokeExact(mean, logvar, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 
