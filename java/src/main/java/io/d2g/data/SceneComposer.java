@@ -302,7 +302,8 @@ public final class SceneComposer {
     String[] captions = new String[n];
     IntStream.range(0, n).parallel().forEach(i -> {
       Plan p = plan(seed, first + i);
-      byte[] rgb = new byte[px];
+      byte[] rgb = RGB.get();
+      if (rgb == null || rgb.length != px) RGB.set(rgb = new byte[px]);
       render(p, rgb, 0);
       MemorySegment.copy(rgb, 0, out, ValueLayout.JAVA_BYTE, (long) i * px, px);
       captions[i] = p.caption();
@@ -310,11 +311,23 @@ public final class SceneComposer {
     return captions;
   }
 
+  private static final ThreadLocal<byte[]> RGB = new ThreadLocal<>();
+  private static final ThreadLocal<float[][]> SCRATCH = new ThreadLocal<>();
+
+  private float[] scratch(int n) {
+    float[][] h = SCRATCH.get();
+    if (h == null || h[0].length != n) {
+      h = new float[][] {new float[n]};
+      SCRATCH.set(h);
+    }
+    return h[0];
+  }
+
   /** Draws a plan into {@code rgb} (size x size x 3 from {@code offset}). */
   public void render(Plan p, byte[] rgb, int offset) {
     int s = options.size;
     // background, in floats so objects composite without double rounding
-    float[] buf = new float[s * s * 3];
+    float[] buf = scratch(s * s * 3);
     for (int y = 0; y < s; y++) {
       float t = s == 1 ? 0 : (float) y / (s - 1);
       float r = p.top().r + (p.bottom().r - p.top().r) * t;
@@ -327,56 +340,67 @@ public final class SceneComposer {
       }
     }
     for (Placed o : p.objects()) drawSprite(o, buf, s);
-    for (int i = 0; i < buf.length; i++) {
-      int v = Math.round(buf[i]);
-      rgb[offset + i] = (byte) (v < 0 ? 0 : Math.min(255, v));
+    for (int i = 0; i < s * s * 3; i++) {
+      int v = (int) (buf[i] + 0.5f); // values are never negative
+      rgb[offset + i] = (byte) (v > 255 ? 255 : v);
     }
   }
 
-  /** Bilinear sampling of the sprite's visible box (from the mip level nearest above), premultiplied over. */
+  /**
+   * Bilinear sampling of the sprite's visible box (from the mip level nearest above), premultiplied
+   * over the background. Sprite levels have a one-pixel transparent border, so no bounds checks.
+   */
   private static void drawSprite(Placed o, float[] buf, int s) {
     SpriteAtlas.Sprite sp = o.sprite();
     double scale = (double) o.w() / sp.boxWidth(); // output pixels per level-0 pixel
     int level = 0;
     while (level + 1 < sp.levels().length && scale * (1 << (level + 1)) <= 1.0) level++;
     byte[] src = sp.levels()[level];
-    int n = sp.size() >> level;
+    int n = (sp.size() >> level) + 2; // padded side
     double f = 1 << level;
     double sx = sp.boxWidth() / (double) o.w() / f, sy = sp.boxHeight() / (double) o.h() / f;
-    double bx = sp.x0() / f, by = sp.y0() / f;
+    double bx = sp.x0() / f + 1, by = sp.y0() / f + 1; // +1: the border
+    int w = o.w();
+    int[] ui = new int[w];
+    float[] uf = new float[w];
+    for (int ox = 0; ox < w; ox++) {
+      double u = bx + (ox + 0.5) * sx - 0.5;
+      int u0 = (int) Math.floor(u);
+      u0 = Math.max(0, Math.min(n - 2, u0));
+      ui[ox] = u0 * 4;
+      uf[ox] = (float) Math.max(0, Math.min(1, u - u0));
+    }
     NamedColour tint = o.tint();
+    float tr = tint == null ? 0 : tint.r, tg = tint == null ? 0 : tint.g, tb = tint == null ? 0 : tint.b;
+    int x0 = Math.max(0, o.x()), x1 = Math.min(s, o.x() + w);
     for (int oy = 0; oy < o.h(); oy++) {
       int py = o.y() + oy;
       if (py < 0 || py >= s) continue;
       double v = by + (oy + 0.5) * sy - 0.5;
-      int v0 = (int) Math.floor(v);
-      float fv = (float) (v - v0);
-      for (int ox = 0; ox < o.w(); ox++) {
-        int px = o.x() + ox;
-        if (px < 0 || px >= s) continue;
-        double u = bx + (ox + 0.5) * sx - 0.5;
-        int u0 = (int) Math.floor(u);
-        float fu = (float) (u - u0);
-        float r = 0, g = 0, b = 0, a = 0;
-        for (int k = 0; k < 4; k++) {
-          int xx = u0 + (k & 1), yy = v0 + (k >> 1);
-          if (xx < 0 || yy < 0 || xx >= n || yy >= n) continue;
-          float w = ((k & 1) == 0 ? 1 - fu : fu) * ((k >> 1) == 0 ? 1 - fv : fv);
-          int si = (yy * n + xx) * 4;
-          r += w * (src[si] & 255);
-          g += w * (src[si + 1] & 255);
-          b += w * (src[si + 2] & 255);
-          a += w * (src[si + 3] & 255);
-        }
+      int v0 = Math.max(0, Math.min(n - 2, (int) Math.floor(v)));
+      float fv = (float) Math.max(0, Math.min(1, v - v0)), gv = 1 - fv;
+      int row0 = v0 * n * 4, row1 = row0 + n * 4;
+      for (int px = x0; px < x1; px++) {
+        int ox = px - o.x();
+        float fu = uf[ox], gu = 1 - fu;
+        int i00 = row0 + ui[ox], i10 = i00 + 4, i01 = row1 + ui[ox], i11 = i01 + 4;
+        float w00 = gu * gv, w10 = fu * gv, w01 = gu * fv, w11 = fu * fv;
+        float a = w00 * (src[i00 + 3] & 255) + w10 * (src[i10 + 3] & 255) + w01 * (src[i01 + 3] & 255)
+            + w11 * (src[i11 + 3] & 255);
         if (a <= 0) continue;
+        float r = w00 * (src[i00] & 255) + w10 * (src[i10] & 255) + w01 * (src[i01] & 255) + w11 * (src[i11] & 255);
+        float g = w00 * (src[i00 + 1] & 255) + w10 * (src[i10 + 1] & 255) + w01 * (src[i01 + 1] & 255)
+            + w11 * (src[i11 + 1] & 255);
+        float b = w00 * (src[i00 + 2] & 255) + w10 * (src[i10 + 2] & 255) + w01 * (src[i01 + 2] & 255)
+            + w11 * (src[i11 + 2] & 255);
         if (tint != null) {
           // keep some shading: colour * (0.85 + 0.15 * luminance), premultiplied. Over that range every
           // opaque pixel is still nearest to its named colour (see NamedColour.nearest).
           float lum = (0.299f * r + 0.587f * g + 0.114f * b) / 255f; // = alpha/255 * luminance of the straight colour
           float k = TINT_FLOOR * a / 255f + (1 - TINT_FLOOR) * lum;
-          r = tint.r * k;
-          g = tint.g * k;
-          b = tint.b * k;
+          r = tr * k;
+          g = tg * k;
+          b = tb * k;
         }
         float inv = 1 - a / 255f;
         int di = (py * s + px) * 3;

@@ -16,7 +16,11 @@ public final class SpriteAtlas {
   /** Alpha above this counts as visible when computing the content box. */
   public static final int VISIBLE_ALPHA = 24;
 
-  /** One picture. {@code levels[k]} is premultiplied RGBA of side {@code size >> k}. Box in level-0 pixels. */
+  /**
+   * One picture. {@code levels[k]} is premultiplied RGBA of side {@code (size >> k) + 2}: the picture
+   * at half the size per level, inside a one-pixel transparent border. Box in level-0 pixels, without
+   * the border.
+   */
   public record Sprite(int id, String label, EmojiStyle style, int concept, int size, byte[][] levels, int x0, int y0,
       int x1, int y1) {
     public int boxWidth() {
@@ -78,15 +82,19 @@ public final class SpriteAtlas {
     return new Sprite(id, label, style, concept, n, levels.toArray(byte[][]::new), x0, y0, x1, y1);
   }
 
+  /** Premultiplied RGBA inside a one-pixel transparent border. */
   static byte[] premultiply(RgbaImage img) {
-    byte[] s = img.rgba(), out = new byte[s.length];
-    for (int i = 0; i < s.length; i += 4) {
-      int a = s[i + 3] & 255;
-      out[i] = (byte) (((s[i] & 255) * a + 127) / 255);
-      out[i + 1] = (byte) (((s[i + 1] & 255) * a + 127) / 255);
-      out[i + 2] = (byte) (((s[i + 2] & 255) * a + 127) / 255);
-      out[i + 3] = (byte) a;
-    }
+    int w = img.width(), h = img.height(), pw = w + 2;
+    byte[] s = img.rgba(), out = new byte[pw * (h + 2) * 4];
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        int i = (y * w + x) * 4, o = ((y + 1) * pw + x + 1) * 4;
+        int a = s[i + 3] & 255;
+        out[o] = (byte) (((s[i] & 255) * a + 127) / 255);
+        out[o + 1] = (byte) (((s[i + 1] & 255) * a + 127) / 255);
+        out[o + 2] = (byte) (((s[i + 2] & 255) * a + 127) / 255);
+        out[o + 3] = (byte) a;
+      }
     return out;
   }
 
