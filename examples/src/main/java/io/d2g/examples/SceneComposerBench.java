@@ -1,0 +1,151 @@
+package io.d2g.examples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.d2g.D2g;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Tensor;
+import io.d2g.data.EmojiDataset;
+import io.d2g.data.EmojiRecord;
+import io.d2g.data.SceneComposer;
+import io.d2g.data.SpriteAtlas;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * Images per second of the scene composer: seeded captioned scenes composed from the training split
+ * of a built emoji dataset, batch after batch, into uint8 [B, size, size, 3] tensors on the chosen
+ * device. The composer runs on the CPU threads (there is no device composer yet); with a CUDA device
+ * each batch is composed into page-locked memory and copied to the GPU, so the figure is what a
+ * training loop on that GPU would receive.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.SceneComposerBench \
+ *     [--data data/emoji-64] [--batch 256] [--size 64] [--device cpu|cuda] [--threads N] \
+ *     [--seconds 10] [--out benchmarks/results/scene-composer.json]
+ * </pre>
+ */
+public final class SceneComposerBench {
+  public static void main(String[] args) throws Exception {
+    Path data = Path.of("data/emoji-64");
+    Path out = Path.of("benchmarks/results/scene-composer.json");
+    int batch = 256, size = 64, threads = Runtime.getRuntime().availableProcessors();
+    double seconds = 10;
+    Device device = Device.CPU;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--data" -> data = Path.of(args[++i]);
+        case "--out" -> out = Path.of(args[++i]);
+        case "--batch" -> batch = Integer.parseInt(args[++i]);
+        case "--size" -> size = Integer.parseInt(args[++i]);
+        case "--threads" -> threads = Integer.parseInt(args[++i]);
+        case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+        case "--device" -> device = Device.parse(args[++i]);
+        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    if (device.isCuda() && !D2g.cudaAvailable()) {
+      System.err.println("no CUDA device visible to LibTorch " + D2g.torchVersion());
+      System.exit(2);
+    }
+    SceneComposer composer;
+    int sprites;
+    long t0 = System.nanoTime();
+    try (EmojiDataset ds = EmojiDataset.open(data)) {
+      SpriteAtlas atlas = SpriteAtlas.of(ds, EmojiRecord::isTrain);
+      sprites = atlas.size();
+      composer = new SceneComposer(atlas, SceneComposer.Options.defaults(size));
+    }
+    System.out.printf("atlas: %d training sprites from %s in %.1f s%n", sprites, data, (System.nanoTime() - t0) / 1e9);
+
+    long bytes = (long) batch * size * size * 3;
+    ForkJoinPool pool = new ForkJoinPool(threads);
+    Tensor host = device.isCuda() ? Tensor.emptyPinned(DType.U8, batch, size, size, 3) : null;
+    MemorySegment seg = host != null ? host.data() : Arena.ofShared().allocate(bytes, 64);
+    Tensor wrapped = host != null ? host : Tensor.wrap(seg, DType.U8, batch, size, size, 3);
+    Tensor dev = device.isCuda() ? Tensor.empty(DType.U8, device, batch, size, size, 3) : wrapped;
+    final int b = batch;
+    long seed = 1234;
+    // warm-up: JIT and caches
+    long index = 0;
+    long warmEnd = System.nanoTime() + 2_000_000_000L;
+    while (System.nanoTime() < warmEnd) {
+      long first = index;
+      pool.submit(() -> composer.composeBatch(seed, first, b, seg)).join();
+      if (device.isCuda()) dev.copyFrom(host);
+      index += batch;
+    }
+    long images = 0;
+    long start = System.nanoTime(), end = start + (long) (seconds * 1e9);
+    String lastCaption = null;
+    while (System.nanoTime() < end) {
+      long first = index;
+      String[] caps = pool.submit(() -> composer.composeBatch(seed, first, b, seg)).join();
+      if (device.isCuda()) dev.copyFrom(host);
+      lastCaption = caps[caps.length - 1];
+      index += batch;
+      images += batch;
+    }
+    double elapsed = (System.nanoTime() - start) / 1e9;
+    double rate = images / elapsed;
+    pool.shutdown();
+    System.out.printf("%.0f images/s (%d images in %.2f s, batch %d, size %d, %d threads, to %s)%n", rate, images,
+        elapsed, batch, size, threads, device);
+    System.out.println("e.g. \"" + lastCaption + "\"");
+
+    Map<String, Object> figures = new LinkedHashMap<>();
+    figures.put("images_per_s", Math.round(rate));
+    figures.put("batch", batch);
+    figures.put("size", size);
+    Map<String, Object> details = new LinkedHashMap<>();
+    details.put("composer", "Java CPU composer (SceneComposer.composeBatch), " + threads + " threads");
+    details.put("device", device.toString());
+    details.put("output", "uint8 [batch, size, size, 3] on " + device + (device.isCuda() ? " (pinned host + copy)" : " (wrapped off-heap)"));
+    details.put("training_sprites", sprites);
+    details.put("seconds", Math.round(elapsed * 100) / 100.0);
+    details.put("java", Runtime.version().toString());
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("machine", machine(device, threads));
+    result.put("date", OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_LOCAL_DATE));
+    result.put("figures", figures);
+    result.put("details", details);
+    if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
+    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), result);
+    System.out.println("wrote " + out);
+    if (dev != wrapped) dev.close();
+    wrapped.close();
+  }
+
+  static String machine(Device device, int threads) {
+    String cpu = "unknown CPU";
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo")))
+        if (line.startsWith("model name")) {
+          cpu = line.substring(line.indexOf(':') + 1).trim();
+          break;
+        }
+    } catch (IOException ignored) {
+      // not Linux
+    }
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      host = "unknown host";
+    }
+    String m = cpu + " (" + Runtime.getRuntime().availableProcessors() + " cores visible, " + threads + " used), host " + host;
+    if (device.isCuda()) m = D2g.cudaDeviceName(device.index()) + " + " + m;
+    return m;
+  }
+}
