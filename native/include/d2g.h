@@ -184,6 +184,23 @@ D2G_API void d2g_module_free(d2g_module* m); /* NULL is a no-op */
 /* kind "linear" (config: in_features, out_features, bias): y = x W^T + b. */
 D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_tensor** out);
 
+/* kind "clip_text_model": the Stable Diffusion text encoder, transformers' CLIPTextModel (config.json
+ * keys of a CLIPTextConfig; state keys "text_model.embeddings.token_embedding.weight", ...).
+ * input_ids: i64 (or i32) [B, T], T <= max_position_embeddings, any device (moved to the module's);
+ * ids outside the vocabulary are an error. No autograd graph is recorded.
+ * hidden (may be NULL): hidden_states[hidden_layer] as transformers numbers them: 0 = the embeddings,
+ *   i = the output of encoder layer i, negative counts from the end (-1 = last layer, -2 = the
+ *   penultimate); with final_layer_norm=1 it goes through the final layer norm.
+ *   (-1, 1) is transformers' last_hidden_state (SD1.5's text states); (-2, 1) is what diffusers'
+ *   pipelines feed the UNet with clip_skip=1, final_layer_norm(hidden_states[-2]); (-2, 0) the raw
+ *   penultimate state. [B, T, hidden_size] in the module's dtype.
+ * pooled (may be NULL): transformers' pooler_output, the last hidden state (after the final layer
+ *   norm) at each row's EOS token: the largest id when eos_token_id is 2 (legacy configs, SD1.5/2.x),
+ *   else the first id equal to eos_token_id. [B, hidden_size]. When pooled is NULL only the layers
+ *   up to hidden_layer run. At least one of hidden and pooled must be given. */
+D2G_API d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tensor* input_ids, int hidden_layer,
+                                          int final_layer_norm, d2g_tensor** hidden, d2g_tensor** pooled);
+
 /* kind "autoencoder_kl": the Stable Diffusion VAE, diffusers' AutoencoderKL (config.json keys and
  * state_dict keys alike). Inputs must have the module's dtype and device. These calls record no
  * autograd graph (inference). */

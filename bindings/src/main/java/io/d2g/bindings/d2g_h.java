@@ -2825,6 +2825,71 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_clip_text_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_clip_text_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * }
+     */
+    public static FunctionDescriptor d2g_clip_text_forward$descriptor() {
+        return d2g_clip_text_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * }
+     */
+    public static MethodHandle d2g_clip_text_forward$handle() {
+        return d2g_clip_text_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * }
+     */
+    public static MemorySegment d2g_clip_text_forward$address() {
+        return d2g_clip_text_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * }
+     */
+    public static MemorySegment d2g_clip_text_forward(MemorySegment m, MemorySegment input_ids, int hidden_layer, int final_layer_norm, MemorySegment hidden, MemorySegment pooled) {
+        var mh$ = d2g_clip_text_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_clip_text_forward", m, input_ids, hidden_layer, final_layer_norm, hidden, pooled);
+            }
+            return (MemorySegment)mh$.invokeExact(m, input_ids, hidden_layer, final_layer_norm, hidden, pooled);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_vae_encode {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
