@@ -115,6 +115,11 @@ public final class SceneComposerBench {
     details.put("training_sprites", sprites);
     details.put("seconds", Math.round(elapsed * 100) / 100.0);
     details.put("java", Runtime.version().toString());
+    try { // other work on the machine during the run (1, 5, 15 min load averages)
+      details.put("loadavg", Files.readString(Path.of("/proc/loadavg")).trim());
+    } catch (IOException ignored) {
+      // not Linux
+    }
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("machine", machine(device, threads));
     result.put("date", OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_LOCAL_DATE));
