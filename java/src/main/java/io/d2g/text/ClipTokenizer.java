@@ -60,6 +60,7 @@ public final class ClipTokenizer {
   private final Map<String, Integer> vocab;
   private final String[] idToToken;
   private final Map<String, Integer> mergeRanks; // "a b" -> rank
+  private final List<String> merges;
   private final String bosToken, eosToken, unkToken, padToken;
   private final int bosId, eosId, unkId, padId;
   private final int maxLength;
@@ -79,6 +80,7 @@ public final class ClipTokenizer {
     Map<String, Integer> ranks = new HashMap<>(merges.size() * 2);
     for (int i = 0; i < merges.size(); i++) ranks.putIfAbsent(merges.get(i), i);
     this.mergeRanks = ranks;
+    this.merges = List.copyOf(merges);
     this.bosToken = bos;
     this.eosToken = eos;
     this.unkToken = unk;
@@ -358,6 +360,32 @@ public final class ClipTokenizer {
   private static int charToByte(char c) {
     for (int b = 0; b < 256; b++) if (BYTE_TO_CHAR[b] == c) return b;
     return '?';
+  }
+
+  // ---- saving ----------------------------------------------------------------------------------
+
+  /**
+   * Writes a tokenizer folder that transformers' CLIPTokenizer (and this class) load: vocab.json,
+   * merges.txt, tokenizer_config.json and special_tokens_map.json.
+   */
+  public void save(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      var ordered = JSON.createObjectNode();
+      for (int i = 0; i < idToToken.length; i++) if (idToToken[i] != null) ordered.put(idToToken[i], i);
+      Files.writeString(dir.resolve("vocab.json"), JSON.writeValueAsString(ordered));
+      Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\n" + String.join("\n", merges) + "\n");
+      var special = JSON.createObjectNode();
+      special.put("bos_token", bosToken).put("eos_token", eosToken).put("unk_token", unkToken).put("pad_token", padToken);
+      var config = special.deepCopy();
+      config.put("model_max_length", maxLength).put("tokenizer_class", "CLIPTokenizer").put("do_lower_case", true)
+          .put("errors", "replace").put("add_prefix_space", false);
+      var pretty = JSON.writerWithDefaultPrettyPrinter();
+      Files.writeString(dir.resolve("special_tokens_map.json"), pretty.writeValueAsString(special) + "\n");
+      Files.writeString(dir.resolve("tokenizer_config.json"), pretty.writeValueAsString(config) + "\n");
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write tokenizer folder " + dir + ": " + e.getMessage(), e);
+    }
   }
 
   // ---- accessors ---------------------------------------------------------------------------------

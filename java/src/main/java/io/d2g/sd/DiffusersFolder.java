@@ -1,0 +1,447 @@
+package io.d2g.sd;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.d2g.CheckpointException;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Tensor;
+import io.d2g.io.Safetensors;
+import io.d2g.io.SafetensorsFile;
+import io.d2g.nn.ModuleConfig;
+import io.d2g.nn.NativeModule;
+import io.d2g.text.ClipTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.WeakHashMap;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+
+/**
+ * A model folder in the diffusers layout, as {@code save_pretrained} writes it and as Stable
+ * Diffusion checkpoints are published:
+ *
+ * <pre>
+ * model_index.json                      {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"], ...}
+ * unet/config.json + diffusion_pytorch_model.safetensors
+ * vae/config.json + diffusion_pytorch_model.safetensors
+ * text_encoder/config.json + model.safetensors           (transformers)
+ * tokenizer/vocab.json + merges.txt (+ tokenizer_config.json, special_tokens_map.json)
+ * </pre>
+ *
+ * <p>Loading is generic over model families: {@link #load(Path, Function)} builds a module from a
+ * component's config.json with the given factory (e.g. {@code ClipTextModel::new}) and loads its
+ * weights strictly: missing keys, unexpected keys and shape mismatches are reported together in
+ * one error, and nothing is loaded then. Weights come from {@code <name>.safetensors}, from a
+ * variant such as {@code <name>.fp16.safetensors} (when asked for, or when it is the only file), or
+ * from shards listed in {@code <name>.safetensors.index.json}. Pickle-only folders ({@code .bin},
+ * {@code .ckpt}) are refused with a message on converting them.
+ *
+ * <p>Saving ({@link #save(Path, NativeModule)}, {@link #writeModelIndex}) writes the same layout,
+ * so that diffusers and transformers load what we save. A module loaded from a folder remembers its
+ * config.json, which is written back unchanged; a module built here gets one from its {@link
+ * ModuleConfig}.
+ */
+public final class DiffusersFolder {
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /** The weights file names of diffusers models and of transformers models. */
+  private static final List<String> WEIGHT_NAMES = List.of("diffusion_pytorch_model", "model");
+  private static final List<String> PICKLE_SUFFIXES = List.of(".bin", ".ckpt", ".pt", ".pth", ".pkl");
+  /** The config.json a module was created from, written back when it is saved. */
+  private static final Map<NativeModule, ObjectNode> ORIGINAL_CONFIGS = Collections.synchronizedMap(new WeakHashMap<>());
+
+  /** How a module kind appears in a diffusers folder. */
+  public record Format(String library, String className, String weightsName) {}
+
+  private static final Map<String, Format> FORMATS = Map.of(
+      "unet2d_condition", new Format("diffusers", "UNet2DConditionModel", "diffusion_pytorch_model"),
+      "autoencoder_kl", new Format("diffusers", "AutoencoderKL", "diffusion_pytorch_model"),
+      "clip_text_model", new Format("transformers", "CLIPTextModel", "model"));
+
+  /**
+   * Options for loading a component. {@code variant}: e.g. "fp16" for {@code *.fp16.safetensors}
+   * (null: the plain file, or the only variant there is). {@code device}/{@code dtype}: where the
+   * module is put before the weights are copied in (null: CPU, f32). {@code adaptKeys}: renames
+   * checkpoint keys before loading (e.g. {@code AutoencoderKL::renameLegacyKeys}; null: none).
+   */
+  public record LoadOptions(String variant, boolean strict, Device device, DType dtype,
+      UnaryOperator<Map<String, Tensor>> adaptKeys) {
+    public static final LoadOptions DEFAULT = new LoadOptions(null, true, null, null, null);
+
+    public LoadOptions withVariant(String v) {
+      return new LoadOptions(v, strict, device, dtype, adaptKeys);
+    }
+
+    public LoadOptions on(Device d, DType t) {
+      return new LoadOptions(variant, strict, d, t, adaptKeys);
+    }
+
+    public LoadOptions withAdaptKeys(UnaryOperator<Map<String, Tensor>> a) {
+      return new LoadOptions(variant, strict, device, dtype, a);
+    }
+
+    public LoadOptions nonStrict() {
+      return new LoadOptions(variant, false, device, dtype, adaptKeys);
+    }
+  }
+
+  private final Path root;
+  private final ObjectNode modelIndex;
+
+  private DiffusersFolder(Path root, ObjectNode modelIndex) {
+    this.root = root;
+    this.modelIndex = modelIndex;
+  }
+
+  /** Opens a pipeline folder: reads and checks its model_index.json. */
+  public static DiffusersFolder open(Path root) {
+    if (Files.isRegularFile(root)) {
+      String n = root.getFileName().toString().toLowerCase(Locale.ROOT);
+      throw new CheckpointException(root + " is a single file, not a diffusers folder"
+          + (n.endsWith(".safetensors") || n.endsWith(".ckpt")
+              ? " (an original Stable Diffusion checkpoint?). Convert it once with diffusers: "
+                  + "StableDiffusionPipeline.from_single_file(path).save_pretrained(folder)"
+              : ""));
+    }
+    Path index = root.resolve("model_index.json");
+    if (!Files.isRegularFile(index))
+      throw new CheckpointException(root + " is not a diffusers pipeline folder: it has no model_index.json"
+          + (Files.isRegularFile(root.resolve("config.json")) ? " (it looks like a single component: load it with "
+              + "DiffusersFolder.load(componentDir, factory))" : ""));
+    JsonNode n = readJson(index);
+    if (!n.isObject()) throw new CheckpointException(index + " must be a JSON object");
+    return new DiffusersFolder(root, (ObjectNode) n);
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  /** The pipeline class named by model_index.json, e.g. "StableDiffusionPipeline" (null if absent). */
+  public String pipelineClass() {
+    JsonNode c = modelIndex.get("_class_name");
+    return c != null && c.isTextual() ? c.textValue() : null;
+  }
+
+  /** Components present in model_index.json (name to [library, class]); entries of [null, null] are left out. */
+  public Map<String, List<String>> components() {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = modelIndex.fields(); it.hasNext(); ) {
+      var e = it.next();
+      if (e.getKey().startsWith("_") || !e.getValue().isArray() || e.getValue().size() != 2) continue;
+      JsonNode lib = e.getValue().get(0), cls = e.getValue().get(1);
+      if (lib.isNull() || cls.isNull()) continue;
+      out.put(e.getKey(), List.of(lib.asText(), cls.asText()));
+    }
+    return out;
+  }
+
+  /** A component's folder; a clear error if model_index.json does not list it or the folder is missing. */
+  public Path componentDir(String name) {
+    if (!components().containsKey(name))
+      throw new CheckpointException(root + "/model_index.json lists no component '" + name + "' (it has "
+          + components().keySet() + ")");
+    Path d = root.resolve(name);
+    if (!Files.isDirectory(d)) throw new CheckpointException("component folder " + d + " is missing");
+    return d;
+  }
+
+  /** Loads a component of this folder; see {@link #load(Path, Function, LoadOptions)}. */
+  public <T extends NativeModule> T load(String component, Function<ModuleConfig, T> factory, LoadOptions options) {
+    return load(componentDir(component), factory, options);
+  }
+
+  public <T extends NativeModule> T load(String component, Function<ModuleConfig, T> factory) {
+    return load(component, factory, LoadOptions.DEFAULT);
+  }
+
+  /** The text encoder ("text_encoder"), in f32 on the CPU. */
+  public ClipTextModel textEncoder() {
+    return load("text_encoder", ClipTextModel::new);
+  }
+
+  /** The tokenizer ("tokenizer"). */
+  public ClipTokenizer tokenizer() {
+    return ClipTokenizer.load(componentDir("tokenizer"));
+  }
+
+  // ---- components --------------------------------------------------------------------------------
+
+  /** A component's config.json as a module config. */
+  public static ModuleConfig config(Path componentDir) {
+    return ModuleConfig.fromJson(configJson(componentDir));
+  }
+
+  private static ObjectNode configJson(Path componentDir) {
+    Path f = componentDir.resolve("config.json");
+    if (!Files.isRegularFile(f)) throw new CheckpointException("component folder " + componentDir + " has no config.json");
+    JsonNode n = readJson(f);
+    if (!n.isObject()) throw new CheckpointException(f + " must be a JSON object");
+    return (ObjectNode) n;
+  }
+
+  /** {@link #load(Path, Function, LoadOptions)} with the default options (strict, CPU, f32). */
+  public static <T extends NativeModule> T load(Path componentDir, Function<ModuleConfig, T> factory) {
+    return load(componentDir, factory, LoadOptions.DEFAULT);
+  }
+
+  /**
+   * Builds a module from {@code componentDir/config.json} with {@code factory}, moves it to the
+   * options' device and dtype, and loads its weights (strictly unless the options say otherwise).
+   * The module is in evaluation mode. On any error nothing leaks and the message names the files.
+   */
+  public static <T extends NativeModule> T load(Path componentDir, Function<ModuleConfig, T> factory, LoadOptions options) {
+    ObjectNode json = configJson(componentDir);
+    List<Path> files = weightFiles(componentDir, options.variant());
+    T module = factory.apply(ModuleConfig.fromJson(json));
+    List<SafetensorsFile> open = new ArrayList<>();
+    Map<String, Tensor> state = new LinkedHashMap<>();
+    try {
+      if (options.device() != null || options.dtype() != null)
+        module.to(options.device() != null ? options.device() : Device.CPU, options.dtype() != null ? options.dtype() : DType.F32);
+      readWeights(componentDir, files, open, state);
+      Map<String, Tensor> adapted = options.adaptKeys() != null ? options.adaptKeys().apply(state) : state;
+      try {
+        module.loadState(adapted, options.strict());
+      } catch (io.d2g.InvalidArgumentException e) {
+        throw new CheckpointException("cannot load " + describe(files) + " into a " + module.kind() + ": " + e.getMessage(), e);
+      }
+      module.eval();
+      ORIGINAL_CONFIGS.put(module, json.deepCopy());
+      return module;
+    } catch (RuntimeException e) {
+      module.close();
+      throw e;
+    } finally {
+      state.values().forEach(Tensor::close);
+      open.forEach(SafetensorsFile::close);
+    }
+  }
+
+  private static String describe(List<Path> files) {
+    return files.size() == 1 ? files.get(0).toString() : files.size() + " shards in " + files.get(0).getParent();
+  }
+
+  /**
+   * The safetensors files holding a component's weights: the single file or every shard of the
+   * index, for the variant (e.g. "fp16") or, with variant null, the plain file (or the only variant
+   * when there is no plain file).
+   */
+  public static List<Path> weightFiles(Path componentDir, String variant) {
+    if (!Files.isDirectory(componentDir)) throw new CheckpointException("component folder " + componentDir + " does not exist");
+    for (String base : WEIGHT_NAMES) {
+      String single = variant == null ? base + ".safetensors" : base + "." + variant + ".safetensors";
+      String index = variant == null ? base + ".safetensors.index.json" : base + ".safetensors.index." + variant + ".json";
+      if (Files.isRegularFile(componentDir.resolve(single))) return List.of(componentDir.resolve(single));
+      if (Files.isRegularFile(componentDir.resolve(index))) return shards(componentDir.resolve(index));
+    }
+    Set<String> names = listNames(componentDir);
+    if (variant == null) {
+      // no plain weights: take the one variant there is (e.g. only *.fp16.safetensors was published)
+      List<String> variants = new ArrayList<>();
+      for (String n : names)
+        for (String base : WEIGHT_NAMES)
+          if (n.startsWith(base + ".") && n.endsWith(".safetensors") && n.split("\\.").length == 3)
+            variants.add(n.substring(base.length() + 1, n.length() - ".safetensors".length()));
+      if (variants.size() == 1) return weightFiles(componentDir, variants.get(0));
+      if (variants.size() > 1)
+        throw new CheckpointException("component folder " + componentDir + " has no plain weights but several variants "
+            + variants + "; choose one with LoadOptions.withVariant");
+    }
+    boolean pickle = names.stream().anyMatch(n -> PICKLE_SUFFIXES.stream().anyMatch(n.toLowerCase(Locale.ROOT)::endsWith));
+    if (pickle)
+      throw new CheckpointException("component folder " + componentDir + " has only pickle weights " + names
+          + ". Pickle files can run arbitrary code when loaded and are never read here; convert the folder once in "
+          + "Python: Pipeline.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)");
+    throw new CheckpointException("component folder " + componentDir + " has no "
+        + (variant == null ? "" : "'" + variant + "' variant of its ") + "weights (looked for "
+        + String.join(", ", WEIGHT_NAMES.stream().map(b -> b + (variant == null ? "" : "." + variant) + ".safetensors").toList())
+        + " and their .index.json; found " + names + ")");
+  }
+
+  private static List<Path> shards(Path index) {
+    JsonNode n = readJson(index);
+    JsonNode map = n.get("weight_map");
+    if (map == null || !map.isObject())
+      throw new CheckpointException(index + " has no \"weight_map\" object");
+    LinkedHashSet<String> files = new LinkedHashSet<>();
+    map.fields().forEachRemaining(e -> files.add(e.getValue().asText()));
+    List<Path> out = new ArrayList<>();
+    for (String f : files) {
+      Path p = index.resolveSibling(f).normalize();
+      if (!p.getParent().equals(index.getParent().normalize()) || !f.endsWith(".safetensors"))
+        throw new CheckpointException(index + " names a shard '" + f + "' that is not a .safetensors file beside it");
+      if (!Files.isRegularFile(p)) throw new CheckpointException(index + " names a shard " + p + " that is missing");
+      out.add(p);
+    }
+    return out;
+  }
+
+  private static void readWeights(Path dir, List<Path> files, List<SafetensorsFile> open, Map<String, Tensor> state) {
+    for (Path p : files) {
+      SafetensorsFile f = Safetensors.open(p);
+      open.add(f);
+      for (String name : f.names()) {
+        if (state.containsKey(name))
+          throw new CheckpointException("tensor '" + name + "' appears in more than one shard of " + dir + " (again in " + p + ")");
+        state.put(name, f.tensor(name));
+      }
+    }
+  }
+
+  private static Set<String> listNames(Path dir) {
+    try (Stream<Path> s = Files.list(dir)) {
+      return new TreeSet<>(s.map(p -> p.getFileName().toString()).toList());
+    } catch (IOException e) {
+      throw new CheckpointException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static JsonNode readJson(Path f) {
+    try {
+      return JSON.readTree(Files.readString(f));
+    } catch (IOException e) {
+      throw new CheckpointException("cannot read " + f + ": " + e.getMessage(), e);
+    }
+  }
+
+  // ---- saving ------------------------------------------------------------------------------------
+
+  /** How modules of a kind are saved (library, class name, weights file name); null if unknown. */
+  public static Format formatOf(String kind) {
+    return FORMATS.get(kind);
+  }
+
+  /** Saves a module as a component folder: config.json and its weights file, in the module's dtype. */
+  public static void save(Path componentDir, NativeModule module) {
+    save(componentDir, module, null);
+  }
+
+  /**
+   * Saves a module as a component folder: config.json and {@code <weights>.safetensors}, or {@code
+   * <weights>.<variant>.safetensors} when a variant (e.g. "fp16") is given. Tensors are written in
+   * the module's dtype, from any device.
+   */
+  public static void save(Path componentDir, NativeModule module, String variant) {
+    Format fmt = formatOf(module.kind());
+    if (fmt == null)
+      throw new CheckpointException("no diffusers format is known for modules of kind '" + module.kind() + "' (known: "
+          + new TreeSet<>(FORMATS.keySet()) + ")");
+    ObjectNode json = configFor(module, fmt);
+    try {
+      Files.createDirectories(componentDir);
+      Files.writeString(componentDir.resolve("config.json"), JSON.writeValueAsString(json) + "\n");
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write " + componentDir.resolve("config.json") + ": " + e.getMessage(), e);
+    }
+    Map<String, Tensor> state = module.state();
+    try {
+      String file = fmt.weightsName() + (variant == null ? "" : "." + variant) + ".safetensors";
+      Safetensors.write(componentDir.resolve(file), state, Map.of("format", "pt"));
+    } finally {
+      state.values().forEach(Tensor::close);
+    }
+  }
+
+  /** The config.json to write: the one the module was loaded from, else one made from its config. */
+  private static ObjectNode configFor(NativeModule module, Format fmt) {
+    ObjectNode original = ORIGINAL_CONFIGS.get(module);
+    ObjectNode json = original != null ? original.deepCopy() : fromModuleConfig(module.config());
+    if (fmt.library().equals("diffusers")) {
+      if (!json.has("_class_name")) json.put("_class_name", fmt.className());
+      if (!json.has("_diffusers_version")) json.put("_diffusers_version", "0.30.0");
+    } else {
+      if (!json.has("architectures")) json.putArray("architectures").add(fmt.className());
+      if (!json.has("model_type") && module.kind().equals("clip_text_model")) json.put("model_type", "clip_text_model");
+    }
+    return json;
+  }
+
+  /** Keys whose value is always a list in diffusers configs, even with one element. */
+  private static final Set<String> LIST_KEYS = Set.of("down_block_types", "up_block_types", "block_out_channels",
+      "architectures");
+
+  /** A config.json from a module config: numbers, booleans and lists recovered from their text form. */
+  static ObjectNode fromModuleConfig(ModuleConfig config) {
+    ObjectNode json = JSON.createObjectNode();
+    config.asMap().forEach((k, v) -> {
+      if (LIST_KEYS.contains(k) || v.contains(",")) {
+        ArrayNode a = json.putArray(k);
+        if (!v.isEmpty()) for (String x : v.split(",", -1)) a.add(scalar(x));
+      } else {
+        json.set(k, scalar(v));
+      }
+    });
+    return json;
+  }
+
+  private static JsonNode scalar(String v) {
+    var f = JSON.getNodeFactory();
+    if (v.equals("true") || v.equals("false")) return f.booleanNode(Boolean.parseBoolean(v));
+    if (v.matches("-?\\d{1,18}")) return f.numberNode(Long.parseLong(v));
+    if (v.matches("-?(\\d+\\.\\d*|\\.\\d+|\\d+)([eE][-+]?\\d+)?")) return f.numberNode(Double.parseDouble(v));
+    return f.textNode(v);
+  }
+
+  /**
+   * Writes {@code root/model_index.json}: the pipeline class and each component's [library, class]
+   * (e.g. "unet" to ["diffusers", "UNet2DConditionModel"]).
+   */
+  public static void writeModelIndex(Path root, String pipelineClass, Map<String, List<String>> components) {
+    ObjectNode json = JSON.createObjectNode();
+    json.put("_class_name", pipelineClass);
+    json.put("_diffusers_version", "0.30.0");
+    new java.util.TreeMap<>(components).forEach((name, lc) -> {
+      if (lc.size() != 2) throw new CheckpointException("component '" + name + "' needs [library, class], not " + lc);
+      json.putArray(name).add(lc.get(0)).add(lc.get(1));
+    });
+    try {
+      Files.createDirectories(root);
+      Files.writeString(root.resolve("model_index.json"), JSON.writeValueAsString(json) + "\n");
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write " + root.resolve("model_index.json") + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Saves a Stable Diffusion pipeline folder: each module under its component name (e.g. "unet",
+   * "vae", "text_encoder"), the tokenizer (may be null) under "tokenizer", and model_index.json
+   * naming them all, plus {@code extraComponents} written by the caller (e.g. "scheduler" to
+   * ["diffusers", "EulerDiscreteScheduler"]).
+   */
+  public static void savePipeline(Path root, String pipelineClass, Map<String, NativeModule> modules,
+      ClipTokenizer tokenizer, Map<String, List<String>> extraComponents) {
+    Map<String, List<String>> index = new LinkedHashMap<>(extraComponents);
+    modules.forEach((name, m) -> {
+      Format f = formatOf(m.kind());
+      if (f == null) throw new CheckpointException("no diffusers format is known for modules of kind '" + m.kind() + "'");
+      save(root.resolve(name), m);
+      index.put(name, List.of(f.library(), f.className()));
+    });
+    if (tokenizer != null) {
+      tokenizer.save(root.resolve("tokenizer"));
+      index.put("tokenizer", List.of("transformers", "CLIPTokenizer"));
+    }
+    writeModelIndex(root, pipelineClass, index);
+  }
+
+  @Override
+  public String toString() {
+    return "DiffusersFolder(" + root + ", " + pipelineClass() + ", " + components().keySet() + ")";
+  }
+}
