@@ -183,5 +183,16 @@ class EmojiDatasetBuilderTest {
     assertTrue(assertThrows(DatasetException.class, () -> EmojiStyle.parse("apple")).getMessage().contains("noto"));
     assertThrows(DatasetException.class, () -> SkinTones.parse("some"));
     assertEquals(EmojiStyle.FLUENT_3D, EmojiStyle.parse("fluent-3d"));
+    var err = new java.io.ByteArrayOutputStream();
+    var old = System.err;
+    System.setErr(new java.io.PrintStream(err, true));
+    try { // the CLI reports it before fetching anything
+      assertNotEquals(0, io.d2g.cli.Main.run("data", "emoji", "--styles", "noto,apple", "--no-progress", "--cache",
+          root.resolve("cli-cache").toString(), "--out", root.resolve("cli-out").toString()));
+    } finally {
+      System.setErr(old);
+    }
+    assertFalse(Files.exists(root.resolve("cli-out")));
+    assertFalse(Files.exists(root.resolve("cli-cache")));
   }
 }
