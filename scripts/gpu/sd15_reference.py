@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Reference side of the full-size SD1.5 parity check and PyTorch baseline timings (GPU machine).
+
+Builds diffusers' UNet2DConditionModel and AutoencoderKL and transformers' CLIPTextModel at SD1.5
+size from our preset configs (java/src/main/resources/io/d2g/sd/presets/sd15), with random weights
+(seeded), saves them as a diffusers folder (safetensors), and runs fixed inputs through them in f32
+(TF32 off) and f16. Writes:
+  OUT/unet, OUT/vae, OUT/text_encoder     the weights (f32), diffusers layout
+  OUT/io_f32.safetensors, io_f16.safetensors   inputs and reference outputs
+  OUT/baseline.json                       eager PyTorch timings (median ms) for batch 1 and 4
+Usage: PYTHONPATH=<diffusers src> python3 scripts/gpu/sd15_reference.py OUT [--no-timing]
+Only the outputs are used by the project; diffusers' code never enters it.
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+from safetensors.torch import save_file
+
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+out = sys.argv[1]
+timing = "--no-timing" not in sys.argv
+presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/sd/presets/sd15")
+
+
+def cfg(name):
+    with open(os.path.join(presets, name)) as f:
+        return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+dev = "cuda"
+torch.manual_seed(0)
+unet = UNet2DConditionModel(**cfg("unet.json")).to(dev).eval()
+vae = AutoencoderKL(**cfg("vae.json")).to(dev).eval()
+te_cfg = cfg("text_encoder.json")
+te_cfg.pop("architectures", None)
+text = CLIPTextModel(CLIPTextConfig(**te_cfg)).to(dev).eval()
+for name, m in (("unet", unet), ("vae", vae), ("text_encoder", text)):
+    m.save_pretrained(os.path.join(out, name), safe_serialization=True)
+print("saved weights", flush=True)
+
+g = torch.Generator(device="cpu").manual_seed(1)
+ids = torch.randint(3, 49405, (1, 77), generator=g)
+ids[0, 0] = 49406
+ids[0, 20:] = 49407  # eos then padding with eos, like SD1.5's tokenizer
+latents = torch.randn(1, 4, 64, 64, generator=g)
+timestep = torch.tensor([999], dtype=torch.int64)
+sf = vae.config.scaling_factor
+
+
+@torch.no_grad()
+def run(dtype):
+    for m in (unet, vae, text):
+        m.to(dtype)
+    t = text(ids.to(dev))
+    hidden = t.last_hidden_state
+    eps = unet(latents.to(dev, dtype), timestep.to(dev), encoder_hidden_states=hidden).sample
+    img = vae.decode(eps / sf).sample
+    return {"input_ids": ids, "latents": latents, "timestep": timestep,
+            "text_hidden": hidden.float().cpu(), "text_pooled": t.pooler_output.float().cpu(),
+            "unet_out": eps.float().cpu(), "vae_decoded": img.float().cpu()}
+
+
+save_file(run(torch.float32), os.path.join(out, "io_f32.safetensors"))
+save_file(run(torch.float16), os.path.join(out, "io_f16.safetensors"))
+print("saved reference outputs", flush=True)
+
+if timing:
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    res = {}
+    for b in (1, 4):
+        bids = ids.repeat(b, 1).to(dev)
+        blat = latents.repeat(b, 1, 1, 1).to(dev, torch.float16)
+        bt = timestep.repeat(b).to(dev)
+        parts = {"text": lambda: text(bids).last_hidden_state}
+        h = parts["text"]()
+        parts["unet"] = lambda: unet(blat, bt, encoder_hidden_states=h).sample
+        parts["vae_decode"] = lambda: vae.decode(blat / sf).sample
+        parts["onestep"] = lambda: vae.decode(unet(blat, bt, encoder_hidden_states=text(bids).last_hidden_state).sample / sf).sample
+        for k, f in parts.items():
+            with torch.no_grad():
+                for _ in range(5):
+                    f()
+                torch.cuda.synchronize()
+                ts = []
+                for _ in range(20):
+                    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    s.record()
+                    f()
+                    e.record()
+                    torch.cuda.synchronize()
+                    ts.append(s.elapsed_time(e))
+            ts.sort()
+            res[f"{k}_b{b}_ms"] = round(ts[len(ts) // 2], 3)
+            print(f"pytorch eager f16 {k} b{b}: {res[f'{k}_b{b}_ms']} ms", flush=True)
+    res["torch"] = torch.__version__
+    res["gpu"] = torch.cuda.get_device_name(0)
+    with open(os.path.join(out, "baseline.json"), "w") as f:
+        json.dump(res, f, indent=1)
