@@ -208,7 +208,13 @@ public final class DiffusersFolder {
   public static <T extends NativeModule> T load(Path componentDir, Function<ModuleConfig, T> factory, LoadOptions options) {
     ObjectNode json = configJson(componentDir);
     List<Path> files = weightFiles(componentDir, options.variant());
-    T module = factory.apply(ModuleConfig.fromJson(json));
+    T module;
+    try {
+      module = factory.apply(ModuleConfig.fromJson(json));
+    } catch (io.d2g.InvalidArgumentException e) {
+      throw new CheckpointException(componentDir.resolve("config.json") + " does not describe a usable model: "
+          + e.getMessage(), e);
+    }
     List<SafetensorsFile> open = new ArrayList<>();
     Map<String, Tensor> state = new LinkedHashMap<>();
     try {

@@ -193,6 +193,10 @@ class DiffusersFolderTest {
     assertMessage(CheckpointException.class, () -> DiffusersFolder.load(noCfg, ClipTextModel::new), "has no config.json");
     Files.writeString(noCfg.resolve("config.json"), "{\"hidden_size\": 8, \"num_attention_heads\": 2}");
     assertMessage(CheckpointException.class, () -> DiffusersFolder.load(noCfg, ClipTextModel::new), "has no weights");
+    Safetensors.write(noCfg.resolve("model.safetensors"), Map.of());
+    Files.writeString(noCfg.resolve("config.json"), "{\"hidden_size\": 9, \"num_attention_heads\": 2}");
+    assertMessage(CheckpointException.class, () -> DiffusersFolder.load(noCfg, ClipTextModel::new),
+        "config.json does not describe a usable model", "not divisible");
     Files.writeString(noCfg.resolve("config.json"), "{\"hidden_size\": 8,");
     assertMessage(CheckpointException.class, () -> DiffusersFolder.load(noCfg, ClipTextModel::new), "cannot read");
     assertMessage(CheckpointException.class, () -> DiffusersFolder.open(noCfg), "no model_index.json", "single component");
