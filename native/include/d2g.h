@@ -214,6 +214,27 @@ D2G_API d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g
  * device (seeded by d2g_manual_seed). mean and logvar: same shape, dtype and device. */
 D2G_API d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, d2g_tensor** out);
 
+/* kind "unet2d_condition": the Stable Diffusion UNet, diffusers' UNet2DConditionModel (config.json
+ * keys and state_dict keys alike; SD 1.x and 2.x block types). These calls record no autograd graph.
+ * sample: [B, in_channels, H, W] in the module's dtype and device.
+ * timestep: 0-dim, [1] or [B], integer or floating, any device (pass it on the sample's device to
+ *   avoid a host-to-device copy).
+ * encoder_hidden_states: [B, T, cross_attention_dim] in the module's dtype and device.
+ * out: the prediction [B, out_channels, H, W]. */
+D2G_API d2g_status* d2g_unet_forward(const d2g_module* m, const d2g_tensor* sample, const d2g_tensor* timestep,
+                                     const d2g_tensor* encoder_hidden_states, d2g_tensor** out);
+/* How many activations d2g_unet_forward_features gives: 2 * len(down_block_types) + 1. */
+D2G_API d2g_status* d2g_unet_feature_count(const d2g_module* m, int* count);
+/* d2g_unet_forward that also hands back the intermediate activations, each an owned handle, in this
+ * order: the output of each down block (after its downsampler, if any), down_blocks[0] first; the
+ * output of the mid block; the output of each up block (after its upsampler, if any), up_blocks[0]
+ * (the lowest resolution) first. features must have room for capacity >= d2g_unet_feature_count
+ * handles; *count receives how many were written. */
+D2G_API d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sample,
+                                              const d2g_tensor* timestep,
+                                              const d2g_tensor* encoder_hidden_states, d2g_tensor** out,
+                                              d2g_tensor** features, int capacity, int* count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3076,5 +3076,197 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_unet_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_unet_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_unet_forward$descriptor() {
+        return d2g_unet_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_unet_forward$handle() {
+        return d2g_unet_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_unet_forward$address() {
+        return d2g_unet_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_unet_forward(MemorySegment m, MemorySegment sample, MemorySegment timestep, MemorySegment encoder_hidden_states, MemorySegment out) {
+        var mh$ = d2g_unet_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_unet_forward", m, sample, timestep, encoder_hidden_states, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_unet_feature_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_unet_feature_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_feature_count(const d2g_module *m, int *count)
+     * }
+     */
+    public static FunctionDescriptor d2g_unet_feature_count$descriptor() {
+        return d2g_unet_feature_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_feature_count(const d2g_module *m, int *count)
+     * }
+     */
+    public static MethodHandle d2g_unet_feature_count$handle() {
+        return d2g_unet_feature_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_feature_count(const d2g_module *m, int *count)
+     * }
+     */
+    public static MemorySegment d2g_unet_feature_count$address() {
+        return d2g_unet_feature_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_feature_count(const d2g_module *m, int *count)
+     * }
+     */
+    public static MemorySegment d2g_unet_feature_count(MemorySegment m, MemorySegment count) {
+        var mh$ = d2g_unet_feature_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_unet_feature_count", m, count);
+            }
+            return (MemorySegment)mh$.invokeExact(m, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_unet_forward_features {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_unet_forward_features");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * }
+     */
+    public static FunctionDescriptor d2g_unet_forward_features$descriptor() {
+        return d2g_unet_forward_features.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * }
+     */
+    public static MethodHandle d2g_unet_forward_features$handle() {
+        return d2g_unet_forward_features.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * }
+     */
+    public static MemorySegment d2g_unet_forward_features$address() {
+        return d2g_unet_forward_features.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * }
+     */
+    public static MemorySegment d2g_unet_forward_features(MemorySegment m, MemorySegment sample, MemorySegment timestep, MemorySegment encoder_hidden_states, MemorySegment out, MemorySegment features, int capacity, MemorySegment count) {
+        var mh$ = d2g_unet_forward_features.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_unet_forward_features", m, sample, timestep, encoder_hidden_states, out, features, capacity, count);
+            }
+            return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, out, features, capacity, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 
