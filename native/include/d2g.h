@@ -73,6 +73,13 @@ D2G_API d2g_status* d2g_manual_seed(uint64_t seed);
  * On a machine without CUDA this is a no-op for -1 and D2G_DEVICE_UNAVAILABLE otherwise. */
 D2G_API d2g_status* d2g_synchronize(int device_index);
 
+/* Lets float32 matrix products and convolutions on CUDA use TF32 (faster, ~1e-3 relative error).
+ * LibTorch's defaults: off for matrix products, on for cuDNN convolutions. Affects the process. */
+D2G_API d2g_status* d2g_set_allow_tf32(int allow);
+/* Peak bytes allocated by the CUDA caching allocator on a device since start or the last reset;
+ * reset=1 starts a new peak after reading. */
+D2G_API d2g_status* d2g_cuda_memory_peak(int device_index, int reset, int64_t* peak_bytes);
+
 /* ---- tensors ------------------------------------------------------------------------------ */
 
 typedef enum d2g_dtype {
@@ -234,6 +241,30 @@ D2G_API d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_ten
                                               const d2g_tensor* timestep,
                                               const d2g_tensor* encoder_hidden_states, d2g_tensor** out,
                                               d2g_tensor** features, int capacity, int* count);
+
+/* ---- pipelines ---------------------------------------------------------------------------- */
+
+/* One-step text-to-image: ids -> text encoder (last hidden state) -> UNet once at `timestep` -> x0
+ * -> VAE decoder -> u8 RGB images. Diffusion2GAN's generator is this with prediction=2 (the UNet
+ * predicts x0); a diffusion teacher gives one DDIM-style jump with prediction 0 or 1.
+ * The pipeline shares the three modules (they stay alive while it lives; free them as usual). All
+ * three must be on one device. On CUDA with use_cuda_graphs=1 each stage is captured as a CUDA graph
+ * per (batch, channels, height, width) on its first run and replayed afterwards (the first run of a
+ * shape is slower); don't change the modules' weights, device or dtype while a pipeline uses them. */
+typedef struct d2g_onestep d2g_onestep;
+/* prediction: 0 epsilon, 1 v_prediction, 2 sample (x0). scaling_factor: the VAE's. */
+D2G_API d2g_status* d2g_onestep_create(const d2g_module* text_encoder, const d2g_module* unet,
+                                       const d2g_module* vae, int prediction, double scaling_factor,
+                                       int use_cuda_graphs, d2g_onestep** out);
+/* input_ids: i64/i32 [B, T] (any device); noise: [B, C, h, w] floating (any device), the x_t the
+ * UNet sees; alpha_bar: the scheduler's cumulative alpha at timestep (ignored for prediction 2).
+ * images: u8 [B, H, W, 3] on the pipeline's device, H = h * the VAE's factor. Asynchronous on CUDA:
+ * the result is ready when read (copying it to the host synchronises). */
+D2G_API d2g_status* d2g_onestep_run(d2g_onestep* p, const d2g_tensor* input_ids, const d2g_tensor* noise,
+                                    int64_t timestep, double alpha_bar, d2g_tensor** images);
+/* Milliseconds each stage took in the last run (CUDA: device time from events; waits for the run). */
+D2G_API d2g_status* d2g_onestep_last_timings(d2g_onestep* p, float* text_ms, float* unet_ms, float* vae_ms);
+D2G_API void d2g_onestep_free(d2g_onestep* p); /* NULL is a no-op */
 
 #ifdef __cplusplus
 }

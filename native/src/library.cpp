@@ -6,6 +6,7 @@
 #include <cstring>
 
 #ifdef D2G_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -89,6 +90,30 @@ d2g_status* d2g_synchronize(int device_index) {
     if (device_index < -1 || device_index >= count)
       d2g::fail(D2G_DEVICE_UNAVAILABLE, "no CUDA device ", device_index, " (this machine has ", count, ")");
     torch::cuda::synchronize(device_index);
+  })
+}
+
+d2g_status* d2g_set_allow_tf32(int allow) {
+  D2G_GUARD({
+    at::globalContext().setAllowTF32CuBLAS(allow != 0);
+    at::globalContext().setAllowTF32CuDNN(allow != 0);
+  })
+}
+
+d2g_status* d2g_cuda_memory_peak(int device_index, int reset, int64_t* peak_bytes) {
+  D2G_GUARD({
+    d2g::require(peak_bytes, "peak_bytes");
+    int count = static_cast<int>(torch::cuda::device_count());
+    if (device_index < 0 || device_index >= count)
+      d2g::fail(D2G_DEVICE_UNAVAILABLE, "no CUDA device ", device_index, " (this machine has ", count, ")");
+#ifdef D2G_WITH_CUDA
+    auto dev = static_cast<c10::DeviceIndex>(device_index);
+    // index 0 of each StatArray is the aggregate over the small and large pools
+    *peak_bytes = c10::cuda::CUDACachingAllocator::getDeviceStats(dev).allocated_bytes[0].peak;
+    if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
+#else
+    d2g::fail(D2G_DEVICE_UNAVAILABLE, "this build of the shim has no CUDA support");
+#endif
   })
 }
 

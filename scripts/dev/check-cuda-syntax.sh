@@ -8,7 +8,13 @@ cd "$(dirname "$0")/../.."
 py=${TORCH_PY:-python3}
 T=$("$py" -c 'import torch, os; print(os.path.dirname(torch.__file__))')
 cuda=${CUDA_HOME:-/usr/local/cuda}
+# Stand-ins for headers a CUDA LibTorch install has and this machine may lack (only handle types are used).
 fake=$(mktemp -d); mkdir -p "$fake/c10/cuda/impl"; echo '#pragma once' > "$fake/c10/cuda/impl/cuda_cmake_macros.h"
+for h in cusparse:cusparseContext:cusparseHandle_t cublas_v2:cublasContext:cublasHandle_t \
+         cublasLt:cublasLtContext:cublasLtHandle_t cusolverDn:cusolverDnContext:cusolverDnHandle_t; do
+  IFS=: read -r file ctx handle <<<"$h"
+  [ -f "$cuda/include/$file.h" ] || printf '#pragma once\ntypedef struct %s* %s;\n' "$ctx" "$handle" > "$fake/$file.h"
+done
 files=("$@"); [ ${#files[@]} -gt 0 ] || files=(native/src/*.cpp native/src/models/*.cpp)
 for f in "${files[@]}"; do
   g++ -std=c++17 -w -fsyntax-only -DD2G_WITH_CUDA -Inative/include -Inative/src -I"$fake" -I"$T/include" \

@@ -69,6 +69,22 @@ public final class D2g {
     Native.check(d2g_manual_seed(seed));
   }
 
+  /**
+   * Lets float32 matrix products and convolutions on CUDA use TF32 (faster, about 1e-3 relative
+   * error). LibTorch's defaults: off for matrix products, on for cuDNN convolutions.
+   */
+  public static void setAllowTf32(boolean allow) {
+    Native.check(d2g_set_allow_tf32(allow ? 1 : 0));
+  }
+
+  /** Peak bytes held by the CUDA caching allocator on a device; {@code reset} starts a new peak. */
+  public static long cudaMemoryPeak(Device device, boolean reset) {
+    if (!device.isCuda()) throw new InvalidArgumentException("memory peaks are kept for CUDA devices, not " + device);
+    MemorySegment out = Native.scratch();
+    Native.check(d2g_cuda_memory_peak(device.index(), reset ? 1 : 0, out));
+    return out.get(ValueLayout.JAVA_LONG, 0);
+  }
+
   /** Waits for all queued work on a CUDA device (no-op for the CPU). */
   public static void synchronize(Device device) {
     if (device.isCuda()) Native.check(d2g_synchronize(device.index()));

@@ -741,6 +741,128 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_set_allow_tf32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_set_allow_tf32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_allow_tf32(int allow)
+     * }
+     */
+    public static FunctionDescriptor d2g_set_allow_tf32$descriptor() {
+        return d2g_set_allow_tf32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_allow_tf32(int allow)
+     * }
+     */
+    public static MethodHandle d2g_set_allow_tf32$handle() {
+        return d2g_set_allow_tf32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_allow_tf32(int allow)
+     * }
+     */
+    public static MemorySegment d2g_set_allow_tf32$address() {
+        return d2g_set_allow_tf32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_allow_tf32(int allow)
+     * }
+     */
+    public static MemorySegment d2g_set_allow_tf32(int allow) {
+        var mh$ = d2g_set_allow_tf32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_set_allow_tf32", allow);
+            }
+            return (MemorySegment)mh$.invokeExact(allow);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_cuda_memory_peak {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_cuda_memory_peak");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cuda_memory_peak(int device_index, int reset, int64_t *peak_bytes)
+     * }
+     */
+    public static FunctionDescriptor d2g_cuda_memory_peak$descriptor() {
+        return d2g_cuda_memory_peak.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cuda_memory_peak(int device_index, int reset, int64_t *peak_bytes)
+     * }
+     */
+    public static MethodHandle d2g_cuda_memory_peak$handle() {
+        return d2g_cuda_memory_peak.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cuda_memory_peak(int device_index, int reset, int64_t *peak_bytes)
+     * }
+     */
+    public static MemorySegment d2g_cuda_memory_peak$address() {
+        return d2g_cuda_memory_peak.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_cuda_memory_peak(int device_index, int reset, int64_t *peak_bytes)
+     * }
+     */
+    public static MemorySegment d2g_cuda_memory_peak(int device_index, int reset, MemorySegment peak_bytes) {
+        var mh$ = d2g_cuda_memory_peak.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_cuda_memory_peak", device_index, reset, peak_bytes);
+            }
+            return (MemorySegment)mh$.invokeExact(device_index, reset, peak_bytes);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int D2G_F32 = (int)0L;
     /**
      * {@snippet lang=c :
@@ -3262,6 +3384,259 @@ public class d2g_h extends d2g_h$shared {
                 traceDowncall("d2g_unet_forward_features", m, sample, timestep, encoder_hidden_states, out, features, capacity, count);
             }
             return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, out, features, capacity, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_onestep_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_DOUBLE,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_onestep_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_create(const d2g_module *text_encoder, const d2g_module *unet, const d2g_module *vae, int prediction, double scaling_factor, int use_cuda_graphs, d2g_onestep **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_onestep_create$descriptor() {
+        return d2g_onestep_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_create(const d2g_module *text_encoder, const d2g_module *unet, const d2g_module *vae, int prediction, double scaling_factor, int use_cuda_graphs, d2g_onestep **out)
+     * }
+     */
+    public static MethodHandle d2g_onestep_create$handle() {
+        return d2g_onestep_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_create(const d2g_module *text_encoder, const d2g_module *unet, const d2g_module *vae, int prediction, double scaling_factor, int use_cuda_graphs, d2g_onestep **out)
+     * }
+     */
+    public static MemorySegment d2g_onestep_create$address() {
+        return d2g_onestep_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_create(const d2g_module *text_encoder, const d2g_module *unet, const d2g_module *vae, int prediction, double scaling_factor, int use_cuda_graphs, d2g_onestep **out)
+     * }
+     */
+    public static MemorySegment d2g_onestep_create(MemorySegment text_encoder, MemorySegment unet, MemorySegment vae, int prediction, double scaling_factor, int use_cuda_graphs, MemorySegment out) {
+        var mh$ = d2g_onestep_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_onestep_create", text_encoder, unet, vae, prediction, scaling_factor, use_cuda_graphs, out);
+            }
+            return (MemorySegment)mh$.invokeExact(text_encoder, unet, vae, prediction, scaling_factor, use_cuda_graphs, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_onestep_run {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_DOUBLE,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_onestep_run");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_run(d2g_onestep *p, const d2g_tensor *input_ids, const d2g_tensor *noise, int64_t timestep, double alpha_bar, d2g_tensor **images)
+     * }
+     */
+    public static FunctionDescriptor d2g_onestep_run$descriptor() {
+        return d2g_onestep_run.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_run(d2g_onestep *p, const d2g_tensor *input_ids, const d2g_tensor *noise, int64_t timestep, double alpha_bar, d2g_tensor **images)
+     * }
+     */
+    public static MethodHandle d2g_onestep_run$handle() {
+        return d2g_onestep_run.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_run(d2g_onestep *p, const d2g_tensor *input_ids, const d2g_tensor *noise, int64_t timestep, double alpha_bar, d2g_tensor **images)
+     * }
+     */
+    public static MemorySegment d2g_onestep_run$address() {
+        return d2g_onestep_run.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_run(d2g_onestep *p, const d2g_tensor *input_ids, const d2g_tensor *noise, int64_t timestep, double alpha_bar, d2g_tensor **images)
+     * }
+     */
+    public static MemorySegment d2g_onestep_run(MemorySegment p, MemorySegment input_ids, MemorySegment noise, long timestep, double alpha_bar, MemorySegment images) {
+        var mh$ = d2g_onestep_run.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_onestep_run", p, input_ids, noise, timestep, alpha_bar, images);
+            }
+            return (MemorySegment)mh$.invokeExact(p, input_ids, noise, timestep, alpha_bar, images);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_onestep_last_timings {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_onestep_last_timings");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_last_timings(d2g_onestep *p, float *text_ms, float *unet_ms, float *vae_ms)
+     * }
+     */
+    public static FunctionDescriptor d2g_onestep_last_timings$descriptor() {
+        return d2g_onestep_last_timings.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_last_timings(d2g_onestep *p, float *text_ms, float *unet_ms, float *vae_ms)
+     * }
+     */
+    public static MethodHandle d2g_onestep_last_timings$handle() {
+        return d2g_onestep_last_timings.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_last_timings(d2g_onestep *p, float *text_ms, float *unet_ms, float *vae_ms)
+     * }
+     */
+    public static MemorySegment d2g_onestep_last_timings$address() {
+        return d2g_onestep_last_timings.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_onestep_last_timings(d2g_onestep *p, float *text_ms, float *unet_ms, float *vae_ms)
+     * }
+     */
+    public static MemorySegment d2g_onestep_last_timings(MemorySegment p, MemorySegment text_ms, MemorySegment unet_ms, MemorySegment vae_ms) {
+        var mh$ = d2g_onestep_last_timings.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_onestep_last_timings", p, text_ms, unet_ms, vae_ms);
+            }
+            return (MemorySegment)mh$.invokeExact(p, text_ms, unet_ms, vae_ms);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_onestep_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_onestep_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_onestep_free(d2g_onestep *p)
+     * }
+     */
+    public static FunctionDescriptor d2g_onestep_free$descriptor() {
+        return d2g_onestep_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_onestep_free(d2g_onestep *p)
+     * }
+     */
+    public static MethodHandle d2g_onestep_free$handle() {
+        return d2g_onestep_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_onestep_free(d2g_onestep *p)
+     * }
+     */
+    public static MemorySegment d2g_onestep_free$address() {
+        return d2g_onestep_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_onestep_free(d2g_onestep *p)
+     * }
+     */
+    public static void d2g_onestep_free(MemorySegment p) {
+        var mh$ = d2g_onestep_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_onestep_free", p);
+            }
+            mh$.invokeExact(p);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,0 +1,193 @@
+package io.d2g.examples;
+
+import static io.d2g.bindings.d2g_h.d2g_unet_forward;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.d2g.D2g;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.internal.Native;
+import io.d2g.io.Safetensors;
+import io.d2g.io.SafetensorsFile;
+import io.d2g.nn.NativeModule;
+import io.d2g.sd.AutoencoderKL;
+import io.d2g.sd.ClipTextModel;
+import io.d2g.sd.DiffusersFolder;
+import io.d2g.sd.NoiseSchedule;
+import io.d2g.sd.OneStepPipeline;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.Arrays;
+
+/**
+ * Full-size SD1.5 on the GPU: parity of our text encoder, UNet and VAE decoder with the reference
+ * implementations (weights and reference outputs from scripts/gpu/sd15_reference.py), then the speed
+ * of the one-step pipeline (text → UNet → VAE decode → u8) with CUDA graphs in f16.
+ *
+ * <pre>
+ * java ... io.d2g.examples.Sd15Bench REF_DIR OUT_DIR
+ * </pre>
+ * writes OUT_DIR/sd15-parity.json and OUT_DIR/sd15-onestep.json.
+ */
+public final class Sd15Bench {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public static void main(String[] args) throws Exception {
+    Path ref = Path.of(args[0]), out = Path.of(args[1]);
+    // usage: REF_DIR OUT_DIR [--device cuda:0|cpu]  (cpu: f32 parity only, as a check before a GPU run)
+    Device gpu = args.length > 3 && args[2].equals("--device") ? Device.parse(args[3]) : Device.cuda(0);
+    Files.createDirectories(out);
+    String card = gpu.isCuda() ? D2g.cudaDeviceName(gpu.index()) : "cpu";
+    System.out.printf("%s, LibTorch %s%n", card, D2g.torchVersion());
+    ObjectNode parity = JSON.createObjectNode();
+    ObjectNode speed = JSON.createObjectNode();
+
+    long t0 = System.nanoTime();
+    ClipTextModel text = DiffusersFolder.load(ref.resolve("text_encoder"), ClipTextModel::new,
+        DiffusersFolder.LoadOptions.DEFAULT.on(gpu, DType.F32));
+    NativeModule unet = DiffusersFolder.load(ref.resolve("unet"), c -> NativeModule.create("unet2d_condition", c),
+        DiffusersFolder.LoadOptions.DEFAULT.on(gpu, DType.F32));
+    AutoencoderKL vae = DiffusersFolder.load(ref.resolve("vae"), AutoencoderKL::new,
+        DiffusersFolder.LoadOptions.DEFAULT.on(gpu, DType.F32));
+    for (NativeModule m : new NativeModule[] {text, unet, vae}) m.eval();
+    System.out.printf("loaded f32 weights in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+
+    D2g.setAllowTf32(false);
+    parity.set("f32", compare(text, unet, vae, ref.resolve("io_f32.safetensors"), DType.F32, gpu));
+    for (NativeModule m : new NativeModule[] {text, unet, vae}) m.to(gpu, DType.F16);
+    if (gpu.isCuda()) parity.set("f16", compare(text, unet, vae, ref.resolve("io_f16.safetensors"), DType.F16, gpu));
+    System.out.println("parity " + parity);
+    write(out.resolve("sd15-parity.json"), card, parity);
+    if (!gpu.isCuda()) return; // the CPU run checks parity only
+
+    // ---- speed: f16, CUDA graphs ----
+    D2g.setAllowTf32(true);
+    double sf = vae.scalingFactor();
+    NoiseSchedule schedule = NoiseSchedule.read(Path.of("java/src/main/resources/io/d2g/sd/presets/sd15/scheduler.json"));
+    long t = 999;
+    double abar = schedule.alphaBar((int) t);
+    D2g.synchronize(gpu);
+    D2g.cudaMemoryPeak(gpu, true);
+    for (int b : new int[] {1, 4}) {
+      for (boolean graphs : new boolean[] {true, false}) {
+        try (TensorScope s = new TensorScope();
+            OneStepPipeline p = new OneStepPipeline(text, unet, vae, NoiseSchedule.Prediction.EPSILON, sf, graphs)) {
+          long[] ids = new long[b * 77];
+          for (int i = 0; i < ids.length; i++) ids[i] = i % 77 == 0 ? 49406 : i % 77 < 12 ? 320 + i % 77 : 49407;
+          Tensor idT = s.track(Tensor.of(ids, b, 77).to(gpu));
+          D2g.manualSeed(0);
+          Tensor noise = s.track(Tensor.randn(DType.F16, gpu, b, 4, 64, 64));
+          long f0 = System.nanoTime();
+          try (Tensor img = p.run(idT, noise, t, abar)) {
+            img.toByteArray();
+          }
+          double first = (System.nanoTime() - f0) / 1e9;
+          int reps = 40;
+          double[] wall = new double[reps], tx = new double[reps], un = new double[reps], va = new double[reps];
+          for (int i = 0; i < 5; i++) p.run(idT, noise, t, abar).close();
+          for (int i = 0; i < reps; i++) {
+            long a = System.nanoTime();
+            try (Tensor img = p.run(idT, noise, t, abar)) {
+              img.toByteArray(); // waits for the images on the host
+            }
+            wall[i] = (System.nanoTime() - a) / 1e6;
+            OneStepPipeline.Timings tm = p.lastTimings();
+            tx[i] = tm.textMs();
+            un[i] = tm.unetMs();
+            va[i] = tm.vaeMs();
+          }
+          String tag = (graphs ? "" : "eager_") + "b" + b;
+          ObjectNode f = speed.putObject(tag);
+          f.put("onestep_ms", median(wall)).put("onestep_ms_min", min(wall)).put("onestep_ms_max", max(wall));
+          f.put("text_ms", median(tx)).put("unet_ms", median(un)).put("vae_decode_ms", median(va));
+          f.put("first_image_s", first);
+          System.out.printf("%-9s onestep %7.2f ms (min %.2f max %.2f)  text %.2f  unet %.2f  vae %.2f  first image %.2f s%n",
+              tag, median(wall), min(wall), max(wall), median(tx), median(un), median(va), first);
+        }
+      }
+    }
+    long peak = D2g.cudaMemoryPeak(gpu, false);
+    ObjectNode figs = JSON.createObjectNode();
+    figs.put("onestep_b1_ms", speed.get("b1").get("onestep_ms").asDouble());
+    figs.put("onestep_b4_ms", speed.get("b4").get("onestep_ms").asDouble());
+    figs.put("first_image_s", speed.get("b1").get("first_image_s").asDouble());
+    figs.put("unet_b1_ms", speed.get("b1").get("unet_ms").asDouble());
+    figs.put("vae_decode_b1_ms", speed.get("b1").get("vae_decode_ms").asDouble());
+    figs.put("text_b1_ms", speed.get("b1").get("text_ms").asDouble());
+    figs.put("peak_gpu_gb", Math.round(peak / 1e7) / 100.0);
+    figs.set("detail", speed);
+    Path baseline = ref.resolve("baseline.json");
+    if (Files.exists(baseline)) figs.set("pytorch_eager_same_run", JSON.readTree(baseline.toFile()));
+    write(out.resolve("sd15-onestep.json"), card, figs);
+    System.out.println("speed " + figs);
+  }
+
+  private static ObjectNode compare(ClipTextModel text, NativeModule unet, AutoencoderKL vae, Path io, DType dt,
+      Device gpu) {
+    ObjectNode r = JSON.createObjectNode();
+    try (SafetensorsFile f = Safetensors.open(io); TensorScope s = new TensorScope()) {
+      Tensor ids = s.track(f.tensor("input_ids").to(gpu));
+      Tensor hidden = s.track(text.lastHiddenState(ids));
+      r.put("text_hidden", relErr(hidden, s.track(f.tensor("text_hidden"))));
+      r.put("text_pooled", relErr(s.track(text.pooled(ids)), s.track(f.tensor("text_pooled"))));
+      Tensor lat = s.track(f.tensor("latents").to(gpu, dt));
+      Tensor ts = s.track(f.tensor("timestep").to(gpu));
+      Tensor ctx = s.track(f.tensor("text_hidden").to(gpu, dt));
+      MemorySegment o = Native.scratch();
+      Native.check(d2g_unet_forward(unet.handle(), lat.handle(), ts.handle(), ctx.handle(), o));
+      Tensor eps = s.track(Tensor.adopt(o.get(ValueLayout.ADDRESS, 0)));
+      Tensor epsRef = s.track(f.tensor("unet_out"));
+      r.put("unet_out", relErr(eps, epsRef));
+      float[] z = epsRef.toFloatArray();
+      for (int i = 0; i < z.length; i++) z[i] /= (float) vae.scalingFactor();
+      Tensor zT = s.track(Tensor.of(z, epsRef.shape()).to(gpu, dt));
+      r.put("vae_decoded", relErr(s.track(vae.decode(zT)), s.track(f.tensor("vae_decoded"))));
+    }
+    return r;
+  }
+
+  /** ‖a − b‖ / ‖b‖ in double precision on the host; NaN anywhere gives NaN. */
+  static double relErr(Tensor a, Tensor b) {
+    float[] x, y;
+    try (Tensor af = a.to(Device.CPU, DType.F32); Tensor bf = b.to(Device.CPU, DType.F32)) {
+      x = af.toFloatArray();
+      y = bf.toFloatArray();
+    }
+    if (x.length != y.length) throw new IllegalStateException("sizes differ: " + x.length + " vs " + y.length);
+    double num = 0, den = 0;
+    for (int i = 0; i < x.length; i++) {
+      double d = x[i] - y[i];
+      num += d * d;
+      den += (double) y[i] * y[i];
+    }
+    return Math.sqrt(num / den);
+  }
+
+  private static void write(Path p, String card, ObjectNode figures) throws Exception {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("machine", card + ", LibTorch " + D2g.torchVersion() + ", Java " + Runtime.version().feature());
+    root.put("date", LocalDate.now().toString());
+    root.set("figures", figures);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(p.toFile(), root);
+  }
+
+  private static double median(double[] a) {
+    double[] c = a.clone();
+    Arrays.sort(c);
+    return Math.round(c[c.length / 2] * 1000) / 1000.0;
+  }
+
+  private static double min(double[] a) {
+    return Math.round(Arrays.stream(a).min().orElse(0) * 1000) / 1000.0;
+  }
+
+  private static double max(double[] a) {
+    return Math.round(Arrays.stream(a).max().orElse(0) * 1000) / 1000.0;
+  }
+}
