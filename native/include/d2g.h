@@ -171,6 +171,9 @@ D2G_API d2g_status* d2g_module_create(const char* kind, const char* config, d2g_
 D2G_API d2g_status* d2g_module_kind(const d2g_module* m, char* buf, size_t capacity);
 /* Moves every parameter and buffer to a device; floating ones also take dtype (-1 keeps it). */
 D2G_API d2g_status* d2g_module_to(d2g_module* m, int device_type, int device_index, int dtype);
+/* Stores every 4-D floating parameter and buffer (convolution weights) channels-last (1) or
+ * contiguous (0). Convolutions then run in NHWC, which the GPU's tensor cores prefer. */
+D2G_API d2g_status* d2g_module_set_channels_last(d2g_module* m, int channels_last);
 /* Training mode (dropout etc.) on or off. Modules start in training mode, like torch's. */
 D2G_API d2g_status* d2g_module_set_training(d2g_module* m, int training);
 /* Number of state entries (parameters + buffers). */

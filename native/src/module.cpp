@@ -89,6 +89,16 @@ d2g_status* d2g_module_to(d2g_module* m, int device_type, int device_index, int 
   })
 }
 
+d2g_status* d2g_module_set_channels_last(d2g_module* m, int channels_last) {
+  D2G_GUARD({
+    d2g::require(m, "module");
+    torch::NoGradGuard no_grad;
+    auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    for (auto& [name, t] : d2g::state_of(*m->net))
+      if (t.dim() == 4 && t.is_floating_point()) t.set_data(t.contiguous(format));
+  })
+}
+
 d2g_status* d2g_module_set_training(d2g_module* m, int training) {
   D2G_GUARD({
     d2g::require(m, "module");

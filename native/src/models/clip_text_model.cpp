@@ -22,6 +22,7 @@
 // transformers'.
 #include <torch/version.h>
 
+#include "../cuda_util.hpp"
 #include "../module.hpp"
 #include "../tensor.hpp"
 
@@ -248,12 +249,15 @@ extern "C" d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tens
     if (layer < 0 || layer > L)
       fail(D2G_INVALID_ARGUMENT, "clip_text_model: hidden_layer ", hidden_layer, " is out of range for ", L,
            " layers (0 = embeddings, 1..", L, " = after that layer, -1 = last, -2 = penultimate, ...)");
-    // Out-of-range ids would index outside the embedding (a device-side assert on CUDA): check first.
-    auto minmax = at::aminmax(ids);
-    int64_t lo = std::get<0>(minmax).item<int64_t>(), hi = std::get<1>(minmax).item<int64_t>();
-    if (lo < 0 || hi >= o.vocab_size)
-      fail(D2G_INVALID_ARGUMENT, "clip_text_model: input_ids holds ids from ", lo, " to ", hi, ", outside the vocabulary 0..",
-           o.vocab_size - 1);
+    // Out-of-range ids would index outside the embedding (a device-side assert on CUDA): check first,
+    // except while a CUDA graph is captured (no host sync allowed; the capturer checks the ids).
+    if (!d2g::cuda_stream_capturing()) {
+      auto minmax = at::aminmax(ids);
+      int64_t lo = std::get<0>(minmax).item<int64_t>(), hi = std::get<1>(minmax).item<int64_t>();
+      if (lo < 0 || hi >= o.vocab_size)
+        fail(D2G_INVALID_ARGUMENT, "clip_text_model: input_ids holds ids from ", lo, " to ", hi,
+             ", outside the vocabulary 0..", o.vocab_size - 1);
+    }
     auto opts = d2g::module_options(net);
     ids = ids.to(opts.device(), at::kLong);
     torch::NoGradGuard no_grad;

@@ -133,6 +133,8 @@ d2g_status* d2g_onestep_create(const d2g_module* text_encoder, const d2g_module*
         fail(D2G_INVALID_ARGUMENT, "the ", m->kind, " is on ", d2g::module_options(*m->net).device(), " but the UNet on ",
              opts.device(), ": move all three to one device");
     bool graphs = use_cuda_graphs != 0 && opts.device().is_cuda();
+    // cuDNN picks the fastest convolution algorithm per shape during the first (warm-up) runs.
+    if (opts.device().is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 #ifndef D2G_WITH_CUDA
     graphs = false;
 #endif
@@ -159,6 +161,21 @@ d2g_status* d2g_onestep_run(d2g_onestep* p, const d2g_tensor* input_ids, const d
            ", not ", d2g::describe(x));
     if (!(alpha_bar > 0 && alpha_bar <= 1)) fail(D2G_INVALID_ARGUMENT, "alpha_bar must be in (0, 1], got ", alpha_bar);
     if (!x.is_floating_point()) fail(D2G_INVALID_ARGUMENT, "noise must be floating, not ", d2g::describe(x));
+    // The text encoder skips its id check inside a captured graph, so check here (free for host ids,
+    // one synchronisation for device ids).
+    {
+      int64_t vocab = -1;
+      const std::string suffix = "embeddings.token_embedding.weight";
+      for (const auto& prm : p->text.net->named_parameters(true)) {
+        const std::string& k = prm.key();
+        if (k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
+          vocab = prm.value().size(0);
+      }
+      auto minmax = at::aminmax(ids);
+      int64_t lo = std::get<0>(minmax).item<int64_t>(), hi = std::get<1>(minmax).item<int64_t>();
+      if (vocab > 0 && (lo < 0 || hi >= vocab))
+        fail(D2G_INVALID_ARGUMENT, "input_ids holds ids from ", lo, " to ", hi, ", outside the vocabulary 0..", vocab - 1);
+    }
     torch::NoGradGuard no_grad;
     auto key = std::make_tuple(x.size(0), x.size(1), x.size(2), x.size(3));
     auto& slot = p->cache[key];

@@ -2576,6 +2576,67 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_module_set_channels_last {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_set_channels_last");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_channels_last(d2g_module *m, int channels_last)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_set_channels_last$descriptor() {
+        return d2g_module_set_channels_last.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_channels_last(d2g_module *m, int channels_last)
+     * }
+     */
+    public static MethodHandle d2g_module_set_channels_last$handle() {
+        return d2g_module_set_channels_last.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_channels_last(d2g_module *m, int channels_last)
+     * }
+     */
+    public static MemorySegment d2g_module_set_channels_last$address() {
+        return d2g_module_set_channels_last.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_channels_last(d2g_module *m, int channels_last)
+     * }
+     */
+    public static MemorySegment d2g_module_set_channels_last(MemorySegment m, int channels_last) {
+        var mh$ = d2g_module_set_channels_last.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_set_channels_last", m, channels_last);
+            }
+            return (MemorySegment)mh$.invokeExact(m, channels_last);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_module_set_training {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

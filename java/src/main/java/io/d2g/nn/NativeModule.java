@@ -91,6 +91,12 @@ public class NativeModule implements AutoCloseable {
     return this;
   }
 
+  /** Stores convolution weights channels-last (NHWC) or contiguous; NHWC is faster on GPUs. */
+  public NativeModule channelsLast(boolean channelsLast) {
+    Native.check(d2g_module_set_channels_last(handle(), channelsLast ? 1 : 0));
+    return this;
+  }
+
   /** Training mode (true) or evaluation mode (false). */
   public NativeModule train(boolean training) {
     Native.check(d2g_module_set_training(handle(), training ? 1 : 0));

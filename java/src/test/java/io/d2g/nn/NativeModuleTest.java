@@ -51,6 +51,24 @@ class NativeModuleTest {
   }
 
   @Test
+  void channelsLastKeepsValues() {
+    try (TensorScope s = new TensorScope()) {
+      NativeModule m = NativeModule.create("autoencoder_kl", ModuleConfig.of(Map.of(
+          "block_out_channels", List.of(8), "down_block_types", List.of("DownEncoderBlock2D"),
+          "up_block_types", List.of("UpDecoderBlock2D"), "norm_num_groups", 4, "layers_per_block", 1)));
+      Tensor w = s.track(m.state().get("encoder.conv_in.weight"));
+      float[] before = w.toFloatArray();
+      m.channelsLast(true);
+      Tensor w2 = s.track(m.state().get("encoder.conv_in.weight"));
+      assertFalse(w2.isContiguous(), "stored NHWC");
+      assertArrayEquals(before, s.track(w2.contiguous()).toFloatArray());
+      m.channelsLast(false);
+      assertTrue(s.track(m.state().get("encoder.conv_in.weight")).isContiguous());
+      m.close();
+    }
+  }
+
+  @Test
   void badKindsAndConfigsAreClearErrors() {
     var e = assertThrows(InvalidArgumentException.class, () -> NativeModule.create("nope", new ModuleConfig()));
     assertTrue(e.getMessage().contains("unknown module kind 'nope'"), e.getMessage());

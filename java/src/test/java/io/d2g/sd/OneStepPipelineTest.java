@@ -139,6 +139,9 @@ class OneStepPipelineTest {
       assertTrue(batch.getMessage().contains("batch"), batch.getMessage());
       Tensor noise1 = s.track(Tensor.randn(DType.F32, Device.CPU, 1, 4, 8, 8));
       assertThrows(InvalidArgumentException.class, () -> p.run(ids, noise1, 10, 0));
+      var vocab = assertThrows(InvalidArgumentException.class,
+          () -> p.run(s.track(Tensor.of(new long[] {1, 150, 3}, 1, 3)), noise1, 10, 0.5));
+      assertTrue(vocab.getMessage().contains("vocabulary 0..99"), vocab.getMessage());
       assertThrows(InvalidArgumentException.class, () -> p.run(s.track(Tensor.of(new float[] {1, 2, 3}, 1, 3)), noise1, 10, 0.5));
     }
   }

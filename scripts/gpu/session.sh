@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One GPU-machine session that measures everything recorded under benchmarks/results/:
+# builds the shim against the device's LibTorch, then GpuSmoke, the scene composer, and the
+# full-size SD1.5 parity + one-step speed (reference side: scripts/gpu/sd15_reference.py with
+# diffusers' source carried as .ref/diffusers-src.tar.xz). Run from the repo root on the device:
+#   source .gpu/env.sh && bash scripts/gpu/session.sh
+# with carry [".gpu", ".ref", "data/emoji-64-bench"]; results land in $OUT.
+# PARTS (environment) picks what to run: any of "smoke composer sd15" (default: all three).
+set -uo pipefail
+parts=" ${PARTS:-smoke composer sd15} "
+out=${OUT:-/tmp/out}; mkdir -p "$out"
+src=.gpu/src; [ -d "$src" ] || src=.
+cp='.gpu/lib/*'
+jv() { java --enable-native-access=ALL-UNNAMED -Dd2g.library=/tmp/bg/native/libd2g.so -cp "$cp" "$@"; }
+mkdir -p /tmp/dsrc && tar -C /tmp/dsrc -xJf .ref/diffusers-src.tar.xz
+ref=""
+[[ $parts == *" sd15 "* ]] && ( PYTHONPATH=/tmp/dsrc python3 scripts/gpu/sd15_reference.py /tmp/sd15 > "$out/ref.log" 2>&1; echo "rc=$?" >> "$out/ref.log" ) &
+[[ $parts == *" sd15 "* ]] && ref=$!
+t0=$(date +%s)
+cmake -S "$src" -B /tmp/bg -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:'
+cmake --build /tmp/bg -j16 2>&1 | grep -E 'error|warning: unused' | head -20
+echo "build: $(( $(date +%s) - t0 )) s"
+/tmp/bg/native/d2g_c_api_test | tail -1
+[ -n "$ref" ] && { wait $ref; tail -12 "$out/ref.log"; }  # its GPU work must not overlap our timings
+[[ $parts == *" smoke "* ]] && jv io.d2g.examples.GpuSmoke --memcpy-ref /tmp/bg/native/d2g_memcpy_ref --out "$out/gpu-smoke.json"
+[[ $parts == *" composer "* ]] && [ -d data/emoji-64-bench ] && jv io.d2g.examples.SceneComposerBench --data data/emoji-64-bench --device cuda \
+  --batch 256 --size 64 --threads 16 --seconds 20 --out "$out/scene-composer.json" 2>&1 | tail -5
+[[ $parts == *" sd15 "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out"
