@@ -37,7 +37,10 @@ d2g_have_torch() {
   [ -n "${Torch_DIR:-}" ] && return 0
   [ -n "${CMAKE_PREFIX_PATH:-}" ] && return 0
   python3 -c 'import torch' >/dev/null 2>&1 && return 0
-  ls /usr/lib/*/cmake/Torch/TorchConfig.cmake /usr/share/cmake/Torch/TorchConfig.cmake >/dev/null 2>&1
+  for f in /usr/lib/*/cmake/Torch/TorchConfig.cmake /usr/share/cmake/Torch/TorchConfig.cmake; do
+    [ -f "$f" ] && return 0
+  done
+  return 1
 }
 d2g_have_torch || d2g_apt_install libtorch-dev
 
