@@ -82,6 +82,14 @@ std::string describe(const at::Tensor& t) {
   return os.str();
 }
 
+// True when no input requires grad, so the output will not either: the op may then skip the
+// Autograd and ADInplaceOrView dispatch layers, which only pass the call on. The result is an
+// ordinary tensor (not an inference tensor): later graphs may use it and save it for backward.
+// This API exposes no forward-mode AD, so inputs cannot carry forward gradients.
+static inline bool needs_no_grad(const at::Tensor& a, const at::Tensor& b) {
+  return !a.requires_grad() && !b.requires_grad();
+}
+
 static size_t nbytes_of(const std::vector<int64_t>& shape, at::ScalarType st) {
   size_t n = c10::elementSize(st);
   for (int64_t d : shape) n *= static_cast<size_t>(d);
@@ -344,7 +352,12 @@ d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) 
     if (x.device() != y.device() && !(x.dim() == 0 && x.is_cpu()) && !(y.dim() == 0 && y.is_cpu()))
       d2g::same_device(x, y, "add");
     d2g::check_broadcast(x, y, "add", false);
-    *out = wrap(at::add(x, y));
+    if (d2g::needs_no_grad(x, y)) {
+      at::AutoDispatchBelowADInplaceOrView below_autograd;
+      *out = wrap(at::add(x, y));
+    } else {
+      *out = wrap(at::add(x, y));
+    }
   })
 }
 
