@@ -2,6 +2,7 @@
 // in and out, metadata, conversion and the few operations the bridge's tests and benchmarks need.
 #include "tensor.hpp"
 
+#include <ATen/ops/add_cpu_dispatch.h>
 #include <ATen/EmptyTensor.h>
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
@@ -95,6 +96,22 @@ static inline bool needs_no_grad(const at::Tensor& a, const at::Tensor& b) {
   return !a.requires_grad() && !b.requires_grad();
 }
 
+// True for an ordinary dense CPU tensor: its dispatch keys are exactly those LibTorch gives one (so
+// no conjugate/negative/zero-tensor bit, not quantized, sparse, nested, mkldnn or an inference
+// tensor), and it has no names. For such inputs (that need no grad) an op may call LibTorch's CPU
+// kernel directly (at::cpu::op, the entry point LibTorch's own C shim uses) instead of going through
+// the dispatcher, whose other layers would only pass the call on. Autocast leaves add alone. A
+// LibTorch version that gives plain tensors other keys only loses this shortcut.
+static const c10::DispatchKeySet kPlainCpuKeys{c10::DispatchKey::CPU, c10::DispatchKey::ADInplaceOrView,
+                                               c10::DispatchKey::AutogradCPU, c10::DispatchKey::AutocastCPU};
+static const c10::DispatchKeySet kPlainCpuKeysNoAutocast{c10::DispatchKey::CPU, c10::DispatchKey::ADInplaceOrView,
+                                                         c10::DispatchKey::AutogradCPU};
+
+static inline bool is_plain_cpu(const at::Tensor& t) {
+  auto keys = t.key_set();
+  return (keys == kPlainCpuKeys || keys == kPlainCpuKeysNoAutocast) && !t.has_names();
+}
+
 // Host memory for the CPU tensors this API creates (d2g_tensor_empty, d2g_tensor_from_host): from
 // 2 MiB up it is 2 MiB-aligned and advised for transparent huge pages, so the first touch of a fresh
 // 64 MiB tensor takes 32 page faults instead of 16384 (the kernel still zeroes every page). With THP
@@ -148,6 +165,7 @@ static void same_device(const at::Tensor& a, const at::Tensor& b, const char* op
 
 // Throws D2G_INVALID_ARGUMENT unless shapes a and b broadcast together (or, with into=true, b expands to a).
 static void check_broadcast(const at::Tensor& a, const at::Tensor& b, const char* op, bool into) {
+  if (a.sizes().equals(b.sizes())) return;  // the common case, without a loop over the dimensions
   int na = static_cast<int>(a.dim()), nb = static_cast<int>(b.dim());
   bool ok = !into || nb <= na;
   for (int i = 1; ok && i <= std::min(na, nb); i++) {
@@ -393,8 +411,12 @@ d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) 
       d2g::same_device(x, y, "add");
     d2g::check_broadcast(x, y, "add", false);
     if (d2g::needs_no_grad(x, y)) {
-      at::AutoDispatchBelowADInplaceOrView below_autograd;
-      *out = wrap(at::add(x, y));
+      if (d2g::is_plain_cpu(x) && d2g::is_plain_cpu(y)) {
+        *out = wrap(at::cpu::add(x, y));
+      } else {
+        at::AutoDispatchBelowADInplaceOrView below_autograd;
+        *out = wrap(at::add(x, y));
+      }
     } else {
       *out = wrap(at::add(x, y));
     }
