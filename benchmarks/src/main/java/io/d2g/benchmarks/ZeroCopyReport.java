@@ -92,6 +92,8 @@ public final class ZeroCopyReport {
       }
       run.add(library);
       String methods = figures.stream().map(Figure::method).reduce((a, b) -> a + "|" + b).orElseThrow();
+      Path raw = Path.of("target", "zero-copy-jmh-" + library.key() + ".json");
+      Files.createDirectories(raw.getParent());
       List<String> jvmArgs = new ArrayList<>(COMMON_JVM_ARGS);
       jvmArgs.addAll(library.jvmArgs());
       ChainedOptionsBuilder options = new OptionsBuilder()
@@ -105,7 +107,7 @@ public final class ZeroCopyReport {
           .jvmArgsAppend()
           .shouldFailOnError(true)
           .resultFormat(ResultFormatType.JSON)
-          .result(Path.of("target", "zero-copy-jmh-" + library.key() + ".json").toString());
+          .result(raw.toString());
       Collection<RunResult> results = new Runner(options.build()).run();
       for (RunResult r : results) {
         String benchmark = r.getParams().getBenchmark();
