@@ -2,22 +2,9 @@
 // in and out, metadata, conversion and the few operations the bridge's tests and benchmarks need.
 #include "tensor.hpp"
 
-#include <ATen/ops/add_cpu_dispatch.h>
-#include <ATen/EmptyTensor.h>
-#include <ATen/Parallel.h>
-#include <c10/core/CPUAllocator.h>
-#include <sys/mman.h>
 #include <torch/cuda.h>
 
-#include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <mutex>
-#include <new>
 #include <sstream>
 
 namespace d2g {
@@ -95,176 +82,6 @@ std::string describe(const at::Tensor& t) {
   return os.str();
 }
 
-// True when no input requires grad, so the output will not either: the op may then skip the
-// Autograd and ADInplaceOrView dispatch layers, which only pass the call on. The result is an
-// ordinary tensor (not an inference tensor): later graphs may use it and save it for backward.
-// This API exposes no forward-mode AD, so inputs cannot carry forward gradients.
-static inline bool needs_no_grad(const at::Tensor& a, const at::Tensor& b) {
-  return !a.requires_grad() && !b.requires_grad();
-}
-
-// True for an ordinary dense CPU tensor: its dispatch keys are exactly those LibTorch gives one (so
-// no conjugate/negative/zero-tensor bit, not quantized, sparse, nested, mkldnn or an inference
-// tensor), and it has no names. For such inputs (that need no grad) an op may call LibTorch's CPU
-// kernel directly (at::cpu::op, the entry point LibTorch's own C shim uses) instead of going through
-// the dispatcher, whose other layers would only pass the call on. Autocast leaves add alone. A
-// LibTorch version that gives plain tensors other keys only loses this shortcut.
-static const c10::DispatchKeySet kPlainCpuKeys{c10::DispatchKey::CPU, c10::DispatchKey::ADInplaceOrView,
-                                               c10::DispatchKey::AutogradCPU, c10::DispatchKey::AutocastCPU};
-static const c10::DispatchKeySet kPlainCpuKeysNoAutocast{c10::DispatchKey::CPU, c10::DispatchKey::ADInplaceOrView,
-                                                         c10::DispatchKey::AutogradCPU};
-
-static inline bool is_plain_cpu(const at::Tensor& t) {
-  auto keys = t.key_set();
-  return (keys == kPlainCpuKeys || keys == kPlainCpuKeysNoAutocast) && !t.has_names();
-}
-
-// LibTorch's CPU allocator, replaced for the whole process when this library loads. LibTorch's own
-// gets its 64-byte alignment from posix_memalign, which glibc serves on a slow path: ~700
-// instructions per allocate/free pair against ~150 for malloc/free, almost a tenth of a small op
-// such as adding two 1-element tensors. This one takes the block from malloc and aligns inside it
-// (the offset and the size sit just below the aligned address); large blocks are mapped by glibc as
-// before. Allocations are still reported to LibTorch's profiler when it records memory. Setting the
-// environment variable D2G_CPU_ALLOCATOR=libtorch keeps LibTorch's allocator.
-struct CpuAllocator final : c10::Allocator {
-  static constexpr size_t kAlignment = 64;  // LibTorch's alignment for CPU memory (c10::gAlignment)
-
-  // Like LibTorch's allocator, counts bytes only while the profiler records memory.
-  static inline std::atomic<int64_t> profiled_bytes{0};
-
-  static void report(void* p, int64_t delta) {
-    int64_t total = profiled_bytes.fetch_add(delta) + delta;
-    c10::reportMemoryUsageToProfiler(p, delta, total, 0, c10::Device(c10::DeviceType::CPU));
-  }
-
-  static void release(void* p) {
-    if (p == nullptr) return;
-    auto* bytes = static_cast<unsigned char*>(p);
-    if (c10::memoryProfilingEnabled()) {
-      int64_t n;
-      std::memcpy(&n, bytes - 16, sizeof n);
-      report(p, -n);
-    }
-    std::free(bytes - bytes[-1]);
-  }
-
-  static c10::DataPtr allocate_cpu(size_t n) {
-    c10::Device cpu(c10::DeviceType::CPU);
-    if (n == 0) return {nullptr, nullptr, &release, cpu};
-    // malloc returns 16-byte aligned blocks, so the aligned address is 16..64 bytes into the block.
-    void* block = n <= SIZE_MAX - kAlignment ? std::malloc(n + kAlignment) : nullptr;
-    TORCH_CHECK_WITH(OutOfMemoryError, block != nullptr, "CPU allocator: out of memory allocating ", n, " bytes");
-    auto* base = static_cast<unsigned char*>(block);
-    auto* p = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(base) + kAlignment) & ~(kAlignment - 1));
-    p[-1] = static_cast<unsigned char>(p - base);
-    int64_t size = static_cast<int64_t>(n);
-    std::memcpy(p - 16, &size, sizeof size);
-    if (c10::memoryProfilingEnabled()) report(p, size);
-    return {p, p, &release, cpu};
-  }
-
-  // LibTorch 1.13 declares allocate() const, 2.3 and later non-const: each overrides its own.
-  c10::DataPtr allocate(size_t n) const { return allocate_cpu(n); }
-  c10::DataPtr allocate(size_t n) { return allocate_cpu(n); }
-  c10::DeleterFnPtr raw_deleter() const override { return &release; }
-  // Pure virtual from LibTorch 2.3 on, absent before.
-  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
-};
-
-static CpuAllocator g_cpu_allocator;
-
-static const bool g_cpu_allocator_installed = [] {
-  const char* choice = std::getenv("D2G_CPU_ALLOCATOR");
-  if (choice != nullptr && std::strcmp(choice, "libtorch") == 0) return false;
-  c10::SetCPUAllocator(&g_cpu_allocator, /*priority=*/1);
-  return true;
-}();
-
-// Host memory for the CPU tensors this API creates (d2g_tensor_empty, d2g_tensor_from_host): from
-// 2 MiB up it is 2 MiB-aligned and advised for transparent huge pages, so the first touch of a fresh
-// 64 MiB tensor takes 32 page faults instead of 16384 (the kernel still zeroes every page). With THP
-// set to "never" the advice is ignored and this is plain aligned memory. Smaller sizes, and anything
-// LibTorch allocates itself, use LibTorch's CPU allocator. The storage stays resizable: a resize
-// comes back here.
-struct HostAllocator final : c10::Allocator {
-  static constexpr size_t kHugePage = size_t{2} << 20;
-
-  static void release(void* p) { std::free(p); }
-
-  static c10::DataPtr allocate_host(size_t n) {
-    if (n < kHugePage) return c10::GetCPUAllocator()->allocate(n);
-    void* p = nullptr;
-    if (posix_memalign(&p, kHugePage, n) != 0 || p == nullptr) throw std::bad_alloc();
-    madvise(p, n, MADV_HUGEPAGE);  // advice only: failure (e.g. no THP in this kernel) is harmless
-    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
-  }
-
-  // LibTorch 1.13 declares allocate() const, 2.3 and later non-const: each overrides its own.
-  c10::DataPtr allocate(size_t n) const { return allocate_host(n); }
-  c10::DataPtr allocate(size_t n) { return allocate_host(n); }
-  // Pure virtual from LibTorch 2.3 on, absent before.
-  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
-};
-
-static HostAllocator g_host_allocator;
-
-// An uninitialised contiguous CPU tensor in memory from g_host_allocator.
-static at::Tensor empty_host(const std::vector<int64_t>& sizes, at::ScalarType st) {
-  return at::Tensor(at::detail::empty_generic(sizes, &g_host_allocator, c10::DispatchKeySet(c10::DispatchKey::CPU),
-                                              st, {}));
-}
-
-// Host memory copies. From 8 MiB up a copy is cut into 2 MiB chunks that the calling thread and the
-// threads of LibTorch's inter-op pool (at::launch, sized by at::set_num_interop_threads) take in turn
-// until none is left. Where one core cannot use all the memory bandwidth this is close to
-// proportional (on the 2-core benchmark machine, quiet: 64 MiB in 12.7 ms on one thread, 7.3 ms on
-// two); where the pool's threads are busy the caller simply takes more chunks, and it never waits for
-// more than the chunks a pool thread is copying at that moment (so no deadlock when called from the pool).
-constexpr size_t kCopyChunk = size_t{2} << 20;
-constexpr size_t kMinParallelCopy = size_t{8} << 20;
-constexpr int kMaxCopyHelpers = 7;
-
-static void copy_bytes(void* dst, const void* src, size_t n) {
-  int helpers = n >= kMinParallelCopy ? std::min(at::get_num_interop_threads(), kMaxCopyHelpers) : 0;
-  if (helpers <= 0) {
-    std::memcpy(dst, src, n);
-    return;
-  }
-  struct Work {
-    char* dst;
-    const char* src;
-    size_t n, chunks;
-    std::atomic<size_t> next{0}, done{0};
-    std::mutex mutex;
-    std::condition_variable finished;
-    void run() {  // copies chunks until none is left; whoever finishes the last one wakes the caller
-      for (size_t i; (i = next.fetch_add(1)) < chunks;) {
-        size_t begin = i * kCopyChunk, len = std::min(kCopyChunk, n - begin);
-        std::memcpy(dst + begin, src + begin, len);
-        if (done.fetch_add(1) + 1 == chunks) {
-          std::lock_guard<std::mutex> lock(mutex);
-          finished.notify_all();
-        }
-      }
-    }
-  };
-  auto work = std::make_shared<Work>();
-  work->dst = static_cast<char*>(dst);
-  work->src = static_cast<const char*>(src);
-  work->n = n;
-  work->chunks = (n + kCopyChunk - 1) / kCopyChunk;
-  for (int i = 0; i < helpers; i++) {
-    try {
-      at::launch([work] { work->run(); });
-    } catch (...) {
-      break;  // no pool: the caller copies it all
-    }
-  }
-  work->run();
-  std::unique_lock<std::mutex> lock(work->mutex);
-  work->finished.wait(lock, [&] { return work->done.load() == work->chunks; });
-}
-
 static size_t nbytes_of(const std::vector<int64_t>& shape, at::ScalarType st) {
   size_t n = c10::elementSize(st);
   for (int64_t d : shape) n *= static_cast<size_t>(d);
@@ -284,7 +101,6 @@ static void same_device(const at::Tensor& a, const at::Tensor& b, const char* op
 
 // Throws D2G_INVALID_ARGUMENT unless shapes a and b broadcast together (or, with into=true, b expands to a).
 static void check_broadcast(const at::Tensor& a, const at::Tensor& b, const char* op, bool into) {
-  if (a.sizes().equals(b.sizes())) return;  // the common case, without a loop over the dimensions
   int na = static_cast<int>(a.dim()), nb = static_cast<int>(b.dim());
   bool ok = !into || nb <= na;
   for (int i = 1; ok && i <= std::min(na, nb); i++) {
@@ -316,8 +132,7 @@ d2g_status* d2g_tensor_empty(const int64_t* shape, int ndim, int dtype, int devi
         fail(D2G_DEVICE_UNAVAILABLE, "pinned host memory needs CUDA, which is not available");
       options = options.pinned_memory(true);
     }
-    *out = wrap(device_type == D2G_CPU && !pinned ? d2g::empty_host(sizes, d2g::to_scalar_type(dtype))
-                                                  : at::empty(sizes, options));
+    *out = wrap(at::empty(sizes, options));
   })
 }
 
@@ -360,10 +175,10 @@ d2g_status* d2g_tensor_from_host(const void* data, size_t nbytes, const int64_t*
     d2g::check_nbytes(d2g::nbytes_of(sizes, st), nbytes, "data");
     if (data == nullptr && nbytes != 0) fail(D2G_INVALID_ARGUMENT, "data is NULL");
     auto device = d2g::to_device(device_type, device_index);
-    at::Tensor t = device.is_cpu() ? d2g::empty_host(sizes, st) : at::empty(sizes, at::TensorOptions().dtype(st).device(device));
+    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(st).device(device));
     if (nbytes != 0) {
       if (device.is_cpu()) {
-        d2g::copy_bytes(t.data_ptr(), data, nbytes);
+        std::memcpy(t.data_ptr(), data, nbytes);
       } else {
         t.copy_(at::from_blob(const_cast<void*>(data), sizes, at::TensorOptions().dtype(st)));
       }
@@ -379,7 +194,7 @@ d2g_status* d2g_tensor_copy_from_host(d2g_tensor* dst, const void* data, size_t 
     if (nbytes == 0) return nullptr;
     if (data == nullptr) fail(D2G_INVALID_ARGUMENT, "data is NULL");
     if (t.device().is_cpu() && t.is_contiguous()) {
-      d2g::copy_bytes(t.data_ptr(), data, nbytes);
+      std::memcpy(t.data_ptr(), data, nbytes);
     } else {
       t.copy_(at::from_blob(const_cast<void*>(data), t.sizes(), at::TensorOptions().dtype(t.scalar_type())));
     }
@@ -393,7 +208,7 @@ d2g_status* d2g_tensor_copy_to_host(const d2g_tensor* src, void* data, size_t nb
     if (nbytes == 0) return nullptr;
     if (data == nullptr) fail(D2G_INVALID_ARGUMENT, "data is NULL");
     if (t.device().is_cpu() && t.is_contiguous()) {
-      d2g::copy_bytes(data, t.data_ptr(), nbytes);
+      std::memcpy(data, t.data_ptr(), nbytes);
     } else {
       at::from_blob(data, t.sizes(), at::TensorOptions().dtype(t.scalar_type())).copy_(t);
     }
@@ -529,16 +344,7 @@ d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) 
     if (x.device() != y.device() && !(x.dim() == 0 && x.is_cpu()) && !(y.dim() == 0 && y.is_cpu()))
       d2g::same_device(x, y, "add");
     d2g::check_broadcast(x, y, "add", false);
-    if (d2g::needs_no_grad(x, y)) {
-      if (d2g::is_plain_cpu(x) && d2g::is_plain_cpu(y)) {
-        *out = wrap(at::cpu::add(x, y));
-      } else {
-        at::AutoDispatchBelowADInplaceOrView below_autograd;
-        *out = wrap(at::add(x, y));
-      }
-    } else {
-      *out = wrap(at::add(x, y));
-    }
+    *out = wrap(at::add(x, y));
   })
 }
 
