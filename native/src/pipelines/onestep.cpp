@@ -67,6 +67,7 @@ struct d2g_onestep {
   int prediction = 0;          // 0 epsilon, 1 v_prediction, 2 sample (x0)
   double scaling_factor = 1;
   bool graphs = false;
+  int64_t vocab = -1;          // rows of the text encoder's token embedding, found once at creation
   at::TensorOptions options;   // the UNet's device and dtype
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, std::unique_ptr<d2g::Buffers>> cache;
   float last_ms[3] = {0, 0, 0};  // stage times of the last run (CPU: measured; CUDA: from events)
@@ -143,6 +144,12 @@ d2g_status* d2g_onestep_create(const d2g_module* text_encoder, const d2g_module*
     p->scaling_factor = scaling_factor;
     p->graphs = graphs;
     p->options = opts;
+    const std::string suffix = "embeddings.token_embedding.weight";
+    for (const auto& prm : text_encoder->net->named_parameters(true)) {
+      const std::string& k = prm.key();
+      if (k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
+        p->vocab = prm.value().size(0);
+    }
     *out = p;
   })
 }
@@ -164,17 +171,10 @@ d2g_status* d2g_onestep_run(d2g_onestep* p, const d2g_tensor* input_ids, const d
     // The text encoder skips its id check inside a captured graph, so check here (free for host ids,
     // one synchronisation for device ids).
     {
-      int64_t vocab = -1;
-      const std::string suffix = "embeddings.token_embedding.weight";
-      for (const auto& prm : p->text.net->named_parameters(true)) {
-        const std::string& k = prm.key();
-        if (k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
-          vocab = prm.value().size(0);
-      }
       auto minmax = at::aminmax(ids);
       int64_t lo = std::get<0>(minmax).item<int64_t>(), hi = std::get<1>(minmax).item<int64_t>();
-      if (vocab > 0 && (lo < 0 || hi >= vocab))
-        fail(D2G_INVALID_ARGUMENT, "input_ids holds ids from ", lo, " to ", hi, ", outside the vocabulary 0..", vocab - 1);
+      if (p->vocab > 0 && (lo < 0 || hi >= p->vocab))
+        fail(D2G_INVALID_ARGUMENT, "input_ids holds ids from ", lo, " to ", hi, ", outside the vocabulary 0..", p->vocab - 1);
     }
     torch::NoGradGuard no_grad;
     auto key = std::make_tuple(x.size(0), x.size(1), x.size(2), x.size(3));
