@@ -76,6 +76,14 @@ D2G_API d2g_status* d2g_synchronize(int device_index);
 /* Lets float32 matrix products and convolutions on CUDA use TF32 (faster, ~1e-3 relative error).
  * LibTorch's defaults: off for matrix products, on for cuDNN convolutions. Affects the process. */
 D2G_API d2g_status* d2g_set_allow_tf32(int allow);
+/* Turns the shim's hand-written CUDA kernels (fused GroupNorm+SiLU, ...) on or off for the process
+ * (default on); off, the models use LibTorch's own operations. *compiled (may be NULL) receives 1 if
+ * this build has the kernels at all (a CUDA LibTorch and nvcc at build time). For A/B measurements. */
+D2G_API d2g_status* d2g_set_fused_kernels(int enabled, int* compiled);
+/* cuDNN convolution algorithms: 1 = time every candidate on each new shape and keep the fastest
+ * (slower first run, usually faster after), 0 = cuDNN's heuristics. Affects the process. Until this
+ * is called, creating a one-step pipeline on CUDA turns benchmarking on. */
+D2G_API d2g_status* d2g_set_cudnn_benchmark(int enabled);
 /* Peak bytes allocated by the CUDA caching allocator on a device since start or the last reset;
  * reset=1 starts a new peak after reading. */
 D2G_API d2g_status* d2g_cuda_memory_peak(int device_index, int reset, int64_t* peak_bytes);

@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <atomic>
 #include <cstring>
 
 #ifdef D2G_WITH_CUDA
@@ -10,8 +11,13 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include "kernels/fused_ops.hpp"
 #include "d2g.h"
 #include "status.hpp"
+
+namespace d2g {
+std::atomic<int> g_cudnn_benchmark_choice{-1};  // d2g_set_cudnn_benchmark's last choice; -1: never called
+}
 
 #ifndef D2G_VERSION
 #define D2G_VERSION "0.0.0"
@@ -97,6 +103,20 @@ d2g_status* d2g_set_allow_tf32(int allow) {
   D2G_GUARD({
     at::globalContext().setAllowTF32CuBLAS(allow != 0);
     at::globalContext().setAllowTF32CuDNN(allow != 0);
+  })
+}
+
+d2g_status* d2g_set_fused_kernels(int enabled, int* compiled) {
+  D2G_GUARD({
+    d2g::kernels::set_enabled(enabled != 0);
+    if (compiled) *compiled = d2g::kernels::compiled() ? 1 : 0;
+  })
+}
+
+d2g_status* d2g_set_cudnn_benchmark(int enabled) {
+  D2G_GUARD({
+    at::globalContext().setBenchmarkCuDNN(enabled != 0);
+    d2g::g_cudnn_benchmark_choice = enabled != 0 ? 1 : 0;
   })
 }
 

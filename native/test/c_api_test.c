@@ -58,6 +58,12 @@ int main(void) {
   char name[128];
   fails(d2g_cuda_device_name(count, name, sizeof name), D2G_DEVICE_UNAVAILABLE, "no CUDA device", "device name out of range");
   ok(d2g_manual_seed(42), "manual_seed");
+  int kernels = -1;
+  ok(d2g_set_fused_kernels(0, &kernels), "set_fused_kernels off");
+  CHECK(kernels == 0 || kernels == 1, "fused kernels compiled is a flag");
+  CHECK(d2g_cuda_compiled() || kernels == 0, "a CPU-only build has no CUDA kernels");
+  ok(d2g_set_fused_kernels(1, NULL), "set_fused_kernels on, compiled not wanted");
+  ok(d2g_set_cudnn_benchmark(0), "set_cudnn_benchmark");
   ok(d2g_synchronize(-1), "synchronize current device");
 
   /* from_host, shape queries, copy out */

@@ -15,9 +15,9 @@ for h in cusparse:cusparseContext:cusparseHandle_t cublas_v2:cublasContext:cubla
   IFS=: read -r file ctx handle <<<"$h"
   [ -f "$cuda/include/$file.h" ] || printf '#pragma once\ntypedef struct %s* %s;\n' "$ctx" "$handle" > "$fake/$file.h"
 done
-files=("$@"); [ ${#files[@]} -gt 0 ] || files=(native/src/*.cpp native/src/models/*.cpp)
+files=("$@"); [ ${#files[@]} -gt 0 ] || files=(native/src/*.cpp native/src/models/*.cpp native/src/kernels/*.cpp native/src/pipelines/*.cpp)
 for f in "${files[@]}"; do
-  g++ -std=c++17 -w -fsyntax-only -DD2G_WITH_CUDA -Inative/include -Inative/src -I"$fake" -I"$T/include" \
+  g++ -std=c++17 -w -fsyntax-only -DD2G_WITH_CUDA -DD2G_WITH_CUDA_KERNELS -DD2G_WITH_CUDA_KERNELS -Inative/include -Inative/src -I"$fake" -I"$T/include" \
     -I"$T/include/torch/csrc/api/include" -I"$cuda/include" "$f" && echo "ok  $f" || echo "ERR $f"
 done
 rm -rf "$fake"

@@ -105,3 +105,28 @@ if timing and dev != "cpu":
     res["gpu"] = torch.cuda.get_device_name(0)
     with open(os.path.join(out, "baseline.json"), "w") as f:
         json.dump(res, f, indent=1)
+
+if os.environ.get("D2G_PROFILE") and dev != "cpu":
+    # Where the time goes, kernel by kernel, in the eager reference (channels_last, f16, batch 1):
+    # tells which fusions matter for our own UNet and VAE decoder (same ATen kernels underneath).
+    from torch.profiler import ProfilerActivity, profile
+    lat = latents.to(dev, torch.float16).contiguous(memory_format=torch.channels_last)
+    h1 = text(ids.to(dev)).last_hidden_state
+    for name, m, f in (("vae_decode", vae, lambda: vae.decode(lat / sf).sample),
+                       ("unet", unet, lambda: unet(lat, timestep.to(dev), encoder_hidden_states=h1).sample)):
+        m.to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            for _ in range(3):
+                f()
+            torch.cuda.synchronize()
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                for _ in range(5):
+                    f()
+                torch.cuda.synchronize()
+        print(f"---- profile: diffusers {name}, channels_last f16 b1, 5 runs ----")
+        for key in ("self_device_time_total", "self_cuda_time_total"):
+            try:
+                print(prof.key_averages().table(sort_by=key, row_limit=22, max_name_column_width=70))
+                break
+            except Exception as e:  # the key's name changed across PyTorch versions
+                print(f"(sort key {key}: {e})")

@@ -5,22 +5,23 @@
 # diffusers' source carried as .ref/diffusers-src.tar.xz). Run from the repo root on the device:
 #   source .gpu/env.sh && bash scripts/gpu/session.sh
 # with carry [".gpu", ".ref", "data/emoji-64-bench"]; results land in $OUT.
-# PARTS (environment) picks what to run: any of "smoke composer sd15" (default: all three).
+# PARTS (environment) picks what to run: any of "smoke composer kernels sd15" (default: all four).
 set -uo pipefail
-parts=" ${PARTS:-smoke composer sd15} "
+parts=" ${PARTS:-smoke composer kernels sd15} "
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 src=.gpu/src; [ -d "$src" ] || src=.
 cp='.gpu/lib/*'
 jv() { java --enable-native-access=ALL-UNNAMED -Dd2g.library=/tmp/bg/native/libd2g.so -cp "$cp" "$@"; }
 mkdir -p /tmp/dsrc && tar -C /tmp/dsrc -xJf .ref/diffusers-src.tar.xz
 ref=""
-[[ $parts == *" sd15 "* ]] && ( PYTHONPATH=/tmp/dsrc python3 scripts/gpu/sd15_reference.py /tmp/sd15 > "$out/ref.log" 2>&1; echo "rc=$?" >> "$out/ref.log" ) &
+[[ $parts == *" sd15 "* ]] && ( D2G_PROFILE=1 PYTHONPATH=/tmp/dsrc python3 scripts/gpu/sd15_reference.py /tmp/sd15 > "$out/ref.log" 2>&1; echo "rc=$?" >> "$out/ref.log" ) &
 [[ $parts == *" sd15 "* ]] && ref=$!
 t0=$(date +%s)
 cmake -S "$src" -B /tmp/bg -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:'
 cmake --build /tmp/bg -j16 2>&1 | grep -E 'error|warning: unused' | head -20
 echo "build: $(( $(date +%s) - t0 )) s"
 /tmp/bg/native/d2g_c_api_test | tail -1
+[ -x /tmp/bg/native/d2g_group_norm_bench ] && [[ $parts == *" kernels "* ]] && /tmp/bg/native/d2g_group_norm_bench "$out/group-norm-kernel.json" > "$out/kernels.log" 2>&1; tail -40 "$out/kernels.log"
 [ -n "$ref" ] && { wait $ref; tail -12 "$out/ref.log"; }  # its GPU work must not overlap our timings
 [[ $parts == *" smoke "* ]] && jv io.d2g.examples.GpuSmoke --memcpy-ref /tmp/bg/native/d2g_memcpy_ref --out "$out/gpu-smoke.json"
 [[ $parts == *" composer "* ]] && [ -d data/emoji-64-bench ] && jv io.d2g.examples.SceneComposerBench --data data/emoji-64-bench --device cuda \

@@ -152,7 +152,7 @@ class EncoderImpl : public torch::nn::Module {
     at::Tensor h = conv_in(x);
     for (auto& b : down_blocks) h = b(h);
     h = mid_block(h, at::Tensor());
-    return conv_out(at::silu(conv_norm_out(h)));
+    return conv_out(norm_act(conv_norm_out, Act::SiLU, h));
   }
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<DownEncoderBlock2D> down_blocks;
@@ -183,7 +183,7 @@ class DecoderImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& z) {
     at::Tensor h = mid_block(conv_in(z), at::Tensor());
     for (auto& b : up_blocks) h = b(h);
-    return conv_out(at::silu(conv_norm_out(h)));
+    return conv_out(norm_act(conv_norm_out, Act::SiLU, h));
   }
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   UNetMidBlock2D mid_block{nullptr};

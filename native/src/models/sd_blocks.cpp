@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "../kernels/fused_ops.hpp"
 #include "../tensor.hpp"
 
 namespace d2g::sd {
@@ -34,6 +35,15 @@ torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps, co
     fail(D2G_INVALID_ARGUMENT, where, ": ", channels, " channels cannot be split into ", groups,
          " groups (GroupNorm needs channels divisible by norm_num_groups)");
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps).affine(true));
+}
+
+at::Tensor norm_act(const torch::nn::GroupNorm& norm, Act act, const at::Tensor& x, const at::Tensor& add) {
+  if (act == Act::SiLU) return kernels::group_norm_act(x, norm, add, true);
+  return activate(act, kernels::group_norm_act(x, norm, add, false));
+}
+
+at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x) {
+  return kernels::group_norm_act(x, norm, at::Tensor(), false);
 }
 
 static torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
@@ -99,19 +109,16 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& o, const std::s
 }
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
-  at::Tensor h = activate(options.act, norm1(x));
-  h = conv1(h);
-  at::Tensor t;
-  if (time_emb_proj && temb.defined()) t = time_emb_proj(activate(options.act, temb)).unsqueeze(-1).unsqueeze(-1);
+  at::Tensor h = conv1(norm_act(norm1, options.act, x));
+  at::Tensor t;  // [batch, out_channels (x2 for scale_shift)]
+  if (time_emb_proj && temb.defined()) t = time_emb_proj(activate(options.act, temb));
   if (!options.scale_shift) {
-    if (t.defined()) h = h + t;
-    h = norm2(h);
+    h = norm_act(norm2, options.act, h, t);  // act(norm2(h + t)), one kernel on CUDA
   } else {
     if (!t.defined()) fail(D2G_INVALID_ARGUMENT, "a scale_shift resnet needs a time embedding");
-    auto scale_shift = t.chunk(2, 1);
-    h = norm2(h) * (1 + scale_shift[0]) + scale_shift[1];
+    auto scale_shift = t.unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
+    h = activate(options.act, norm_only(norm2, h) * (1 + scale_shift[0]) + scale_shift[1]);
   }
-  h = activate(options.act, h);
   if (options.dropout > 0) h = at::dropout(h, options.dropout, is_training());
   h = conv2(h);
   at::Tensor shortcut = conv_shortcut ? conv_shortcut(x) : x;
@@ -175,7 +182,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
   const int64_t batch = input.size(0);
   at::Tensor x = input;
   if (spatial) x = x.reshape({batch, input.size(1), -1}).transpose(1, 2);  // [B, HW, C]
-  if (group_norm) x = group_norm(x.transpose(1, 2)).transpose(1, 2);
+  if (group_norm) x = norm_only(group_norm, x.transpose(1, 2)).transpose(1, 2);
 
   const int64_t heads = options.heads;
   const at::Tensor& kv = context.defined() ? context : x;
@@ -271,7 +278,7 @@ Transformer2DModelImpl::Transformer2DModelImpl(const TransformerOptions& o, cons
 
 at::Tensor Transformer2DModelImpl::forward(const at::Tensor& x, const at::Tensor& context) {
   const int64_t batch = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
-  at::Tensor h = norm(x);
+  at::Tensor h = norm_only(norm, x);
   // [B, C, H, W] -> [B, HW, C]: a free view when h is channels_last.
   if (!options.use_linear_projection) {
     h = proj_in_conv(h);

@@ -39,6 +39,11 @@ at::Tensor activate(Act act, const at::Tensor& x);
 // GroupNorm(groups, channels, eps, affine), with a clear error when channels % groups != 0.
 torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps, const std::string& where);
 
+// act(norm(x + add)) (add: [batch, channels] or undefined), fused into one CUDA kernel where the
+// build has it and the activation is SiLU (kernels/fused_ops.hpp); norm_only skips the activation.
+at::Tensor norm_act(const torch::nn::GroupNorm& norm, Act act, const at::Tensor& x, const at::Tensor& add = at::Tensor());
+at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x);
+
 // Registers typed modules as one torch::nn::ModuleList, so that their keys read name.0, name.1, ...
 template <typename T>
 void register_list(torch::nn::Module& parent, const std::string& name, const std::vector<std::shared_ptr<T>>& items) {

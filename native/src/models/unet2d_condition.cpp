@@ -358,7 +358,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
       h = block(h, skips, emb, context, upsample_size);
       if (features) features->push_back(h);
     }
-    return conv_out(activate(config.act, conv_norm_out(h)));
+    return conv_out(norm_act(conv_norm_out, config.act, h));
   }
 
   UNetConfig config;

@@ -77,6 +77,30 @@ public final class D2g {
     Native.check(d2g_set_allow_tf32(allow ? 1 : 0));
   }
 
+  /**
+   * Turns the hand-written CUDA kernels (fused GroupNorm + SiLU in the Stable Diffusion models) on
+   * or off for the whole process; they are on by default. Off, the models run LibTorch's own
+   * operations, which is useful for A/B measurements and for ruling the kernels out when debugging.
+   *
+   * @return whether this build of the native library has the kernels at all (a CUDA LibTorch and
+   *     the CUDA compiler at build time); without them the switch changes nothing
+   */
+  public static boolean setFusedKernels(boolean enabled) {
+    MemorySegment out = Native.scratch();
+    Native.check(d2g_set_fused_kernels(enabled ? 1 : 0, out));
+    return out.get(ValueLayout.JAVA_INT, 0) != 0;
+  }
+
+  /**
+   * How cuDNN picks convolution algorithms, for the whole process: {@code true} times every
+   * candidate on each new shape and keeps the fastest (a slower first run, usually faster runs
+   * after), {@code false} uses cuDNN's heuristics. Until this is called, creating a
+   * {@link io.d2g.sd.OneStepPipeline} on CUDA turns benchmarking on.
+   */
+  public static void setCudnnBenchmark(boolean enabled) {
+    Native.check(d2g_set_cudnn_benchmark(enabled ? 1 : 0));
+  }
+
   /** Peak bytes held by the CUDA caching allocator on a device; {@code reset} starts a new peak. */
   public static long cudaMemoryPeak(Device device, boolean reset) {
     if (!device.isCuda()) throw new InvalidArgumentException("memory peaks are kept for CUDA devices, not " + device);

@@ -802,6 +802,127 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_set_fused_kernels {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_set_fused_kernels");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_fused_kernels(int enabled, int *compiled)
+     * }
+     */
+    public static FunctionDescriptor d2g_set_fused_kernels$descriptor() {
+        return d2g_set_fused_kernels.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_fused_kernels(int enabled, int *compiled)
+     * }
+     */
+    public static MethodHandle d2g_set_fused_kernels$handle() {
+        return d2g_set_fused_kernels.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_fused_kernels(int enabled, int *compiled)
+     * }
+     */
+    public static MemorySegment d2g_set_fused_kernels$address() {
+        return d2g_set_fused_kernels.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_fused_kernels(int enabled, int *compiled)
+     * }
+     */
+    public static MemorySegment d2g_set_fused_kernels(int enabled, MemorySegment compiled) {
+        var mh$ = d2g_set_fused_kernels.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_set_fused_kernels", enabled, compiled);
+            }
+            return (MemorySegment)mh$.invokeExact(enabled, compiled);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_set_cudnn_benchmark {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_set_cudnn_benchmark");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_cudnn_benchmark(int enabled)
+     * }
+     */
+    public static FunctionDescriptor d2g_set_cudnn_benchmark$descriptor() {
+        return d2g_set_cudnn_benchmark.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_cudnn_benchmark(int enabled)
+     * }
+     */
+    public static MethodHandle d2g_set_cudnn_benchmark$handle() {
+        return d2g_set_cudnn_benchmark.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_cudnn_benchmark(int enabled)
+     * }
+     */
+    public static MemorySegment d2g_set_cudnn_benchmark$address() {
+        return d2g_set_cudnn_benchmark.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_cudnn_benchmark(int enabled)
+     * }
+     */
+    public static MemorySegment d2g_set_cudnn_benchmark(int enabled) {
+        var mh$ = d2g_set_cudnn_benchmark.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_set_cudnn_benchmark", enabled);
+            }
+            return (MemorySegment)mh$.invokeExact(enabled);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_cuda_memory_peak {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

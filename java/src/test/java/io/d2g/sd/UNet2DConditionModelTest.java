@@ -3,6 +3,7 @@ package io.d2g.sd;
 import static io.d2g.sd.SdFixture.assertClose;
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.InvalidArgumentException;
@@ -52,6 +53,25 @@ class UNet2DConditionModelTest {
         assertClose(o.mid(), io.get("feature.mid"), 1e-4, name + " feature.mid");
         assertEquals(7, o.features().size());
       }
+    }
+  }
+
+  /** The fused-kernel switch: either way the output matches the reference (on CPU both are LibTorch). */
+  @Test
+  void fusedKernelSwitchKeepsTheReferenceOutput() {
+    Path dir = SdFixture.dir("unet_tiny_conv");
+    Map<String, Tensor> io = SdFixture.io(dir);
+    try (UNet2DConditionModel unet = loaded(dir); TensorScope s = new TensorScope()) {
+      io.values().forEach(s::track);
+      Tensor sample = io.get("sample"), t = io.get("timestep"), ehs = io.get("encoder_hidden_states");
+      boolean compiled = D2g.setFusedKernels(false);
+      try {
+        assertClose(s.track(unet.forward(sample, t, ehs)), io.get("out"), 1e-4, "fused kernels off");
+      } finally {
+        assertEquals(compiled, D2g.setFusedKernels(true));
+      }
+      assertClose(s.track(unet.forward(sample, t, ehs)), io.get("out"), 1e-4, "fused kernels on");
+      if (!D2g.cudaCompiled()) assertFalse(compiled, "a CPU-only build has no CUDA kernels");
     }
   }
 

@@ -1,0 +1,95 @@
+// See fused_ops.hpp.
+#include "fused_ops.hpp"
+
+#include <atomic>
+
+#include "../status.hpp"
+#include "../tensor.hpp"
+
+#ifdef D2G_WITH_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+
+#include "group_norm_kernels.h"
+#endif
+
+namespace d2g::kernels {
+
+namespace {
+std::atomic<bool> g_enabled{true};
+
+at::Tensor group_norm_act_reference(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add,
+                                    bool silu) {
+  at::Tensor h = x;
+  if (add.defined()) {
+    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+    shape[0] = add.size(0);
+    shape[1] = add.size(1);
+    h = h + add.view(shape);
+  }
+  const auto& o = norm->options;
+  h = at::group_norm(h, o.num_groups(), norm->weight, norm->bias, o.eps(), at::globalContext().userEnabledCuDNN());
+  return silu ? at::silu(h) : h;
+}
+}  // namespace
+
+bool compiled() {
+#ifdef D2G_WITH_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool set_enabled(bool enabled) { return g_enabled.exchange(enabled); }
+bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
+
+at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add, bool silu) {
+  if (add.defined() && (add.dim() != 2 || add.size(0) != x.size(0) || add.size(1) != x.size(1)))
+    fail(D2G_INVALID_ARGUMENT, "group_norm_act: add is ", describe(add), ", expected [",
+         x.size(0), ", ", x.size(1), "]");
+#ifdef D2G_WITH_CUDA_KERNELS
+  const auto& o = norm->options;
+  const at::Tensor& w = norm->weight;
+  const at::Tensor& b = norm->bias;
+  const auto type = x.scalar_type();
+  const bool grad = at::GradMode::is_enabled() &&
+                    (x.requires_grad() || (w.defined() && w.requires_grad()) || (b.defined() && b.requires_grad()) ||
+                     (add.defined() && add.requires_grad()));
+  bool usable = enabled() && x.is_cuda() && !grad && x.dim() >= 3 &&
+                (type == at::kFloat || type == at::kHalf || type == at::kBFloat16) &&
+                (!w.defined() || (w.scalar_type() == type && w.is_contiguous())) &&
+                (!b.defined() || (b.scalar_type() == type && b.is_contiguous())) &&
+                (!add.defined() || add.scalar_type() == type) && x.numel() > 0;
+  if (usable) {
+    const int64_t n = x.size(0), c = x.size(1), s = x.numel() / (n * c);
+    // Layout: NCHW-contiguous, or channel-innermost (x with its channel dimension moved last is contiguous).
+    bool channels_last = false;
+    if (!x.is_contiguous()) {
+      if (x.movedim(1, -1).is_contiguous()) channels_last = true;
+      else usable = false;
+    }
+    if (usable && group_norm_unsupported(c, s, o.num_groups(), channels_last) == nullptr &&
+        reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 == 0) {
+      c10::cuda::CUDAGuard guard(x.device());
+      at::Tensor addc = add.defined() ? add.contiguous() : add;
+      at::Tensor y = at::empty_like(x);  // same strides as x (empty_like preserves dense layouts)
+      at::Tensor scratch = at::empty({group_norm_scratch_floats(n, c, s, o.num_groups(), channels_last)},
+                                     x.options().dtype(at::kFloat));
+      const ElemType et = type == at::kFloat ? ElemType::F32 : type == at::kHalf ? ElemType::F16 : ElemType::BF16;
+      int sms = 0;
+      if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, x.device().index()) != cudaSuccess) sms = 100;
+      cudaError_t err = kernels::group_norm_act(
+          et, x.data_ptr(), y.data_ptr(), addc.defined() ? addc.data_ptr() : nullptr,
+          w.defined() ? w.data_ptr() : nullptr, b.defined() ? b.data_ptr() : nullptr, n, c, s, o.num_groups(),
+          o.eps(), channels_last, silu, scratch.data_ptr<float>(), sms, c10::cuda::getCurrentCUDAStream().stream());
+      if (err != cudaSuccess) fail(D2G_NATIVE_FAILURE, "group_norm_act: CUDA kernel failed: ", cudaGetErrorString(err));
+      return y;
+    }
+  }
+#endif
+  return group_norm_act_reference(x, norm, add, silu);
+}
+
+}  // namespace d2g::kernels

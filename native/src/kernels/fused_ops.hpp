@@ -1,0 +1,24 @@
+// Fused operations of the Stable Diffusion family, at the ATen level: one call that the models use
+// whatever the build, dispatching to the hand-written CUDA kernels (kernels/*.cu, built when the
+// CUDA toolkit is found next to a CUDA LibTorch) where they apply, and to plain LibTorch operations
+// everywhere else (CPU, LibTorch 1.13, autograd, shapes the kernels do not cover).
+#pragma once
+
+#include <torch/torch.h>
+
+namespace d2g::kernels {
+
+// True when this build has the CUDA kernels (D2G_WITH_CUDA_KERNELS).
+bool compiled();
+// Process-wide switch (default on), for A/B measurements and debugging; returns the previous value.
+bool set_enabled(bool enabled);
+bool enabled();
+
+// act(GroupNorm(x + add)): x is [N, C, *] (NCHW-contiguous or channel-innermost, e.g. channels_last
+// or the [B, C, HW] transpose of a [B, HW, C] tensor); add is [N, C] (broadcast over positions) or
+// undefined; silu applies SiLU after the affine transform. The result has x's layout.
+// The fused kernel runs when x is a CUDA f32/f16/bf16 tensor, nothing needs a gradient and the shape
+// fits (see group_norm_unsupported); otherwise this is exactly norm(x + add) then silu in LibTorch.
+at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add, bool silu);
+
+}  // namespace d2g::kernels

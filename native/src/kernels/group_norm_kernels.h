@@ -1,0 +1,29 @@
+// Internal: launchers of the hand-written CUDA kernels (group_norm.cu), in plain C++ types so that
+// the .cu file needs no LibTorch headers. Only fused_ops.cpp calls these; everything else uses the
+// ATen-level functions declared in fused_ops.hpp.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace d2g::kernels {
+
+enum class ElemType { F32, F16, BF16 };
+
+// y = act(GroupNorm(x + add) * weight + bias) over x seen as [n, c, s]:
+//   channels_last = false: element (i, j, k) at i*c*s + j*s + k   (NCHW, contiguous)
+//   channels_last = true:  element (i, j, k) at i*s*c + k*c + j   (NHWC / [B, tokens, C])
+// add: [n, c] per-sample channel offsets added before the statistics (the ResNet time embedding),
+// or null. weight, bias: [c] or null. All pointers of type `type`; y may not alias x. `scratch`
+// must hold group_norm_scratch_floats(n, c, s, groups, ...) floats. Runs on `stream` without host
+// synchronisation (safe to capture in a CUDA graph). Returns a CUDA error code (cudaSuccess = 0).
+int64_t group_norm_scratch_floats(int64_t n, int64_t c, int64_t s, int64_t groups, bool channels_last);
+cudaError_t group_norm_act(ElemType type, const void* x, void* y, const void* add, const void* weight,
+                           const void* bias, int64_t n, int64_t c, int64_t s, int64_t groups, double eps,
+                           bool channels_last, bool silu, float* scratch, int sm_count, cudaStream_t stream);
+
+// Why a given shape cannot use the kernel (nullptr when it can).
+const char* group_norm_unsupported(int64_t c, int64_t s, int64_t groups, bool channels_last);
+
+}  // namespace d2g::kernels
