@@ -41,6 +41,143 @@ static void fails(d2g_status* s, int code, const char* needle, const char* what)
 static int released = 0;
 static void on_release(void* ctx) { released += *(int*)ctx; }
 
+/* add of two same-shape CPU tensors of `dtype` with n elements (1-D), values a[i] = i * sa + oa and
+ * b[i] = i * sb + ob (as the dtype's C type), checked element by element. Small n take the shim's
+ * direct path, large n (more than 1024) LibTorch's at::add. */
+#define ADD_CASE(CT, DT)                                                                              \
+  static void add_case_##CT(int64_t n, CT sa, CT oa, CT sb, CT ob) {                                  \
+    CT* x = malloc(sizeof(CT) * (size_t)(n ? n : 1));                                                 \
+    CT* y = malloc(sizeof(CT) * (size_t)(n ? n : 1));                                                 \
+    CT* z = malloc(sizeof(CT) * (size_t)(n ? n : 1));                                                 \
+    for (int64_t i = 0; i < n; i++) {                                                                 \
+      x[i] = (CT)((CT)i * sa + oa);                                                                   \
+      y[i] = (CT)((CT)i * sb + ob);                                                                   \
+    }                                                                                                 \
+    d2g_tensor *tx = NULL, *ty = NULL, *tz = NULL;                                                    \
+    ok(d2g_tensor_from_host(x, sizeof(CT) * (size_t)n, &n, 1, DT, D2G_CPU, 0, &tx), "add x " #CT);    \
+    ok(d2g_tensor_from_host(y, sizeof(CT) * (size_t)n, &n, 1, DT, D2G_CPU, 0, &ty), "add y " #CT);    \
+    ok(d2g_add(tx, ty, &tz), "add " #CT);                                                             \
+    int dtype = -1;                                                                                   \
+    int64_t numel = -1;                                                                               \
+    ok(d2g_tensor_dtype(tz, &dtype), "dtype of sum " #CT);                                            \
+    ok(d2g_tensor_numel(tz, &numel), "numel of sum " #CT);                                            \
+    CHECK(dtype == DT && numel == n, "sum of " #CT " has dtype %d, %lld elements", dtype, (long long)numel); \
+    ok(d2g_tensor_copy_to_host(tz, z, sizeof(CT) * (size_t)n), "sum out " #CT);                       \
+    int64_t wrong = 0;                                                                                \
+    for (int64_t i = 0; i < n; i++) wrong += z[i] != (CT)(x[i] + y[i]);                               \
+    CHECK(wrong == 0, "add " #CT " of %lld elements: %lld wrong", (long long)n, (long long)wrong);    \
+    d2g_tensor_free(tx);                                                                              \
+    d2g_tensor_free(ty);                                                                              \
+    d2g_tensor_free(tz);                                                                              \
+    free(x);                                                                                          \
+    free(y);                                                                                          \
+    free(z);                                                                                          \
+  }
+ADD_CASE(float, D2G_F32)
+ADD_CASE(double, D2G_F64)
+ADD_CASE(int64_t, D2G_I64)
+
+static void test_add_paths(void) {
+  int64_t sizes[] = {0, 1, 7, 1024, 1025, 5000};
+  for (int k = 0; k < 6; k++) {
+    add_case_float(sizes[k], 0.1f, -3.0f, -0.7f, 1e-3f);
+    add_case_double(sizes[k], 0.1, -3.0, -0.7, 1e-3);
+    add_case_int64_t(sizes[k], 3, -5, -7, 11);
+  }
+  /* int32 wraps around like LibTorch's: INT32_MAX + 1 is INT32_MIN, on both paths */
+  for (int k = 0; k < 2; k++) {
+    int64_t n = k == 0 ? 3 : 2000;
+    int32_t* x = malloc(sizeof(int32_t) * (size_t)n);
+    int32_t* y = malloc(sizeof(int32_t) * (size_t)n);
+    int32_t* z = malloc(sizeof(int32_t) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+      x[i] = 2147483647;
+      y[i] = 1;
+    }
+    d2g_tensor *tx = NULL, *ty = NULL, *tz = NULL;
+    ok(d2g_tensor_from_host(x, sizeof(int32_t) * (size_t)n, &n, 1, D2G_I32, D2G_CPU, 0, &tx), "i32 x");
+    ok(d2g_tensor_from_host(y, sizeof(int32_t) * (size_t)n, &n, 1, D2G_I32, D2G_CPU, 0, &ty), "i32 y");
+    ok(d2g_add(tx, ty, &tz), "i32 add");
+    ok(d2g_tensor_copy_to_host(tz, z, sizeof(int32_t) * (size_t)n), "i32 sum out");
+    CHECK(z[0] == (-2147483647 - 1) && z[n - 1] == (-2147483647 - 1), "i32 add wraps (%lld elements): %d",
+          (long long)n, z[0]);
+    d2g_tensor_free(tx);
+    d2g_tensor_free(ty);
+    d2g_tensor_free(tz);
+    free(x);
+    free(y);
+    free(z);
+  }
+  /* dtypes differ: LibTorch's type promotion (f32 + f64 is f64); a 1-element tensor broadcasts */
+  float f1 = 1.5f;
+  double d3[3] = {1, 2, 3};
+  int64_t one = 1, three = 3;
+  d2g_tensor *tf = NULL, *td = NULL, *ts = NULL;
+  ok(d2g_tensor_from_host(&f1, sizeof f1, &one, 1, D2G_F32, D2G_CPU, 0, &tf), "f32 scalar");
+  ok(d2g_tensor_from_host(d3, sizeof d3, &three, 1, D2G_F64, D2G_CPU, 0, &td), "f64 vector");
+  ok(d2g_add(tf, td, &ts), "f32 + f64");
+  int dtype = -1;
+  ok(d2g_tensor_dtype(ts, &dtype), "dtype of promoted sum");
+  double out[3] = {0};
+  ok(d2g_tensor_copy_to_host(ts, out, sizeof out), "promoted sum out");
+  CHECK(dtype == D2G_F64 && out[0] == 2.5 && out[2] == 4.5, "f32 + f64: dtype %d, %g %g", dtype, out[0], out[2]);
+  d2g_tensor_free(ts);
+  /* a sum is an ordinary tensor: it can be added to again, reshaped and written */
+  d2g_tensor *t2 = NULL, *t4 = NULL;
+  ok(d2g_add(tf, tf, &t2), "1-element add");
+  ok(d2g_add(t2, t2, &t4), "add of a sum");
+  float v = 0;
+  ok(d2g_tensor_copy_to_host(t4, &v, sizeof v), "sum of sums out");
+  CHECK(v == 6.0f, "1.5 * 4 is %g", v);
+  float nine = 9;
+  ok(d2g_tensor_copy_from_host(t4, &nine, sizeof nine), "write into a sum");
+  ok(d2g_tensor_copy_to_host(t4, &v, sizeof v), "read it back");
+  CHECK(v == 9.0f, "written %g", v);
+  d2g_tensor_free(t2);
+  d2g_tensor_free(t4);
+  d2g_tensor_free(tf);
+  d2g_tensor_free(td);
+}
+
+/* Copies larger than the last-level cache take the shim's streaming-store path: every byte arrives,
+ * also from and to addresses that are not 16-byte aligned and sizes that are not a multiple of 64. */
+static void test_large_copies(void) {
+  int64_t n = (int64_t)20 * 1024 * 1024 + 3; /* 80 MiB + 12 bytes of f32 */
+  size_t bytes = sizeof(float) * (size_t)n;
+  float* src = malloc(bytes + 64);
+  float* dst = malloc(bytes + 64);
+  CHECK(src != NULL && dst != NULL, "80 MiB of test memory");
+  if (src == NULL || dst == NULL) return;
+  float* s = src + 1; /* 4 bytes past malloc's 16-byte alignment */
+  float* d = dst + 3;
+  for (int64_t i = 0; i < n; i++) s[i] = (float)(i % 1000003);
+  d2g_tensor* t = NULL;
+  ok(d2g_tensor_from_host(s, bytes, &n, 1, D2G_F32, D2G_CPU, 0, &t), "large from_host");
+  memset(dst, 0, bytes + 64);
+  ok(d2g_tensor_copy_to_host(t, d, bytes), "large copy_to_host");
+  CHECK(memcmp(s, d, bytes) == 0 && dst[0] == 0 && d[n] == 0, "large round trip is exact and stays in bounds");
+  for (int64_t i = 0; i < n; i++) s[i] = -s[i];
+  ok(d2g_tensor_copy_from_host(t, s, bytes), "large copy_from_host");
+  ok(d2g_tensor_copy_to_host(t, d, bytes), "large copy_to_host again");
+  CHECK(memcmp(s, d, bytes) == 0, "large copy into an existing tensor is exact");
+  double total = 0;
+  d2g_tensor* sum = NULL;
+  ok(d2g_sum(t, &sum), "LibTorch reads the tensor");
+  ok(d2g_tensor_item(sum, &total), "sum item");
+  CHECK(total < 0, "sum of negated values is negative (%g)", total);
+  d2g_tensor_free(sum);
+  d2g_tensor_free(t);
+  /* an empty tensor of that size is writable everywhere */
+  d2g_tensor* e = NULL;
+  ok(d2g_tensor_empty(&n, 1, D2G_F32, D2G_CPU, 0, 0, &e), "large empty");
+  ok(d2g_tensor_copy_from_host(e, s, bytes), "fill large empty");
+  ok(d2g_tensor_copy_to_host(e, d, bytes), "large empty out");
+  CHECK(memcmp(s, d, bytes) == 0, "large empty round trip");
+  d2g_tensor_free(e);
+  free(src);
+  free(dst);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -135,6 +272,9 @@ int main(void) {
   ok(d2g_tensor_shape(r, shape, 4), "shape of r");
   CHECK(shape[0] == 6, "reshaped to 6");
 
+  test_add_paths();
+  test_large_copies();
+
   /* error paths: each gives a status with the right code and a useful message, and no handle */
   d2g_tensor* bad = NULL;
   int64_t neg[2] = {2, -3};
@@ -206,6 +346,12 @@ int main(void) {
   ok(d2g_module_state_entry(lin, 0, NULL, 0, &w64), "entry tensor");
   ok(d2g_tensor_dtype(w64, &dtype), "dtype of moved weight");
   CHECK(dtype == D2G_F64, "module_to converted the weights");
+  d2g_tensor* w2 = NULL; /* a parameter requires grad: its add goes through LibTorch's autograd */
+  ok(d2g_add(w64, w64, &w2), "add of a parameter");
+  double w2v[6] = {0};
+  ok(d2g_tensor_copy_to_host(w2, w2v, sizeof w2v), "parameter sum out");
+  CHECK(w2v[0] == 2 && w2v[1] == 0 && w2v[4] == 2, "parameter sum %g %g %g", w2v[0], w2v[1], w2v[4]);
+  d2g_tensor_free(w2);
   d2g_tensor_free(w64);
   d2g_tensor_free(tw);
   d2g_tensor_free(tb);
