@@ -151,6 +151,77 @@ class TensorTest {
   }
 
   @Test
+  void addIsExactForSmallAndLargeTensorsOfEveryDtype() {
+    // Up to 1024 elements of one dtype and shape the shim adds directly; above, LibTorch does.
+    for (int n : new int[] {1, 5, 1024, 1025, 3000}) {
+      float[] fa = randomFloats(n, n), fb = randomFloats(n, n + 1);
+      double[] da = new double[n], db = new double[n];
+      int[] ia = new int[n], ib = new int[n];
+      long[] la = new long[n], lb = new long[n];
+      for (int i = 0; i < n; i++) {
+        da[i] = fa[i] / 3.0;
+        db[i] = fb[i] * 7.0;
+        ia[i] = i == 0 ? Integer.MAX_VALUE : i * 7919 - 50000; // MAX_VALUE + 1 wraps, as in LibTorch
+        ib[i] = i == 0 ? 1 : -i * 31;
+        la[i] = i == 0 ? Long.MAX_VALUE : i * 1_000_000_007L;
+        lb[i] = i == 0 ? 1 : -i;
+      }
+      try (TensorScope s = new TensorScope()) {
+        float[] fs = s.track(s.track(Tensor.of(fa)).add(s.track(Tensor.of(fb)))).toFloatArray();
+        double[] ds = s.track(s.track(Tensor.of(da)).add(s.track(Tensor.of(db)))).toDoubleArray();
+        int[] is = s.track(s.track(Tensor.of(ia)).add(s.track(Tensor.of(ib)))).toIntArray();
+        long[] ls = s.track(s.track(Tensor.of(la)).add(s.track(Tensor.of(lb)))).toLongArray();
+        for (int i = 0; i < n; i++) {
+          assertEquals(fa[i] + fb[i], fs[i], 0f, "f32 " + n);
+          assertEquals(da[i] + db[i], ds[i], 0.0, "f64 " + n);
+          assertEquals(ia[i] + ib[i], is[i], "i32 " + n);
+          assertEquals(la[i] + lb[i], ls[i], "i64 " + n);
+        }
+      }
+    }
+  }
+
+  @Test
+  void smallSumsAreOrdinaryTensors() {
+    try (TensorScope s = new TensorScope()) {
+      Tensor one = s.track(Tensor.of(new float[] {1f}));
+      Tensor two = s.track(Tensor.of(new float[] {2f}));
+      Tensor three = s.track(one.add(two));
+      assertEquals(3.0, three.item());
+      assertEquals(DType.F32, three.dtype());
+      assertArrayEquals(new long[] {1}, three.shape());
+      MemorySegment view = three.data(); // zero-copy view of the sum's memory
+      assertEquals(0, view.address() % 64, "CPU tensors are 64-byte aligned");
+      view.set(ValueLayout.JAVA_FLOAT, 0, 5f);
+      assertEquals(5.0, three.item());
+      assertEquals(10.0, s.track(three.add(three)).item());
+      assertEquals(25.0, s.track(three.matmul(three)).item());
+      // mixed dtypes and broadcasting still follow LibTorch's rules
+      Tensor d = s.track(Tensor.of(new double[] {0.5, 1.5}));
+      Tensor mixed = s.track(three.add(d));
+      assertEquals(DType.F64, mixed.dtype());
+      assertArrayEquals(new double[] {5.5, 6.5}, mixed.toDoubleArray());
+    }
+  }
+
+  @Test
+  void largeCopiesAreExact() {
+    // Larger than any last-level cache here: the shim copies with streaming stores.
+    int n = 12 * 1024 * 1024 + 5;
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) a[i] = i * 0.25f - 7f;
+    try (Tensor t = Tensor.of(a)) {
+      float[] back = new float[n];
+      t.copyTo(back);
+      assertArrayEquals(a, back);
+      for (int i = 0; i < n; i++) a[i] = -a[i];
+      t.copyFrom(a);
+      assertArrayEquals(a, t.toFloatArray());
+      assertEquals(a[n - 1], t.data().get(ValueLayout.JAVA_FLOAT, 4L * (n - 1)));
+    }
+  }
+
+  @Test
   void randnIsSeeded() {
     D2g.manualSeed(7);
     float[] x;
