@@ -117,6 +117,30 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Nearest 2x upsampling of channels_last activations (the VAE decoder's and UNet's Upsample2D).
+  json << "\n  ],\n  \"upsample\": [\n";
+  first = true;
+  struct Up { const char* where; int64_t n, c, h, w; };
+  for (auto dtype : {at::kHalf, at::kFloat}) {
+    for (const Up& u : {Up{"vae up0", 1, 512, 64, 64}, Up{"vae up1", 1, 512, 128, 128}, Up{"vae up2", 1, 256, 256, 256},
+                        Up{"vae up2 b4", 4, 256, 256, 256}, Up{"unet up0", 1, 1280, 8, 8}}) {
+      auto opts = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+      at::Tensor x = at::randn({u.n, u.c, u.h, u.w}, opts).contiguous(at::MemoryFormat::ChannelsLast);
+      at::Tensor y = d2g::kernels::upsample_nearest2x(x);
+      at::Tensor ref = at::upsample_nearest2d(x, {2 * u.h, 2 * u.w});
+      const bool same = y.equal(ref) && y.is_contiguous(at::MemoryFormat::ChannelsLast);
+      if (!same) ok = false;
+      const double tf = median_ms([&] { (void)d2g::kernels::upsample_nearest2x(x); });
+      const double tt = median_ms([&] { (void)at::upsample_nearest2d(x, {2 * u.h, 2 * u.w}); });
+      const double gbs = 5.0 * x.numel() * x.element_size() / (tf * 1e6);
+      const char* dn = dtype == at::kHalf ? "f16" : "f32";
+      std::printf("upsample %-12s %-4s %ldx%ldx%ldx%ld  kernel %.4f ms  libtorch %.4f ms  %.2fx  %s (%.0f GB/s)\n", u.where,
+                  dn, (long)u.n, (long)u.c, (long)u.h, (long)u.w, tf, tt, tt / tf, same ? "identical" : "DIFFERENT", gbs);
+      json << (first ? "" : ",\n") << "    {\"case\": \"" << u.where << "\", \"dtype\": \"" << dn << "\", \"kernel_ms\": " << tf
+           << ", \"libtorch_ms\": " << tt << ", \"identical\": " << (same ? "true" : "false") << "}";
+      first = false;
+    }
+  }
   json << "\n  ],\n  \"ok\": " << (ok ? "true" : "false") << "\n}\n";
   if (argc > 1) std::ofstream(argv[1]) << json.str();
   std::printf(ok ? "all within tolerance\n" : "SOME CASES FAILED\n");

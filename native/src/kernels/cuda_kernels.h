@@ -1,5 +1,5 @@
-// Internal: launchers of the hand-written CUDA kernels (group_norm.cu), in plain C++ types so that
-// the .cu file needs no LibTorch headers. Only fused_ops.cpp calls these; everything else uses the
+// Internal: launchers of the hand-written CUDA kernels (group_norm.cu, upsample.cu), in plain C++
+// types so that the .cu files need no LibTorch headers. Only fused_ops.cpp calls these; everything else uses the
 // ATen-level functions declared in fused_ops.hpp.
 #pragma once
 
@@ -25,5 +25,11 @@ cudaError_t group_norm_act(ElemType type, const void* x, void* y, const void* ad
 
 // Why a given shape cannot use the kernel (nullptr when it can).
 const char* group_norm_unsupported(int64_t c, int64_t s, int64_t groups, bool channels_last);
+
+// Nearest-neighbour 2x upsampling of a channels_last [n, c, h, w] tensor (memory n, h, w, c) into
+// y (memory n, 2h, 2w, c). c * sizeof(element) must be a multiple of 16 and both pointers 16-byte
+// aligned. Returns a CUDA error code.
+cudaError_t upsample_nearest2x_channels_last(ElemType type, const void* x, void* y, int64_t n, int64_t c, int64_t h,
+                                             int64_t w, int sm_count, cudaStream_t stream);
 
 }  // namespace d2g::kernels

@@ -11,13 +11,27 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
-#include "group_norm_kernels.h"
+#include "cuda_kernels.h"
 #endif
 
 namespace d2g::kernels {
 
 namespace {
 std::atomic<bool> g_enabled{true};
+
+#ifdef D2G_WITH_CUDA_KERNELS
+int sm_count(const at::Device& device) {
+  int sms = 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device.index()) != cudaSuccess) sms = 100;
+  return sms;
+}
+
+ElemType elem_type(at::ScalarType t) {
+  return t == at::kFloat ? ElemType::F32 : t == at::kHalf ? ElemType::F16 : ElemType::BF16;
+}
+
+bool kernel_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kHalf || t == at::kBFloat16; }
+#endif
 
 at::Tensor group_norm_act_reference(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add,
                                     bool silu) {
@@ -77,9 +91,8 @@ at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm,
       at::Tensor y = at::empty_like(x);  // same strides as x (empty_like preserves dense layouts)
       at::Tensor scratch = at::empty({group_norm_scratch_floats(n, c, s, o.num_groups(), channels_last)},
                                      x.options().dtype(at::kFloat));
-      const ElemType et = type == at::kFloat ? ElemType::F32 : type == at::kHalf ? ElemType::F16 : ElemType::BF16;
-      int sms = 0;
-      if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, x.device().index()) != cudaSuccess) sms = 100;
+      const ElemType et = elem_type(type);
+      const int sms = sm_count(x.device());
       cudaError_t err = kernels::group_norm_act(
           et, x.data_ptr(), y.data_ptr(), addc.defined() ? addc.data_ptr() : nullptr,
           w.defined() ? w.data_ptr() : nullptr, b.defined() ? b.data_ptr() : nullptr, n, c, s, o.num_groups(),
@@ -90,6 +103,26 @@ at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm,
   }
 #endif
   return group_norm_act_reference(x, norm, add, silu);
+}
+
+at::Tensor upsample_nearest2x(const at::Tensor& x) {
+  if (x.dim() != 4) fail(D2G_INVALID_ARGUMENT, "upsample_nearest2x: expected [N, C, H, W], got ", describe(x));
+#ifdef D2G_WITH_CUDA_KERNELS
+  const bool grad = at::GradMode::is_enabled() && x.requires_grad();
+  if (enabled() && x.is_cuda() && !grad && kernel_dtype(x.scalar_type()) && x.numel() > 0 &&
+      x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous() &&
+      (x.size(1) * x.element_size()) % 16 == 0 && reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 == 0) {
+    c10::cuda::CUDAGuard guard(x.device());
+    at::Tensor y = at::empty({x.size(0), x.size(1), 2 * x.size(2), 2 * x.size(3)},
+                             x.options().memory_format(at::MemoryFormat::ChannelsLast));
+    cudaError_t err = upsample_nearest2x_channels_last(elem_type(x.scalar_type()), x.data_ptr(), y.data_ptr(),
+                                                       x.size(0), x.size(1), x.size(2), x.size(3), sm_count(x.device()),
+                                                       c10::cuda::getCurrentCUDAStream().stream());
+    if (err != cudaSuccess) fail(D2G_NATIVE_FAILURE, "upsample_nearest2x: CUDA kernel failed: ", cudaGetErrorString(err));
+    return y;
+  }
+#endif
+  return at::upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)});
 }
 
 }  // namespace d2g::kernels

@@ -21,4 +21,8 @@ bool enabled();
 // fits (see group_norm_unsupported); otherwise this is exactly norm(x + add) then silu in LibTorch.
 at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add, bool silu);
 
+// Nearest-neighbour 2x upsampling of [N, C, H, W] (Upsample2D without an output size). A CUDA
+// kernel for channels_last f32/f16/bf16 tensors that need no gradient; at::upsample_nearest2d else.
+at::Tensor upsample_nearest2x(const at::Tensor& x);
+
 }  // namespace d2g::kernels

@@ -12,7 +12,7 @@
 //   3. apply:    y = silu(x * scale + shift) is one read and one write, in 16-byte vectors.
 // Memory traffic: 2 reads + 1 write of x, instead of ATen's 2 + 1 plus 2 transposes, SiLU and add.
 // Arithmetic in f32 whatever the storage type. No host synchronisation: safe inside CUDA graphs.
-#include "group_norm_kernels.h"
+#include "cuda_kernels.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -167,20 +167,30 @@ __global__ void finalize(const T* __restrict__ x, const T* __restrict__ add, con
                          const float* __restrict__ partial, float* __restrict__ scale_shift) {
   extern __shared__ float sh[];  // mean[groups], rstd[groups]
   const int i = blockIdx.x, cg = c / groups;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   const float count = static_cast<float>(cg) * static_cast<float>(s);
-  for (int g = threadIdx.x; g < groups; g += blockDim.x) {
-    const float* p = partial + (static_cast<int64_t>(i) * groups + g) * chunks * 2;
+  // One warp per group: the lanes add the chunks' partial sums (coalesced), then a shuffle tree.
+  for (int g = warp; g < groups; g += warps) {
+    const float2* p = reinterpret_cast<const float2*>(partial) + (static_cast<int64_t>(i) * groups + g) * chunks;
     float d = 0.f, q = 0.f;
-    for (int k = 0; k < chunks; k++) {
-      d += p[2 * k];
-      q += p[2 * k + 1];
+    for (int k = lane; k < chunks; k += 32) {
+      const float2 v = p[k];
+      d += v.x;
+      q += v.y;
     }
-    const float k0 = to_f(x[first_offset(i, static_cast<int64_t>(g) * cg, c, s, cl)]) +
-                     (add ? to_f(add[static_cast<int64_t>(i) * c + g * cg]) : 0.f);
-    const float dm = d / count;
-    const float var = fmaxf(q / count - dm * dm, 0.f);
-    sh[g] = k0 + dm;
-    sh[groups + g] = rsqrtf(var + eps);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      d += __shfl_xor_sync(0xffffffffu, d, o);
+      q += __shfl_xor_sync(0xffffffffu, q, o);
+    }
+    if (lane == 0) {
+      const float k0 = to_f(x[first_offset(i, static_cast<int64_t>(g) * cg, c, s, cl)]) +
+                       (add ? to_f(add[static_cast<int64_t>(i) * c + g * cg]) : 0.f);
+      const float dm = d / count;
+      const float var = fmaxf(q / count - dm * dm, 0.f);
+      sh[g] = k0 + dm;
+      sh[groups + g] = rsqrtf(var + eps);
+    }
   }
   __syncthreads();
   for (int ch = threadIdx.x; ch < c; ch += blockDim.x) {
@@ -273,7 +283,7 @@ cudaError_t run(const void* xv, void* yv, const void* addv, const void* wv, cons
   else
     stats_contiguous<T><<<dim3(p.chunks, groups, n), p.stats_threads, 0, stream>>>(x, add, ci, si, gi,
                                                                                  p.vectors_per_chunk, p.chunks, partial);
-  finalize<T><<<n, kThreads, 2 * groups * sizeof(float), stream>>>(x, add, static_cast<const T*>(wv),
+  finalize<T><<<n, 1024, 2 * groups * sizeof(float), stream>>>(x, add, static_cast<const T*>(wv),
                                                                    static_cast<const T*>(bv), ci, si, gi, p.chunks,
                                                                    static_cast<float>(eps), cl, partial, scale_shift);
   const int64_t vectors = c / Pack<T>::kSize * s;

@@ -148,10 +148,11 @@ at::Tensor Upsample2DImpl::forward(const at::Tensor& x, c10::optional<std::vecto
 #if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 1)
   if (dtype == at::kBFloat16) h = h.to(at::kFloat);  // nearest upsampling lacks bf16 before 2.1
 #endif
-  auto opts = F::InterpolateFuncOptions().mode(torch::kNearest);
-  if (output_size) opts = opts.size(*output_size);
-  else opts = opts.scale_factor(std::vector<double>{2.0, 2.0});
-  h = F::interpolate(h, opts);
+  if (output_size) {
+    h = F::interpolate(h, F::InterpolateFuncOptions().mode(torch::kNearest).size(*output_size));
+  } else {
+    h = kernels::upsample_nearest2x(h);  // a CUDA kernel for channels_last activations
+  }
   if (h.scalar_type() != dtype) h = h.to(dtype);
   return conv(h);
 }
