@@ -3,7 +3,6 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
-#include <atomic>
 #include <cstring>
 
 #ifdef D2G_WITH_CUDA
@@ -14,10 +13,6 @@
 #include "kernels/fused_ops.hpp"
 #include "d2g.h"
 #include "status.hpp"
-
-namespace d2g {
-std::atomic<int> g_cudnn_benchmark_choice{-1};  // d2g_set_cudnn_benchmark's last choice; -1: never called
-}
 
 #ifndef D2G_VERSION
 #define D2G_VERSION "0.0.0"
@@ -116,7 +111,6 @@ d2g_status* d2g_set_fused_kernels(int enabled, int* compiled) {
 d2g_status* d2g_set_cudnn_benchmark(int enabled) {
   D2G_GUARD({
     at::globalContext().setBenchmarkCuDNN(enabled != 0);
-    d2g::g_cudnn_benchmark_choice = enabled != 0 ? 1 : 0;
   })
 }
 

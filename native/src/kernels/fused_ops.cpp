@@ -4,7 +4,6 @@
 #include <atomic>
 
 #include "../status.hpp"
-#include "../tensor.hpp"
 
 #ifdef D2G_WITH_CUDA_KERNELS
 #include <c10/cuda/CUDAGuard.h>
@@ -56,12 +55,46 @@ bool compiled() {
 #endif
 }
 
+bool active_for(const at::Tensor& x) { return compiled() && enabled() && x.is_cuda(); }
+
+at::Tensor residual_bias(at::Tensor h, const at::Tensor& bias, const at::Tensor& shortcut, double scale) {
+  if (!h.sizes().equals(shortcut.sizes()) || bias.dim() != 1 || h.dim() < 2 || bias.size(0) != h.size(1))
+    fail(D2G_INVALID_ARGUMENT, "residual_bias: h ", h.sizes(), ", shortcut ", shortcut.sizes(), " and bias ",
+         bias.sizes(), " do not fit");
+#ifdef D2G_WITH_CUDA_KERNELS
+  const auto type = h.scalar_type();
+  const bool grad = at::GradMode::is_enabled() && (h.requires_grad() || bias.requires_grad() || shortcut.requires_grad());
+  if (enabled() && h.is_cuda() && !grad && kernel_dtype(type) && shortcut.scalar_type() == type &&
+      bias.scalar_type() == type && bias.is_contiguous() && h.numel() > 0 && h.dim() >= 3) {
+    const int64_t n = h.size(0), c = h.size(1), s = h.numel() / (n * c);
+    const int vec = static_cast<int>(16 / h.element_size());
+    int layout = -1;  // 0: NCHW, 1: channel-innermost; both tensors must share it
+    if (h.is_contiguous() && shortcut.is_contiguous()) layout = 0;
+    else if (h.movedim(1, -1).is_contiguous() && shortcut.movedim(1, -1).is_contiguous()) layout = 1;
+    const bool fits = layout == 1 ? c % vec == 0 : s % vec == 0;
+    if (layout >= 0 && fits && reinterpret_cast<uintptr_t>(h.data_ptr()) % 16 == 0 &&
+        reinterpret_cast<uintptr_t>(shortcut.data_ptr()) % 16 == 0 && h.numel() < (int64_t{1} << 40)) {
+      c10::cuda::CUDAGuard guard(h.device());
+      cudaError_t err = residual_bias_inplace(elem_type(type), h.data_ptr(), shortcut.data_ptr(), bias.data_ptr(), n, c, s,
+                                              layout == 1, static_cast<float>(scale), sm_count(h.device()),
+                                              c10::cuda::getCurrentCUDAStream().stream());
+      if (err != cudaSuccess) fail(D2G_NATIVE_FAILURE, "residual_bias: CUDA kernel failed: ", cudaGetErrorString(err));
+      return h;
+    }
+  }
+#endif
+  std::vector<int64_t> shape(static_cast<size_t>(h.dim()), 1);
+  shape[1] = bias.size(0);
+  at::Tensor out = h + bias.view(shape) + shortcut;
+  return scale == 1.0 ? out : out * scale;
+}
+
 bool set_enabled(bool enabled) { return g_enabled.exchange(enabled); }
 bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
 
 at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add, bool silu) {
   if (add.defined() && (add.dim() != 2 || add.size(0) != x.size(0) || add.size(1) != x.size(1)))
-    fail(D2G_INVALID_ARGUMENT, "group_norm_act: add is ", describe(add), ", expected [",
+    fail(D2G_INVALID_ARGUMENT, "group_norm_act: add is ", add.sizes(), ", expected [",
          x.size(0), ", ", x.size(1), "]");
 #ifdef D2G_WITH_CUDA_KERNELS
   const auto& o = norm->options;
@@ -106,7 +139,7 @@ at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm,
 }
 
 at::Tensor upsample_nearest2x(const at::Tensor& x) {
-  if (x.dim() != 4) fail(D2G_INVALID_ARGUMENT, "upsample_nearest2x: expected [N, C, H, W], got ", describe(x));
+  if (x.dim() != 4) fail(D2G_INVALID_ARGUMENT, "upsample_nearest2x: expected [N, C, H, W], got ", x.sizes());
 #ifdef D2G_WITH_CUDA_KERNELS
   const bool grad = at::GradMode::is_enabled() && x.requires_grad();
   if (enabled() && x.is_cuda() && !grad && kernel_dtype(x.scalar_type()) && x.numel() > 0 &&

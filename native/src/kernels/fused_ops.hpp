@@ -21,6 +21,15 @@ bool enabled();
 // fits (see group_norm_unsupported); otherwise this is exactly norm(x + add) then silu in LibTorch.
 at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm, const at::Tensor& add, bool silu);
 
+// True when the hand-written kernels are compiled, enabled and x is on CUDA: then models may
+// restructure work around them (e.g. leave a convolution's bias to the next fused kernel). The
+// functions here stay correct either way.
+bool active_for(const at::Tensor& x);
+
+// (h + bias[channel] + shortcut) * scale, with h [N, C, *] a convolution output computed without its
+// bias; in place on h when the CUDA kernel applies (h and shortcut of one layout, no gradient).
+at::Tensor residual_bias(at::Tensor h, const at::Tensor& bias, const at::Tensor& shortcut, double scale);
+
 // Nearest-neighbour 2x upsampling of [N, C, H, W] (Upsample2D without an output size). A CUDA
 // kernel for channels_last f32/f16/bf16 tensors that need no gradient; at::upsample_nearest2d else.
 at::Tensor upsample_nearest2x(const at::Tensor& x);

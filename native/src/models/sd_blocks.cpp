@@ -109,9 +109,21 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& o, const std::s
 }
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
-  at::Tensor h = conv1(norm_act(norm1, options.act, x));
   at::Tensor t;  // [batch, out_channels (x2 for scale_shift)]
   if (time_emb_proj && temb.defined()) t = time_emb_proj(activate(options.act, temb));
+  if (kernels::active_for(x) && !options.scale_shift && options.dropout == 0 && conv1->bias.defined() &&
+      conv2->bias.defined()) {
+    // The same function with the CUDA kernels doing more: LibTorch adds a cuDNN convolution's bias
+    // in a pass of its own, so conv1's bias joins the time embedding added inside norm2's kernel
+    // and conv2's joins the residual add.
+    at::Tensor h = at::conv2d(norm_act(norm1, options.act, x), conv1->weight, at::Tensor(), {1, 1}, {1, 1});
+    const at::Tensor& b1 = conv1->bias;
+    at::Tensor add = t.defined() ? t + b1 : b1.unsqueeze(0).expand({x.size(0), b1.size(0)});
+    h = at::conv2d(norm_act(norm2, options.act, h, add), conv2->weight, at::Tensor(), {1, 1}, {1, 1});
+    at::Tensor shortcut = conv_shortcut ? conv_shortcut(x) : x;
+    return kernels::residual_bias(h, conv2->bias, shortcut, 1.0 / options.output_scale_factor);
+  }
+  at::Tensor h = conv1(norm_act(norm1, options.act, x));
   if (!options.scale_shift) {
     h = norm_act(norm2, options.act, h, t);  // act(norm2(h + t)), one kernel on CUDA
   } else {

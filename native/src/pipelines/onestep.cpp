@@ -8,16 +8,12 @@
 #include <torch/torch.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <tuple>
 
 #include "../module.hpp"
-namespace d2g {
-extern std::atomic<int> g_cudnn_benchmark_choice;  // library.cpp
-}
 #include "../tensor.hpp"
 
 #ifdef D2G_WITH_CUDA
@@ -138,9 +134,8 @@ d2g_status* d2g_onestep_create(const d2g_module* text_encoder, const d2g_module*
         fail(D2G_INVALID_ARGUMENT, "the ", m->kind, " is on ", d2g::module_options(*m->net).device(), " but the UNet on ",
              opts.device(), ": move all three to one device");
     bool graphs = use_cuda_graphs != 0 && opts.device().is_cuda();
-    // cuDNN picks the fastest convolution algorithm per shape during the first (warm-up) runs,
-    // unless the caller chose otherwise with d2g_set_cudnn_benchmark.
-    if (opts.device().is_cuda() && d2g::g_cudnn_benchmark_choice.load() < 0) at::globalContext().setBenchmarkCuDNN(true);
+    // cuDNN's algorithm choice is left to the caller (d2g_set_cudnn_benchmark): its heuristics are as
+    // fast as benchmarking here and keep the first image under a second.
 #ifndef D2G_WITH_CUDA
     graphs = false;
 #endif
