@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -191,24 +190,20 @@ static at::Tensor empty_host(c10::IntArrayRef sizes, at::ScalarType st) {
 
 // ---- large host copies ---------------------------------------------------------------------------
 //
-// A copy larger than the last-level cache cannot leave useful data in it, so from that size
-// (sysconf's L3 size, at least 4 MiB, 16 MiB when unknown) copies use non-temporal (streaming) stores
-// on x86-64: the destination's lines are written without first being read into the cache, so the
-// copy moves two streams of memory instead of three. glibc's memcpy switches to streaming stores
-// only from 3/4 of its estimate of the shared cache (192 MiB on the benchmark VM), so a 64 MiB
-// memcpy there reads the destination too (measured, 64 MiB: memcpy 10-12 ms, streaming 6-8 ms).
-// One thread: on a small shared machine a second copying thread competes with the caller's own work.
-static size_t streaming_threshold() {
-  static const size_t threshold = [] {
-    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    return l3 > 0 ? std::max<size_t>(static_cast<size_t>(l3), size_t{4} << 20) : size_t{16} << 20;
-  }();
-  return threshold;
-}
+// From kStreamingCopy bytes up, copies use non-temporal (streaming) stores on x86-64: the
+// destination's lines are written without first being read into the cache, so the copy moves two
+// streams of memory instead of three, and it does not evict the cache for data that would not fit
+// anyway. glibc's memcpy switches to streaming stores only from 3/4 of its estimate of the shared
+// cache, which virtual machines often report wrongly: on the benchmark VM sysconf says 256 MiB of L3
+// (lscpu: 32 MiB) and memcpy streams only from 192 MiB, so a 64 MiB memcpy reads the destination too
+// (measured there, 64 MiB: memcpy 10-12 ms, streaming 7-8 ms). For the same reason the threshold is
+// a constant, not sysconf's cache size. One thread: LibTorch runs one intra-op thread on that VM, and
+// a second copying thread would compete with the caller's own work on a small shared machine.
+constexpr size_t kStreamingCopy = size_t{16} << 20;
 
 static void copy_bytes(void* dst, const void* src, size_t n) {
 #ifdef D2G_HAVE_SSE2_STREAM
-  if (n >= streaming_threshold()) {
+  if (n >= kStreamingCopy) {
     auto* d = static_cast<char*>(dst);
     auto* s = static_cast<const char*>(src);
     size_t head = (16 - (reinterpret_cast<uintptr_t>(d) & 15)) & 15;  // bring d to a 16-byte boundary
