@@ -84,6 +84,12 @@ D2G_API d2g_status* d2g_set_fused_kernels(int enabled, int* compiled);
  * (a slow first run), 0 = cuDNN's heuristics (LibTorch's default). Affects the process. On full-size
  * SD1.5 in f16 channels_last (H200) benchmarking found no faster step and made the first image 6 s. */
 D2G_API d2g_status* d2g_set_cudnn_benchmark(int enabled);
+/* A kernel-level trace (LibTorch's Kineto profiler: operators on the host, kernels and copies on CUDA
+ * devices, CUDA graph replays included) of everything the process runs between start and stop; stop
+ * writes it as a Chrome trace (JSON, for chrome://tracing or Perfetto) to path. One trace at a time.
+ * Needs a LibTorch 2.x build with Kineto (pip wheels have it); otherwise D2G_INVALID_ARGUMENT. */
+D2G_API d2g_status* d2g_profiler_start(void);
+D2G_API d2g_status* d2g_profiler_stop(const char* path);
 /* Peak bytes allocated by the CUDA caching allocator on a device since start or the last reset;
  * reset=1 starts a new peak after reading. */
 D2G_API d2g_status* d2g_cuda_memory_peak(int device_index, int reset, int64_t* peak_bytes);

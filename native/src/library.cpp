@@ -14,6 +14,10 @@
 #include "d2g.h"
 #include "status.hpp"
 
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/autograd/profiler_kineto.h>
+#endif
+
 #ifndef D2G_VERSION
 #define D2G_VERSION "0.0.0"
 #endif
@@ -111,6 +115,36 @@ d2g_status* d2g_set_fused_kernels(int enabled, int* compiled) {
 d2g_status* d2g_set_cudnn_benchmark(int enabled) {
   D2G_GUARD({
     at::globalContext().setBenchmarkCuDNN(enabled != 0);
+  })
+}
+
+d2g_status* d2g_profiler_start(void) {
+  D2G_GUARD({
+#if TORCH_VERSION_MAJOR >= 2
+    namespace prof = torch::profiler::impl;
+    if (prof::profilerEnabled()) d2g::fail(D2G_INVALID_ARGUMENT, "a trace is already being recorded");
+    const prof::ProfilerConfig config(prof::ProfilerState::KINETO);
+    std::set<prof::ActivityType> activities{prof::ActivityType::CPU};
+    if (torch::cuda::is_available()) activities.insert(prof::ActivityType::CUDA);
+    torch::autograd::profiler::prepareProfiler(config, activities);
+    torch::autograd::profiler::enableProfiler(config, activities);
+#else
+    d2g::fail(D2G_INVALID_ARGUMENT, "traces need LibTorch 2.x; this library was built against ", TORCH_VERSION);
+#endif
+  })
+}
+
+d2g_status* d2g_profiler_stop(const char* path) {
+  D2G_GUARD({
+    d2g::require(path, "path");
+#if TORCH_VERSION_MAJOR >= 2
+    if (!torch::profiler::impl::profilerEnabled()) d2g::fail(D2G_INVALID_ARGUMENT, "no trace is being recorded");
+    auto result = torch::autograd::profiler::disableProfiler();
+    if (!result) d2g::fail(D2G_NATIVE_FAILURE, "the profiler returned no trace");
+    result->save(path);
+#else
+    d2g::fail(D2G_INVALID_ARGUMENT, "traces need LibTorch 2.x; this library was built against ", TORCH_VERSION);
+#endif
   })
 }
 

@@ -201,6 +201,25 @@ int main(void) {
   CHECK(d2g_cuda_compiled() || kernels == 0, "a CPU-only build has no CUDA kernels");
   ok(d2g_set_fused_kernels(1, NULL), "set_fused_kernels on, compiled not wanted");
   ok(d2g_set_cudnn_benchmark(0), "set_cudnn_benchmark");
+  {
+    /* Traces: recorded with LibTorch 2.x (Kineto), a clear refusal otherwise; never a crash. */
+    fails(d2g_profiler_stop(NULL), D2G_INVALID_ARGUMENT, "path is NULL", "profiler_stop(NULL)");
+    d2g_status* st = d2g_profiler_start();
+    if (st != NULL) {
+      CHECK(d2g_status_code(st) == D2G_INVALID_ARGUMENT, "profiler_start refusal code %d: %s", d2g_status_code(st),
+            d2g_status_message(st));
+      d2g_status_free(st);
+    } else {
+      fails(d2g_profiler_start(), D2G_INVALID_ARGUMENT, "already", "second profiler_start");
+      const char* path = "d2g_c_api_test_trace.json";
+      ok(d2g_profiler_stop(path), "profiler_stop");
+      FILE* f = fopen(path, "r");
+      CHECK(f != NULL, "the trace file exists");
+      if (f) fclose(f);
+      remove(path);
+    }
+    fails(d2g_profiler_stop("unused.json"), D2G_INVALID_ARGUMENT, "", "profiler_stop without a trace");
+  }
   ok(d2g_synchronize(-1), "synchronize current device");
 
   /* from_host, shape queries, copy out */

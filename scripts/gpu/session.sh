@@ -28,7 +28,7 @@ echo "build: $(( $(date +%s) - t0 )) s"
 [[ $parts == *" smoke "* ]] && jv io.d2g.examples.GpuSmoke --memcpy-ref /tmp/bg/native/d2g_memcpy_ref --out "$out/gpu-smoke.json"
 [[ $parts == *" composer "* ]] && [ -d data/emoji-64-bench ] && jv io.d2g.examples.SceneComposerBench --data data/emoji-64-bench --device cuda \
   --batch 256 --size 64 --threads 16 --seconds 20 --out "$out/scene-composer.json" 2>&1 | tail -5
-[[ $parts == *" sd15 "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out"
+[[ $parts == *" sd15 "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out" ${SD15_ARGS:-}
 # cuDNN's benchmarked algorithms, in a fresh process (the heuristic variant above fills the plan cache first)
 [[ $parts == *" sd15bench "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out" --no-parity --variants graphs_nhwc_benchmark,graphs_benchmark \
   --name sd15-onestep-cudnn-benchmark | grep -E "^graphs"

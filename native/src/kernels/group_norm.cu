@@ -205,9 +205,41 @@ __global__ void finalize(const T* __restrict__ x, const T* __restrict__ add, con
 
 // ---- 3. apply ------------------------------------------------------------------------------
 
-template <typename T, bool kChannelsLast, bool kSilu>
-__global__ void apply(const T* __restrict__ x, T* __restrict__ y, int c, int s,
-                      const float* __restrict__ scale_shift) {
+// Channels last: like the statistics, every thread keeps kSize channels (and their scale and shift in
+// registers) for all its rows. Block (x: row chunk, y: sample), threads (x: channel vector, y: row).
+template <typename T, bool kSilu>
+__global__ void apply_channels_last(const T* __restrict__ x, T* __restrict__ y, int c, int s, int rows_per_block,
+                                    const float* __restrict__ scale_shift) {
+  constexpr int V = Pack<T>::kSize;
+  const int i = blockIdx.y, c0 = threadIdx.x * V;
+  const float2* ss = reinterpret_cast<const float2*>(scale_shift) + static_cast<int64_t>(i) * c + c0;
+  float sc[V], sf[V];
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const float2 a = ss[j];
+    sc[j] = a.x;
+    sf[j] = a.y;
+  }
+  const int64_t base = static_cast<int64_t>(i) * s * c + c0;
+  const int r1 = min(s, (blockIdx.x + 1) * rows_per_block);
+  for (int r = blockIdx.x * rows_per_block + threadIdx.y; r < r1; r += blockDim.y) {
+    const int64_t off = base + static_cast<int64_t>(r) * c;
+    const Pack<T> p = *reinterpret_cast<const Pack<T>*>(x + off);
+    Pack<T> o;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+      float e = to_f(p.v[j]) * sc[j] + sf[j];
+      if (kSilu) e = e / (1.f + __expf(-e));
+      o.v[j] = from_f<T>(e);
+    }
+    *reinterpret_cast<Pack<T>*>(y + off) = o;
+  }
+}
+
+// NCHW: a vector lies in one channel (s % kSize == 0).
+template <typename T, bool kSilu>
+__global__ void apply_contiguous(const T* __restrict__ x, T* __restrict__ y, int c, int s,
+                                 const float* __restrict__ scale_shift) {
   constexpr int V = Pack<T>::kSize;
   const int i = blockIdx.y;
   const int vectors = c / V * s;  // per sample (checked < 2^31 on the host)
@@ -216,23 +248,12 @@ __global__ void apply(const T* __restrict__ x, T* __restrict__ y, int c, int s,
   for (int v = blockIdx.x * blockDim.x + threadIdx.x; v < vectors; v += gridDim.x * blockDim.x) {
     const Pack<T> p = *reinterpret_cast<const Pack<T>*>(x + base + static_cast<int64_t>(v) * V);
     Pack<T> o;
-    if (kChannelsLast) {
-      const int c0 = (v % (c / V)) * V;
+    const float2 a = ss[v * V / s];
 #pragma unroll
-      for (int j = 0; j < V; j++) {
-        const float2 a = ss[c0 + j];
-        float e = to_f(p.v[j]) * a.x + a.y;
-        if (kSilu) e = e / (1.f + __expf(-e));
-        o.v[j] = from_f<T>(e);
-      }
-    } else {
-      const float2 a = ss[v * V / s];
-#pragma unroll
-      for (int j = 0; j < V; j++) {
-        float e = to_f(p.v[j]) * a.x + a.y;
-        if (kSilu) e = e / (1.f + __expf(-e));
-        o.v[j] = from_f<T>(e);
-      }
+    for (int j = 0; j < V; j++) {
+      float e = to_f(p.v[j]) * a.x + a.y;
+      if (kSilu) e = e / (1.f + __expf(-e));
+      o.v[j] = from_f<T>(e);
     }
     *reinterpret_cast<Pack<T>*>(y + base + static_cast<int64_t>(v) * V) = o;
   }
@@ -286,14 +307,23 @@ cudaError_t run(const void* xv, void* yv, const void* addv, const void* wv, cons
   finalize<T><<<n, 1024, 2 * groups * sizeof(float), stream>>>(x, add, static_cast<const T*>(wv),
                                                                    static_cast<const T*>(bv), ci, si, gi, p.chunks,
                                                                    static_cast<float>(eps), cl, partial, scale_shift);
-  const int64_t vectors = c / Pack<T>::kSize * s;
-  const int blocks_x = static_cast<int>(std::clamp<int64_t>((vectors + kThreads - 1) / kThreads, 1,
-                                                            std::max<int64_t>(1, 8LL * sm_count / n + 1)));
-  const dim3 grid(blocks_x, n);
-  if (cl && silu) apply<T, true, true><<<grid, kThreads, 0, stream>>>(x, y, ci, si, scale_shift);
-  else if (cl) apply<T, true, false><<<grid, kThreads, 0, stream>>>(x, y, ci, si, scale_shift);
-  else if (silu) apply<T, false, true><<<grid, kThreads, 0, stream>>>(x, y, ci, si, scale_shift);
-  else apply<T, false, false><<<grid, kThreads, 0, stream>>>(x, y, ci, si, scale_shift);
+  if (cl) {
+    // Enough row chunks for ~8 blocks per SM over all samples.
+    const int ry = static_cast<int>(p.stats_threads.y);
+    const int64_t want = std::max<int64_t>(1, 8LL * sm_count / n);
+    int64_t rows = std::max<int64_t>(ry, (s + want - 1) / want);
+    rows = (rows + ry - 1) / ry * ry;
+    const dim3 grid(static_cast<unsigned>((s + rows - 1) / rows), n);
+    if (silu) apply_channels_last<T, true><<<grid, p.stats_threads, 0, stream>>>(x, y, ci, si, static_cast<int>(rows), scale_shift);
+    else apply_channels_last<T, false><<<grid, p.stats_threads, 0, stream>>>(x, y, ci, si, static_cast<int>(rows), scale_shift);
+  } else {
+    const int64_t vectors = c / Pack<T>::kSize * s;
+    const int blocks_x = static_cast<int>(std::clamp<int64_t>((vectors + kThreads - 1) / kThreads, 1,
+                                                              std::max<int64_t>(1, 8LL * sm_count / n + 1)));
+    const dim3 grid(blocks_x, n);
+    if (silu) apply_contiguous<T, true><<<grid, kThreads, 0, stream>>>(x, y, ci, si, scale_shift);
+    else apply_contiguous<T, false><<<grid, kThreads, 0, stream>>>(x, y, ci, si, scale_shift);
+  }
   return cudaGetLastError();
 }
 

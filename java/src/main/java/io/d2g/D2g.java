@@ -101,6 +101,24 @@ public final class D2g {
     Native.check(d2g_set_cudnn_benchmark(enabled ? 1 : 0));
   }
 
+  /**
+   * Starts recording a kernel-level trace of everything the process runs (LibTorch's Kineto
+   * profiler: host operators, CUDA kernels and copies, CUDA graph replays included); see
+   * {@link #stopTrace}. Needs a LibTorch 2.x build with Kineto, such as PyTorch's pip wheels.
+   *
+   * @throws InvalidArgumentException if a trace is already being recorded or LibTorch cannot trace
+   */
+  public static void startTrace() {
+    Native.check(d2g_profiler_start());
+  }
+
+  /** Stops the trace begun by {@link #startTrace} and writes it as a Chrome trace (JSON) to {@code path}. */
+  public static void stopTrace(java.nio.file.Path path) {
+    try (var arena = java.lang.foreign.Arena.ofConfined()) {
+      Native.check(d2g_profiler_stop(arena.allocateFrom(path.toAbsolutePath().toString())));
+    }
+  }
+
   /** Peak bytes held by the CUDA caching allocator on a device; {@code reset} starts a new peak. */
   public static long cudaMemoryPeak(Device device, boolean reset) {
     if (!device.isCuda()) throw new InvalidArgumentException("memory peaks are kept for CUDA devices, not " + device);

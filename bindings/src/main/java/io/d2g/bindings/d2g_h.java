@@ -923,6 +923,124 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_profiler_start {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_profiler_start");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_start()
+     * }
+     */
+    public static FunctionDescriptor d2g_profiler_start$descriptor() {
+        return d2g_profiler_start.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_start()
+     * }
+     */
+    public static MethodHandle d2g_profiler_start$handle() {
+        return d2g_profiler_start.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_start()
+     * }
+     */
+    public static MemorySegment d2g_profiler_start$address() {
+        return d2g_profiler_start.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_start()
+     * }
+     */
+    public static MemorySegment d2g_profiler_start() {
+        var mh$ = d2g_profiler_start.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_profiler_start");
+            }
+            return (MemorySegment)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_profiler_stop {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_profiler_stop");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_stop(const char *path)
+     * }
+     */
+    public static FunctionDescriptor d2g_profiler_stop$descriptor() {
+        return d2g_profiler_stop.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_stop(const char *path)
+     * }
+     */
+    public static MethodHandle d2g_profiler_stop$handle() {
+        return d2g_profiler_stop.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_stop(const char *path)
+     * }
+     */
+    public static MemorySegment d2g_profiler_stop$address() {
+        return d2g_profiler_stop.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_profiler_stop(const char *path)
+     * }
+     */
+    public static MemorySegment d2g_profiler_stop(MemorySegment path) {
+        var mh$ = d2g_profiler_stop.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_profiler_stop", path);
+            }
+            return (MemorySegment)mh$.invokeExact(path);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_cuda_memory_peak {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

@@ -36,7 +36,9 @@ import java.util.Arrays;
  * writes OUT_DIR/sd15-parity.json and OUT_DIR/sd15-onestep.json. Options: {@code --device cpu} (f32
  * parity only, a check before a GPU run); {@code --variants a,b,...} (speed configurations, in that
  * order; the first one's first image is the cold one); {@code --no-parity}; {@code --name NAME}
- * (writes OUT_DIR/NAME.json instead of sd15-onestep.json).
+ * (writes OUT_DIR/NAME.json instead of sd15-onestep.json); {@code --trace} (after the timings, Kineto
+ * traces of 3 batch-1 runs, channels_last with fused kernels, replayed graphs and eager:
+ * OUT_DIR/trace-graphs-b1.json, OUT_DIR/trace-eager-b1.json; summarise with scripts/dev/trace_summary.py).
  */
 public final class Sd15Bench {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -45,7 +47,7 @@ public final class Sd15Bench {
     Path ref = Path.of(args[0]), out = Path.of(args[1]);
     Device gpu = Device.cuda(0);
     String[] variants = {"graphs_nhwc", "graphs", "graphs_nhwc_unfused", "graphs_unfused"};
-    boolean checkParity = true;
+    boolean checkParity = true, trace = false;
     String name = "sd15-onestep";
     for (int i = 2; i < args.length; i++) {
       switch (args[i]) {
@@ -53,6 +55,7 @@ public final class Sd15Bench {
         case "--variants" -> variants = args[++i].split(",");
         case "--no-parity" -> checkParity = false;
         case "--name" -> name = args[++i];
+        case "--trace" -> trace = true;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -142,6 +145,27 @@ public final class Sd15Bench {
       }
     }
     long peak = D2g.cudaMemoryPeak(gpu, false);
+    if (trace) {
+      D2g.setFusedKernels(true);
+      D2g.setCudnnBenchmark(false);
+      unet.channelsLast(true);
+      vae.channelsLast(true);
+      for (boolean graphs : new boolean[] {true, false}) {
+        try (TensorScope s = new TensorScope();
+            OneStepPipeline p = new OneStepPipeline(text, unet, vae, NoiseSchedule.Prediction.EPSILON, sf, graphs)) {
+          long[] ids = new long[77];
+          for (int i = 0; i < ids.length; i++) ids[i] = i == 0 ? 49406 : i < 12 ? 320 + i : 49407;
+          Tensor idCpu = s.track(Tensor.of(ids, 1, 77));
+          Tensor noise = s.track(Tensor.randn(DType.F16, gpu, 1, 4, 64, 64));
+          for (int i = 0; i < 3; i++) p.run(idCpu, noise, t, abar).close();
+          D2g.synchronize(gpu);
+          D2g.startTrace();
+          for (int i = 0; i < 3; i++) p.run(idCpu, noise, t, abar).close();
+          D2g.synchronize(gpu);
+          D2g.stopTrace(out.resolve(graphs ? "trace-graphs-b1.json" : "trace-eager-b1.json"));
+        }
+      }
+    }
     ObjectNode figs = JSON.createObjectNode();
     String best1 = fastest(speed, "_b1"), best4 = fastest(speed, "_b4");
     figs.put("onestep_b1_ms", speed.get(best1).get("onestep_ms").asDouble());
