@@ -33,9 +33,13 @@ cudaError_t upsample_nearest2x_channels_last(ElemType type, const void* x, void*
                                              int64_t w, int sm_count, cudaStream_t stream);
 
 // h = (h + bias[channel] + shortcut) * scale in place; h and shortcut [n, c, s] in the same layout
-// (as group_norm_act), bias [c]. The vectorised dimension (c for channels_last, s for NCHW) must be a
+// (as group_norm_act), bias [c]; shortcut may be null. The vectorised dimension (c for channels_last, s for NCHW) must be a
 // multiple of 16 bytes' worth of elements and the pointers 16-byte aligned.
 cudaError_t residual_bias_inplace(ElemType type, void* h, const void* shortcut, const void* bias, int64_t n, int64_t c,
                                   int64_t s, bool channels_last, float scale, int sm_count, cudaStream_t stream);
+
+// y[m, d] = x[:, :d] * gelu(x[:, d:]) for x [m, 2d] contiguous; d a multiple of 16 bytes' worth of
+// elements, pointers 16-byte aligned.
+cudaError_t geglu(ElemType type, const void* x, void* y, int64_t m, int64_t d, int sm_count, cudaStream_t stream);
 
 }  // namespace d2g::kernels

@@ -58,24 +58,28 @@ bool compiled() {
 bool active_for(const at::Tensor& x) { return compiled() && enabled() && x.is_cuda(); }
 
 at::Tensor residual_bias(at::Tensor h, const at::Tensor& bias, const at::Tensor& shortcut, double scale) {
-  if (!h.sizes().equals(shortcut.sizes()) || bias.dim() != 1 || h.dim() < 2 || bias.size(0) != h.size(1))
+  if ((shortcut.defined() && !h.sizes().equals(shortcut.sizes())) || bias.dim() != 1 || h.dim() < 2 ||
+      bias.size(0) != h.size(1))
     fail(D2G_INVALID_ARGUMENT, "residual_bias: h ", h.sizes(), ", shortcut ", shortcut.sizes(), " and bias ",
          bias.sizes(), " do not fit");
 #ifdef D2G_WITH_CUDA_KERNELS
   const auto type = h.scalar_type();
-  const bool grad = at::GradMode::is_enabled() && (h.requires_grad() || bias.requires_grad() || shortcut.requires_grad());
-  if (enabled() && h.is_cuda() && !grad && kernel_dtype(type) && shortcut.scalar_type() == type &&
+  const bool grad = at::GradMode::is_enabled() &&
+                    (h.requires_grad() || bias.requires_grad() || (shortcut.defined() && shortcut.requires_grad()));
+  if (enabled() && h.is_cuda() && !grad && kernel_dtype(type) && (!shortcut.defined() || shortcut.scalar_type() == type) &&
       bias.scalar_type() == type && bias.is_contiguous() && h.numel() > 0 && h.dim() >= 3) {
     const int64_t n = h.size(0), c = h.size(1), s = h.numel() / (n * c);
     const int vec = static_cast<int>(16 / h.element_size());
     int layout = -1;  // 0: NCHW, 1: channel-innermost; both tensors must share it
-    if (h.is_contiguous() && shortcut.is_contiguous()) layout = 0;
-    else if (h.movedim(1, -1).is_contiguous() && shortcut.movedim(1, -1).is_contiguous()) layout = 1;
+    const bool sc = shortcut.defined();
+    if (h.is_contiguous() && (!sc || shortcut.is_contiguous())) layout = 0;
+    else if (h.movedim(1, -1).is_contiguous() && (!sc || shortcut.movedim(1, -1).is_contiguous())) layout = 1;
     const bool fits = layout == 1 ? c % vec == 0 : s % vec == 0;
     if (layout >= 0 && fits && reinterpret_cast<uintptr_t>(h.data_ptr()) % 16 == 0 &&
-        reinterpret_cast<uintptr_t>(shortcut.data_ptr()) % 16 == 0 && h.numel() < (int64_t{1} << 40)) {
+        (!sc || reinterpret_cast<uintptr_t>(shortcut.data_ptr()) % 16 == 0)) {
       c10::cuda::CUDAGuard guard(h.device());
-      cudaError_t err = residual_bias_inplace(elem_type(type), h.data_ptr(), shortcut.data_ptr(), bias.data_ptr(), n, c, s,
+      cudaError_t err = residual_bias_inplace(elem_type(type), h.data_ptr(), sc ? shortcut.data_ptr() : nullptr,
+                                              bias.data_ptr(), n, c, s,
                                               layout == 1, static_cast<float>(scale), sm_count(h.device()),
                                               c10::cuda::getCurrentCUDAStream().stream());
       if (err != cudaSuccess) fail(D2G_NATIVE_FAILURE, "residual_bias: CUDA kernel failed: ", cudaGetErrorString(err));
@@ -85,8 +89,30 @@ at::Tensor residual_bias(at::Tensor h, const at::Tensor& bias, const at::Tensor&
 #endif
   std::vector<int64_t> shape(static_cast<size_t>(h.dim()), 1);
   shape[1] = bias.size(0);
-  at::Tensor out = h + bias.view(shape) + shortcut;
+  at::Tensor out = shortcut.defined() ? h + bias.view(shape) + shortcut : h + bias.view(shape);
   return scale == 1.0 ? out : out * scale;
+}
+
+at::Tensor geglu(const at::Tensor& proj) {
+  if (proj.dim() < 1 || proj.size(-1) % 2 != 0)
+    fail(D2G_INVALID_ARGUMENT, "geglu: the last dimension of ", proj.sizes(), " must be even");
+#ifdef D2G_WITH_CUDA_KERNELS
+  const int64_t d = proj.size(-1) / 2;
+  const bool grad = at::GradMode::is_enabled() && proj.requires_grad();
+  if (enabled() && proj.is_cuda() && !grad && kernel_dtype(proj.scalar_type()) && proj.is_contiguous() &&
+      proj.numel() > 0 && (d * proj.element_size()) % 16 == 0 && reinterpret_cast<uintptr_t>(proj.data_ptr()) % 16 == 0) {
+    c10::cuda::CUDAGuard guard(proj.device());
+    std::vector<int64_t> shape = proj.sizes().vec();
+    shape.back() = d;
+    at::Tensor y = at::empty(shape, proj.options());
+    cudaError_t err = kernels::geglu(elem_type(proj.scalar_type()), proj.data_ptr(), y.data_ptr(), proj.numel() / (2 * d), d,
+                                     sm_count(proj.device()), c10::cuda::getCurrentCUDAStream().stream());
+    if (err != cudaSuccess) fail(D2G_NATIVE_FAILURE, "geglu: CUDA kernel failed: ", cudaGetErrorString(err));
+    return y;
+  }
+#endif
+  auto parts = proj.chunk(2, -1);
+  return parts[0] * at::gelu(parts[1]);
 }
 
 bool set_enabled(bool enabled) { return g_enabled.exchange(enabled); }

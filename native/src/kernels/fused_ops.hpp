@@ -27,8 +27,13 @@ at::Tensor group_norm_act(const at::Tensor& x, const torch::nn::GroupNorm& norm,
 bool active_for(const at::Tensor& x);
 
 // (h + bias[channel] + shortcut) * scale, with h [N, C, *] a convolution output computed without its
-// bias; in place on h when the CUDA kernel applies (h and shortcut of one layout, no gradient).
+// bias; shortcut may be undefined (then this is the convolution's bias add). In place on h when the
+// CUDA kernel applies (h and shortcut of one layout, no gradient).
 at::Tensor residual_bias(at::Tensor h, const at::Tensor& bias, const at::Tensor& shortcut, double scale);
+
+// GEGLU's activation: for proj [..., 2D] (the hidden half, then the gate half), hidden * gelu(gate)
+// as [..., D]; one CUDA kernel for contiguous tensors, LibTorch's chunk/gelu/mul otherwise.
+at::Tensor geglu(const at::Tensor& proj);
 
 // Nearest-neighbour 2x upsampling of [N, C, H, W] (Upsample2D without an output size). A CUDA
 // kernel for channels_last f32/f16/bf16 tensors that need no gradient; at::upsample_nearest2d else.

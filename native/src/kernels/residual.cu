@@ -1,6 +1,8 @@
 // The end of a ResNet block: out = (h + bias[channel] + shortcut) * scale, in place on h, where h is
 // the block's last convolution computed without its bias. cuDNN convolutions in LibTorch add their
-// bias in a separate pass over the output; folding it into the residual add saves that pass.
+// bias in a separate, broadcasting pass over the output; folding it into the residual add saves that
+// pass. Without a shortcut this is that bias add alone, vectorised (16-byte loads and stores).
+// Also GEGLU's a * gelu(b) over the two halves of its projection, in one pass.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -35,7 +37,11 @@ __global__ void residual_bias(T* __restrict__ h, const T* __restrict__ shortcut,
   for (int64_t v = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; v < vectors;
        v += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     Pack<T> a = reinterpret_cast<Pack<T>*>(h)[v];
-    const Pack<T> b = reinterpret_cast<const Pack<T>*>(shortcut)[v];
+    Pack<T> b;
+    if (shortcut) b = reinterpret_cast<const Pack<T>*>(shortcut)[v];
+    else
+#pragma unroll
+      for (int j = 0; j < V; j++) b.v[j] = from_f<T>(0.f);
     if (kChannelsLast) {
       const int c0 = static_cast<int>(v % (c / V)) * V;
 #pragma unroll
@@ -47,6 +53,37 @@ __global__ void residual_bias(T* __restrict__ h, const T* __restrict__ shortcut,
     }
     reinterpret_cast<Pack<T>*>(h)[v] = a;
   }
+}
+
+// GEGLU: x is [m, 2d] (rows: the hidden half, then the gate half), y is [m, d]:
+// y = hidden * gelu(gate), gelu with erf (PyTorch's default).
+template <typename T>
+__global__ void geglu_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t m, int d) {
+  constexpr int V = Pack<T>::kSize;
+  const int dv = d / V;
+  const int64_t vectors = m * dv;
+  for (int64_t v = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; v < vectors;
+       v += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t row = v / dv;
+    const int col = static_cast<int>(v - row * dv);
+    const Pack<T>* in = reinterpret_cast<const Pack<T>*>(x + row * 2 * d);
+    const Pack<T> a = in[col], g = in[dv + col];
+    Pack<T> o;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+      const float gv = to_f(g.v[j]);
+      o.v[j] = from_f<T>(to_f(a.v[j]) * 0.5f * gv * (1.f + erff(gv * 0.70710678118654752f)));
+    }
+    reinterpret_cast<Pack<T>*>(y)[v] = o;
+  }
+}
+
+template <typename T>
+cudaError_t launch_geglu(const void* x, void* y, int64_t m, int64_t d, int sm_count, cudaStream_t stream) {
+  const int64_t vectors = m * d / Pack<T>::kSize;
+  const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((vectors + 255) / 256, 1, 16LL * std::max(sm_count, 1)));
+  geglu_kernel<T><<<blocks, 256, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), m, static_cast<int>(d));
+  return cudaGetLastError();
 }
 
 template <typename T>
@@ -67,6 +104,15 @@ cudaError_t launch(void* h, const void* shortcut, const void* bias, int64_t n, i
 }
 
 }  // namespace
+
+cudaError_t geglu(ElemType type, const void* x, void* y, int64_t m, int64_t d, int sm_count, cudaStream_t stream) {
+  switch (type) {
+    case ElemType::F32: return launch_geglu<float>(x, y, m, d, sm_count, stream);
+    case ElemType::F16: return launch_geglu<__half>(x, y, m, d, sm_count, stream);
+    case ElemType::BF16: return launch_geglu<__nv_bfloat16>(x, y, m, d, sm_count, stream);
+  }
+  return cudaErrorInvalidValue;
+}
 
 cudaError_t residual_bias_inplace(ElemType type, void* h, const void* shortcut, const void* bias, int64_t n, int64_t c,
                                   int64_t s, bool channels_last, float scale, int sm_count, cudaStream_t stream) {

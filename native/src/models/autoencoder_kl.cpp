@@ -149,10 +149,10 @@ class EncoderImpl : public torch::nn::Module {
     conv_out = register_module("conv_out", conv3x3(ch.back(), 2 * c.latent_channels));
   }
   at::Tensor forward(const at::Tensor& x) {
-    at::Tensor h = conv_in(x);
+    at::Tensor h = conv_forward(conv_in, x);
     for (auto& b : down_blocks) h = b(h);
     h = mid_block(h, at::Tensor());
-    return conv_out(norm_act(conv_norm_out, Act::SiLU, h));
+    return conv_forward(conv_out, norm_act(conv_norm_out, Act::SiLU, h));
   }
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<DownEncoderBlock2D> down_blocks;
@@ -181,9 +181,9 @@ class DecoderImpl : public torch::nn::Module {
     conv_out = register_module("conv_out", conv3x3(ch[0], c.out_channels));
   }
   at::Tensor forward(const at::Tensor& z) {
-    at::Tensor h = mid_block(conv_in(z), at::Tensor());
+    at::Tensor h = mid_block(conv_forward(conv_in, z), at::Tensor());
     for (auto& b : up_blocks) h = b(h);
-    return conv_out(norm_act(conv_norm_out, Act::SiLU, h));
+    return conv_forward(conv_out, norm_act(conv_norm_out, Act::SiLU, h));
   }
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   UNetMidBlock2D mid_block{nullptr};
@@ -213,7 +213,7 @@ class AutoencoderKLImpl : public torch::nn::Module {
     return {parts[0].contiguous(), at::clamp(parts[1], -30.0, 20.0)};
   }
 
-  at::Tensor decode(const at::Tensor& z) { return decoder(post_quant_conv ? post_quant_conv(z) : z); }
+  at::Tensor decode(const at::Tensor& z) { return decoder(post_quant_conv ? conv_forward(post_quant_conv, z) : z); }
 
   VaeConfig config;
   Encoder encoder{nullptr};

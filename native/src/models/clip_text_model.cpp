@@ -23,6 +23,7 @@
 #include <torch/version.h>
 
 #include "../cuda_util.hpp"
+#include "sd_blocks.hpp"
 #include "../module.hpp"
 #include "../tensor.hpp"
 
@@ -73,7 +74,7 @@ struct CLIPAttentionImpl : torch::nn::Module {
   at::Tensor forward(const at::Tensor& x) {
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), hd = D / heads;
     auto split = [&](const at::Tensor& t) { return t.view({B, T, heads, hd}).transpose(1, 2); };
-    at::Tensor q = split(q_proj->forward(x)), k = split(k_proj->forward(x)), v = split(v_proj->forward(x));
+    at::Tensor q = split(sd::linear_forward(q_proj, x)), k = split(sd::linear_forward(k_proj, x)), v = split(sd::linear_forward(v_proj, x));
     double p = is_training() ? dropout : 0.0;
 #if TORCH_VERSION_MAJOR >= 2
     at::Tensor h = at::scaled_dot_product_attention(q, k, v, {}, p, /*is_causal=*/true);
@@ -86,7 +87,7 @@ struct CLIPAttentionImpl : torch::nn::Module {
     if (p > 0) w = at::dropout(w, p, true);
     at::Tensor h = at::matmul(w, v);
 #endif
-    return out_proj->forward(h.transpose(1, 2).reshape({B, T, D}));
+    return sd::linear_forward(out_proj, h.transpose(1, 2).reshape({B, T, D}));
   }
 
   int64_t heads;
@@ -100,7 +101,7 @@ struct CLIPMLPImpl : torch::nn::Module {
     fc1 = register_module("fc1", torch::nn::Linear(o.hidden_size, o.intermediate_size));
     fc2 = register_module("fc2", torch::nn::Linear(o.intermediate_size, o.hidden_size));
   }
-  at::Tensor forward(const at::Tensor& x) { return fc2->forward(activate(act, fc1->forward(x))); }
+  at::Tensor forward(const at::Tensor& x) { return sd::linear_forward(fc2, activate(act, sd::linear_forward(fc1, x))); }
 
   Act act;
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};

@@ -46,6 +46,34 @@ at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x) {
   return kernels::group_norm_act(x, norm, at::Tensor(), false);
 }
 
+at::Tensor linear_forward(const torch::nn::Linear& l, const at::Tensor& x) {
+  return at::linear(x, l->weight, l->bias);
+}
+
+at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x) {
+  const auto& o = conv->options;
+  const at::Tensor& w = conv->weight;
+  const at::Tensor& b = conv->bias;
+#if TORCH_VERSION_MAJOR >= 2
+  using std::get_if, std::holds_alternative;
+#else
+  using c10::get_if, c10::holds_alternative;  // LibTorch 1.x options hold c10::variant
+#endif
+  const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
+  if (!b.defined() || !kernels::active_for(x) || x.dim() != 4 || o.groups() != 1 || padding == nullptr ||
+      !holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) || o.transposed())
+    return conv->forward(x);
+  const at::IntArrayRef stride(*o.stride()), pad(**padding), dilation(*o.dilation()), kernel(*o.kernel_size());
+  const bool one = kernel[0] == 1 && kernel[1] == 1 && stride[0] == 1 && stride[1] == 1 && pad[0] == 0 && pad[1] == 0;
+  if (one && x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous()) {
+    // [B, C, H, W] channels_last is [B, H, W, C] in memory: a matrix product over the last dimension.
+    at::Tensor y = at::linear(x.permute({0, 2, 3, 1}), w.reshape({w.size(0), w.size(1)}), b);
+    return y.permute({0, 3, 1, 2});
+  }
+  at::Tensor y = at::conv2d(x, w, at::Tensor(), stride, pad, dilation, 1);
+  return kernels::residual_bias(y, b, at::Tensor(), 1.0);
+}
+
 static torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
                                 bool bias = true) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias));
@@ -120,7 +148,7 @@ at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& tem
     const at::Tensor& b1 = conv1->bias;
     at::Tensor add = t.defined() ? t + b1 : b1.unsqueeze(0).expand({x.size(0), b1.size(0)});
     h = at::conv2d(norm_act(norm2, options.act, h, add), conv2->weight, at::Tensor(), {1, 1}, {1, 1});
-    at::Tensor shortcut = conv_shortcut ? conv_shortcut(x) : x;
+    at::Tensor shortcut = conv_shortcut ? conv_forward(conv_shortcut, x) : x;
     return kernels::residual_bias(h, conv2->bias, shortcut, 1.0 / options.output_scale_factor);
   }
   at::Tensor h = conv1(norm_act(norm1, options.act, x));
@@ -133,7 +161,7 @@ at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& tem
   }
   if (options.dropout > 0) h = at::dropout(h, options.dropout, is_training());
   h = conv2(h);
-  at::Tensor shortcut = conv_shortcut ? conv_shortcut(x) : x;
+  at::Tensor shortcut = conv_shortcut ? conv_forward(conv_shortcut, x) : x;
   at::Tensor out = shortcut + h;
   if (options.output_scale_factor != 1.0) out = out / options.output_scale_factor;
   return out;
@@ -146,8 +174,8 @@ Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t out_channels, int64
 }
 
 at::Tensor Downsample2DImpl::forward(const at::Tensor& x) {
-  if (padding == 0) return conv(at::constant_pad_nd(x, {0, 1, 0, 1}, 0));
-  return conv(x);
+  if (padding == 0) return conv_forward(conv, at::constant_pad_nd(x, {0, 1, 0, 1}, 0));
+  return conv_forward(conv, x);
 }
 
 Upsample2DImpl::Upsample2DImpl(int64_t channels, int64_t out_channels) {
@@ -166,7 +194,7 @@ at::Tensor Upsample2DImpl::forward(const at::Tensor& x, c10::optional<std::vecto
     h = kernels::upsample_nearest2x(h);  // a CUDA kernel for channels_last activations
   }
   if (h.scalar_type() != dtype) h = h.to(dtype);
-  return conv(h);
+  return conv_forward(conv, h);
 }
 
 // ---- Attention --------------------------------------------------------------------------------
@@ -199,7 +227,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
 
   const int64_t heads = options.heads;
   const at::Tensor& kv = context.defined() ? context : x;
-  at::Tensor q = to_q(x), k = to_k(kv), v = to_v(kv);
+  at::Tensor q = linear_forward(to_q, x), k = linear_forward(to_k, kv), v = linear_forward(to_v, kv);
   const int64_t head_dim = k.size(-1) / heads;
   q = q.reshape({batch, -1, heads, head_dim}).transpose(1, 2);
   k = k.reshape({batch, -1, heads, head_dim}).transpose(1, 2);
@@ -207,7 +235,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
 
   at::Tensor h = scaled_dot_product_attention(q, k, v, options.upcast);
   h = h.transpose(1, 2).reshape({batch, -1, heads * head_dim});
-  h = to_out1(to_out0(h));
+  h = to_out1(linear_forward(to_out0, h));
 
   if (spatial) h = h.transpose(-1, -2).reshape(input.sizes());
   if (options.residual_connection) h = h + input;
@@ -220,8 +248,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
 GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out) { proj = register_module("proj", linear(dim_in, 2 * dim_out)); }
 
 at::Tensor GEGLUImpl::forward(const at::Tensor& x) {
-  auto parts = proj(x).chunk(2, -1);
-  return parts[0] * at::gelu(parts[1]);
+  return kernels::geglu(linear_forward(proj, x));  // h, gate = proj(x).chunk(2); h * gelu(gate)
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t mult, double dropout) {
@@ -235,7 +262,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t mult, double dropout) {
   register_module("net", net);
 }
 
-at::Tensor FeedForwardImpl::forward(const at::Tensor& x) { return out(drop(geglu(x))); }
+at::Tensor FeedForwardImpl::forward(const at::Tensor& x) { return linear_forward(out, drop(geglu(x))); }
 
 // ---- BasicTransformerBlock and Transformer2DModel ---------------------------------------------
 
@@ -294,18 +321,18 @@ at::Tensor Transformer2DModelImpl::forward(const at::Tensor& x, const at::Tensor
   at::Tensor h = norm_only(norm, x);
   // [B, C, H, W] -> [B, HW, C]: a free view when h is channels_last.
   if (!options.use_linear_projection) {
-    h = proj_in_conv(h);
+    h = conv_forward(proj_in_conv, h);
     h = h.permute({0, 2, 3, 1}).reshape({batch, height * width, inner_dim});
   } else {
     h = h.permute({0, 2, 3, 1}).reshape({batch, height * width, channels});
-    h = proj_in_linear(h);
+    h = linear_forward(proj_in_linear, h);
   }
   for (auto& block : transformer_blocks) h = block(h, context);
   if (!options.use_linear_projection) {
     h = h.reshape({batch, height, width, inner_dim}).permute({0, 3, 1, 2});
-    h = proj_out_conv(h);
+    h = conv_forward(proj_out_conv, h);
   } else {
-    h = proj_out_linear(h);
+    h = linear_forward(proj_out_linear, h);
     h = h.reshape({batch, height, width, channels}).permute({0, 3, 1, 2});
   }
   return h + x;

@@ -44,6 +44,14 @@ torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps, co
 at::Tensor norm_act(const torch::nn::GroupNorm& norm, Act act, const at::Tensor& x, const at::Tensor& add = at::Tensor());
 at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x);
 
+// The forward of a Linear module through at::linear, which fuses the bias into the matrix product
+// (torch::nn::Linear's C++ forward adds it in a separate pass for inputs of 3 or more dimensions).
+at::Tensor linear_forward(const torch::nn::Linear& l, const at::Tensor& x);
+// The forward of a Conv2d module; on CUDA with the shim's kernels, a 1x1 convolution of a
+// channels_last activation is a matrix product with fused bias, and other convolutions add their
+// bias with a vectorised kernel instead of LibTorch's broadcasting pass.
+at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x);
+
 // Registers typed modules as one torch::nn::ModuleList, so that their keys read name.0, name.1, ...
 template <typename T>
 void register_list(torch::nn::Module& parent, const std::string& name, const std::vector<std::shared_ptr<T>>& items) {

@@ -341,7 +341,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
     emb = time_embedding(emb.to(sample.scalar_type()));
     if (config.time_embedding_act) emb = activate(*config.time_embedding_act, emb);
 
-    at::Tensor h = conv_in(sample);
+    at::Tensor h = conv_forward(conv_in, sample);
     std::vector<at::Tensor> skips{h};
     for (auto& block : down_blocks) {
       h = block(h, emb, context, skips);
@@ -358,7 +358,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
       h = block(h, skips, emb, context, upsample_size);
       if (features) features->push_back(h);
     }
-    return conv_out(norm_act(conv_norm_out, config.act, h));
+    return conv_forward(conv_out, norm_act(conv_norm_out, config.act, h));
   }
 
   UNetConfig config;
