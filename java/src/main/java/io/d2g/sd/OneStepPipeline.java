@@ -9,6 +9,7 @@ import io.d2g.internal.Native;
 import io.d2g.nn.NativeModule;
 import java.awt.image.BufferedImage;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
 import java.lang.foreign.ValueLayout;
 
 /**
@@ -25,7 +26,25 @@ public final class OneStepPipeline implements AutoCloseable {
     }
   }
 
-  private MemorySegment handle;
+  /** The native pipeline; also the Cleaner's action, so that a forgotten pipeline is freed. */
+  private static final class Handle implements Runnable {
+    private MemorySegment address;
+
+    Handle(MemorySegment address) {
+      this.address = address;
+    }
+
+    @Override
+    public synchronized void run() {
+      MemorySegment a = address;
+      address = null;
+      if (a != null && a.address() != 0) d2g_onestep_free(a);
+    }
+  }
+
+  private static final Cleaner CLEANER = Cleaner.create();
+  private final Handle handle;
+  private final Cleaner.Cleanable cleanable;
   // kept so that the Java objects (and their cleaners) outlive the pipeline that shares them
   private final NativeModule textEncoder, unet, vae;
 
@@ -37,12 +56,14 @@ public final class OneStepPipeline implements AutoCloseable {
     MemorySegment out = Native.scratch();
     Native.check(d2g_onestep_create(textEncoder.handle(), unet.handle(), vae.handle(), prediction.code,
         scalingFactor, cudaGraphs ? 1 : 0, out));
-    handle = out.get(ValueLayout.ADDRESS, 0);
+    handle = new Handle(out.get(ValueLayout.ADDRESS, 0));
+    cleanable = CLEANER.register(this, handle);
   }
 
   private MemorySegment handle() {
-    if (handle == null) throw new IllegalStateException("pipeline is closed");
-    return handle;
+    MemorySegment a = handle.address;
+    if (a == null) throw new IllegalStateException("pipeline is closed");
+    return a;
   }
 
   /**
@@ -87,9 +108,6 @@ public final class OneStepPipeline implements AutoCloseable {
 
   @Override
   public void close() {
-    if (handle != null) {
-      d2g_onestep_free(handle);
-      handle = null;
-    }
+    cleanable.clean();  // frees once; later calls do nothing
   }
 }
