@@ -12,6 +12,7 @@
 //   3. apply:    y = silu(x * scale + shift) is one read and one write, in 16-byte vectors.
 // Memory traffic: 2 reads + 1 write of x, instead of ATen's 2 + 1 plus 2 transposes, SiLU and add.
 // Arithmetic in f32 whatever the storage type. No host synchronisation: safe inside CUDA graphs.
+#include "common.cuh"
 #include "cuda_kernels.h"
 
 #include <cuda_bf16.h>
@@ -22,21 +23,6 @@
 
 namespace d2g::kernels {
 namespace {
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_f(float v);
-template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-// 16 bytes of T: the unit every kernel loads and stores.
-template <typename T>
-struct alignas(16) Pack {
-  static constexpr int kSize = 16 / sizeof(T);
-  T v[kSize];
-};
 
 constexpr int kThreads = 256;
 constexpr int kTargetBlocks = 1024;  // stats blocks in flight: a few per SM on an H100 (132 SMs)
