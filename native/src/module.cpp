@@ -57,7 +57,9 @@ d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module**
     }
     auto cfg = d2g::Config::parse(config);
     torch::NoGradGuard no_grad;
-    *out = new d2g_module{kind, it->second(cfg)};
+    auto net = it->second(cfg);
+    auto state = d2g::state_of(*net);
+    *out = new d2g_module{kind, std::move(net), std::move(state)};
   })
 }
 
@@ -82,7 +84,7 @@ d2g_status* d2g_module_to(d2g_module* m, int device_type, int device_index, int 
     }
     torch::NoGradGuard no_grad;
     // Floating tensors take the dtype; integer buffers (e.g. position ids) only move device.
-    for (auto& [name, t] : d2g::state_of(*m->net)) {
+    for (auto& [name, t] : m->state) {
       at::Tensor moved = (st && at::isFloatingType(t.scalar_type())) ? t.to(device, *st) : t.to(device);
       t.set_data(moved);
     }
@@ -94,7 +96,7 @@ d2g_status* d2g_module_set_channels_last(d2g_module* m, int channels_last) {
     d2g::require(m, "module");
     torch::NoGradGuard no_grad;
     auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-    for (auto& [name, t] : d2g::state_of(*m->net))
+    for (auto& [name, t] : m->state)
       if (t.dim() == 4 && t.is_floating_point()) t.set_data(t.contiguous(format));
   })
 }
@@ -110,7 +112,7 @@ d2g_status* d2g_module_state_size(const d2g_module* m, int64_t* out) {
   D2G_GUARD({
     d2g::require(m, "module");
     d2g::require(out, "out");
-    *out = static_cast<int64_t>(d2g::state_of(*m->net).size());
+    *out = static_cast<int64_t>(m->state.size());
   })
 }
 
@@ -118,7 +120,7 @@ d2g_status* d2g_module_state_entry(const d2g_module* m, int64_t index, char* nam
                                    d2g_tensor** tensor) {
   D2G_GUARD({
     d2g::require(m, "module");
-    auto state = d2g::state_of(*m->net);
+    const auto& state = m->state;
     if (index < 0 || index >= static_cast<int64_t>(state.size()))
       fail(D2G_INVALID_ARGUMENT, "state index ", index, " out of range 0..", state.size());
     const auto& [key, t] = state[index];
@@ -140,7 +142,7 @@ d2g_status* d2g_module_load_state(d2g_module* m, const char* const* names, const
       d2g::require(tensors, "tensors");
     }
     std::map<std::string, at::Tensor> own;
-    for (auto& [k, t] : d2g::state_of(*m->net)) own.emplace(k, t);
+    for (auto& [k, t] : m->state) own.emplace(k, t);
     std::vector<std::string> unexpected, mismatched, missing;
     std::vector<std::pair<at::Tensor, const at::Tensor*>> plan;
     std::map<std::string, bool> seen;

@@ -22,6 +22,9 @@
 struct d2g_module {
   std::string kind;
   std::shared_ptr<torch::nn::Module> net;
+  // Parameters then buffers with their dotted names, listed once at creation: the tree never changes
+  // after construction, and to()/channels_last swap data in place (set_data), so the handles stay valid.
+  std::vector<std::pair<std::string, at::Tensor>> state;
 };
 
 namespace d2g {
