@@ -6,7 +6,7 @@ size from our preset configs (java/src/main/resources/io/d2g/sd/presets/sd15), w
 (seeded), saves them as a diffusers folder (safetensors), and runs fixed inputs through them in f32
 (TF32 off) and f16. Writes:
   OUT/unet, OUT/vae, OUT/text_encoder     the weights (f32), diffusers layout
-  OUT/io_f32.safetensors, io_f16.safetensors   inputs and reference outputs
+  OUT/io_f32.safetensors, io_f16.safetensors, io_bf16.safetensors   inputs and reference outputs
   OUT/baseline.json                       eager PyTorch timings (median ms) for batch 1 and 4
 Usage: PYTHONPATH=<diffusers src> python3 scripts/gpu/sd15_reference.py OUT [--no-timing]
 Only the outputs are used by the project; diffusers' code never enters it.
@@ -69,7 +69,8 @@ def run(dtype):
 
 save_file(run(torch.float32), os.path.join(out, "io_f32.safetensors"))
 if dev != "cpu":
-    save_file(run(torch.float16), os.path.join(out, "io_f16.safetensors"))
+    save_file(run(torch.bfloat16), os.path.join(out, "io_bf16.safetensors"))
+    save_file(run(torch.float16), os.path.join(out, "io_f16.safetensors"))  # last: the timings below use f16
 print("saved reference outputs", flush=True)
 
 if timing and dev != "cpu":

@@ -184,6 +184,16 @@ public final class Sd15Bench {
     figs.put("method", "f16 weights, TF32 allowed; onestep_ms: host clock from run() to the u8 images on the host, "
         + "median of 40 after 5 warm-ups; stage times from CUDA events around each replayed graph; first_image_s: first run of a new pipeline (graph capture and cuDNN autotuning "
         + "included), weights already on the GPU; prompt ids given on the host");
+    if (checkParity && Files.exists(ref.resolve("io_bf16.safetensors"))) {
+      // bf16 last, from the f16 weights (f32 -> f16 -> bf16 rounds the same as f32 -> bf16 except
+      // for rare double-rounding ties); unet/vae back to NCHW like the reference run.
+      unet.channelsLast(false);
+      vae.channelsLast(false);
+      for (NativeModule m : new NativeModule[] {text, unet, vae}) m.to(gpu, DType.BF16);
+      parity.set("bf16", compare(text, unet, vae, ref.resolve("io_bf16.safetensors"), DType.BF16, gpu));
+      System.out.println("parity " + parity);
+      write(out.resolve("sd15-parity.json"), card, parity);
+    }
     Path baseline = ref.resolve("baseline.json");
     if (Files.exists(baseline)) figs.set("pytorch_eager_same_run", JSON.readTree(baseline.toFile()));
     write(out.resolve(name + ".json"), card, figs);
