@@ -191,6 +191,8 @@ public final class Sd15Bench {
       vae.channelsLast(false);
       for (NativeModule m : new NativeModule[] {text, unet, vae}) m.to(gpu, DType.BF16);
       parity.set("bf16", compare(text, unet, vae, ref.resolve("io_bf16.safetensors"), DType.BF16, gpu));
+      Path own = ref.resolve("reference_half_vs_f32.json");
+      if (Files.exists(own)) parity.set("reference_half_vs_its_f32", JSON.readTree(own.toFile()));
       System.out.println("parity " + parity);
       write(out.resolve("sd15-parity.json"), card, parity);
     }
