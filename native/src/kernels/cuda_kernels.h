@@ -16,9 +16,9 @@ enum class ElemType { F32, F16, BF16 };
 //   channels_last = true:  element (i, j, k) at i*s*c + k*c + j   (NHWC / [B, tokens, C])
 // add: [n, c] per-sample channel offsets added before the statistics (the ResNet time embedding),
 // or null. weight, bias: [c] or null. All pointers of type `type`; y may not alias x. `scratch`
-// must hold group_norm_scratch_floats(n, c, s, groups, ...) floats. Runs on `stream` without host
+// must hold group_norm_scratch_floats(type, n, c, s, groups, channels_last) floats. Runs on `stream` without host
 // synchronisation (safe to capture in a CUDA graph). Returns a CUDA error code (cudaSuccess = 0).
-int64_t group_norm_scratch_floats(int64_t n, int64_t c, int64_t s, int64_t groups, bool channels_last);
+int64_t group_norm_scratch_floats(ElemType type, int64_t n, int64_t c, int64_t s, int64_t groups, bool channels_last);
 cudaError_t group_norm_act(ElemType type, const void* x, void* y, const void* add, const void* weight,
                            const void* bias, int64_t n, int64_t c, int64_t s, int64_t groups, double eps,
                            bool channels_last, bool silu, float* scratch, int sm_count, cudaStream_t stream);

@@ -326,10 +326,10 @@ const char* group_norm_unsupported(int64_t c, int64_t s, int64_t groups, bool ch
   return nullptr;
 }
 
-int64_t group_norm_scratch_floats(int64_t n, int64_t c, int64_t s, int64_t groups, bool channels_last) {
-  // The plan with the smallest vector (f32: 4) has the most chunks; size for it.
-  const int64_t chunks = std::max(plan(n, c, s, groups, channels_last, 4).chunks,
-                                  plan(n, c, s, groups, channels_last, 8).chunks);
+int64_t group_norm_scratch_floats(ElemType type, int64_t n, int64_t c, int64_t s, int64_t groups, bool channels_last) {
+  // Partial sums per (sample, group, chunk), then scale and shift per (sample, channel); run() lays
+  // them out the same way.
+  const int64_t chunks = plan(n, c, s, groups, channels_last, type == ElemType::F32 ? 4 : 8).chunks;
   return n * groups * chunks * 2 + n * c * 2;
 }
 

@@ -50,7 +50,7 @@ at::Tensor linear_forward(const torch::nn::Linear& l, const at::Tensor& x) {
   return at::linear(x, l->weight, l->bias);
 }
 
-at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x) {
+at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x, bool with_bias) {
   const auto& o = conv->options;
   const at::Tensor& w = conv->weight;
   const at::Tensor& b = conv->bias;
@@ -60,9 +60,12 @@ at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x) {
   using c10::get_if, c10::holds_alternative;  // LibTorch 1.x options hold c10::variant
 #endif
   const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
-  if (!b.defined() || !kernels::active_for(x) || x.dim() != 4 || o.groups() != 1 || padding == nullptr ||
-      !holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) || o.transposed())
-    return conv->forward(x);
+  const bool plain = padding != nullptr && holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) && !o.transposed();
+  if (!with_bias) {
+    if (!plain) fail(D2G_INVALID_ARGUMENT, "a convolution without its bias needs zero padding given as sizes");
+    return at::conv2d(x, w, at::Tensor(), *o.stride(), **padding, *o.dilation(), o.groups());
+  }
+  if (!b.defined() || !kernels::active_for(x) || x.dim() != 4 || o.groups() != 1 || !plain) return conv->forward(x);
   const at::IntArrayRef stride(*o.stride()), pad(**padding), dilation(*o.dilation()), kernel(*o.kernel_size());
   const bool one = kernel[0] == 1 && kernel[1] == 1 && stride[0] == 1 && stride[1] == 1 && pad[0] == 0 && pad[1] == 0;
   if (one && x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous()) {
@@ -144,10 +147,10 @@ at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& tem
     // The same function with the CUDA kernels doing more: LibTorch adds a cuDNN convolution's bias
     // in a pass of its own, so conv1's bias joins the time embedding added inside norm2's kernel
     // and conv2's joins the residual add.
-    at::Tensor h = at::conv2d(norm_act(norm1, options.act, x), conv1->weight, at::Tensor(), {1, 1}, {1, 1});
+    at::Tensor h = conv_forward(conv1, norm_act(norm1, options.act, x), /*with_bias=*/false);
     const at::Tensor& b1 = conv1->bias;
     at::Tensor add = t.defined() ? t + b1 : b1.unsqueeze(0).expand({x.size(0), b1.size(0)});
-    h = at::conv2d(norm_act(norm2, options.act, h, add), conv2->weight, at::Tensor(), {1, 1}, {1, 1});
+    h = conv_forward(conv2, norm_act(norm2, options.act, h, add), /*with_bias=*/false);
     at::Tensor shortcut = conv_shortcut ? conv_forward(conv_shortcut, x) : x;
     return kernels::residual_bias(h, conv2->bias, shortcut, 1.0 / options.output_scale_factor);
   }

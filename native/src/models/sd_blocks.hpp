@@ -49,8 +49,9 @@ at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x);
 at::Tensor linear_forward(const torch::nn::Linear& l, const at::Tensor& x);
 // The forward of a Conv2d module; on CUDA with the shim's kernels, a 1x1 convolution of a
 // channels_last activation is a matrix product with fused bias, and other convolutions add their
-// bias with a vectorised kernel instead of LibTorch's broadcasting pass.
-at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x);
+// bias with a vectorised kernel instead of LibTorch's broadcasting pass. with_bias = false leaves
+// the bias out, for a caller that adds it inside a later fused kernel.
+at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x, bool with_bias = true);
 
 // Registers typed modules as one torch::nn::ModuleList, so that their keys read name.0, name.1, ...
 template <typename T>

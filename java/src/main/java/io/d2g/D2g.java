@@ -4,6 +4,7 @@ import static io.d2g.bindings.d2g_h.*;
 
 import io.d2g.internal.Native;
 import io.d2g.internal.NativeLibrary;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
@@ -113,8 +114,8 @@ public final class D2g {
   }
 
   /** Stops the trace begun by {@link #startTrace} and writes it as a Chrome trace (JSON) to {@code path}. */
-  public static void stopTrace(java.nio.file.Path path) {
-    try (var arena = java.lang.foreign.Arena.ofConfined()) {
+  public static void stopTrace(Path path) {
+    try (Arena arena = Arena.ofConfined()) {
       Native.check(d2g_profiler_stop(arena.allocateFrom(path.toAbsolutePath().toString())));
     }
   }
