@@ -80,6 +80,12 @@ D2G_API d2g_status* d2g_set_allow_tf32(int allow);
  * (default on); off, the models use LibTorch's own operations. *compiled (may be NULL) receives 1 if
  * this build has the kernels at all (a CUDA LibTorch and nvcc at build time). For A/B measurements. */
 D2G_API d2g_status* d2g_set_fused_kernels(int enabled, int* compiled);
+/* Threads for large host copies (16 MiB and up, which also use streaming stores): d2g_tensor_from_host
+ * to the CPU, and d2g_tensor_copy_from_host / _copy_to_host of contiguous CPU tensors. The caller's
+ * thread copies one part and threads-1 short-lived helpers the others. 0 restores the default,
+ * min(4, hardware threads); 1 copies on the caller's thread only. *previous (may be NULL) receives
+ * the setting replaced. Affects the process; threads in 0..64. */
+D2G_API d2g_status* d2g_set_host_copy_threads(int threads, int* previous);
 /* cuDNN convolution algorithms: 1 = time every candidate on each new shape and keep the fastest
  * (a slow first run), 0 = cuDNN's heuristics (LibTorch's default). Affects the process. On full-size
  * SD1.5 in f16 channels_last (H200) benchmarking found no faster step and made the first image 6 s. */

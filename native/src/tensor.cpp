@@ -15,7 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <system_error>
+#include <thread>
 #include <type_traits>
+#include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -195,39 +198,72 @@ static at::Tensor empty_host(c10::IntArrayRef sizes, at::ScalarType st) {
 // streams of memory instead of three, and it does not evict the cache for data that would not fit
 // anyway. glibc's memcpy switches to streaming stores only from 3/4 of its estimate of the shared
 // cache, which virtual machines often report wrongly: on the benchmark VM sysconf says 256 MiB of L3
-// (lscpu: 32 MiB) and memcpy streams only from 192 MiB, so a 64 MiB memcpy reads the destination too
-// (measured there, 64 MiB: memcpy 10-12 ms, streaming 7-8 ms). For the same reason the threshold is
-// a constant, not sysconf's cache size. One thread: LibTorch runs one intra-op thread on that VM, and
-// a second copying thread would compete with the caller's own work on a small shared machine.
+// (lscpu: 32 MiB) and memcpy streams only from 192 MiB, so a 64 MiB memcpy reads the destination too.
+// For the same reason the threshold is a constant, not sysconf's cache size.
+//
+// Such copies are also split over up to g_copy_threads threads (the caller's and short-lived helpers),
+// as LibTorch splits its own large copies: one core rarely saturates memory bandwidth. Measured on the
+// 2-core benchmark VM, 64 MiB: memcpy 11.6 ms, streaming on one thread 7.8-9.5 ms, on two 4.9-5.7 ms
+// (benchmarks/native/host_copy_floor.c). LibTorch's intra-op pool is not used because its size and
+// even its presence depend on how LibTorch was built (Debian's 1.13 runs one intra-op thread there);
+// a helper thread costs tens of microseconds against milliseconds of copying.
 constexpr size_t kStreamingCopy = size_t{16} << 20;
+constexpr int kMaxCopyThreads = 64;
+
+static int default_copy_threads() {
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+}
+static std::atomic<int> g_copy_threads{default_copy_threads()};
+
+static void stream_bytes(char* d, const char* s, size_t n) {
+#ifdef D2G_HAVE_SSE2_STREAM
+  size_t head = std::min(n, (16 - (reinterpret_cast<uintptr_t>(d) & 15)) & 15);  // d to a 16-byte boundary
+  std::memcpy(d, s, head);
+  d += head;
+  s += head;
+  n -= head;
+  size_t body = n & ~size_t{63};
+  for (size_t i = 0; i < body; i += 64) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 16));
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 32));
+    __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 48), e);
+  }
+  _mm_sfence();  // streaming stores are weakly ordered: make them visible before returning
+  std::memcpy(d + body, s + body, n - body);
+#else
+  std::memcpy(d, s, n);
+#endif
+}
 
 static void copy_bytes(void* dst, const void* src, size_t n) {
-#ifdef D2G_HAVE_SSE2_STREAM
-  if (n >= kStreamingCopy) {
-    auto* d = static_cast<char*>(dst);
-    auto* s = static_cast<const char*>(src);
-    size_t head = (16 - (reinterpret_cast<uintptr_t>(d) & 15)) & 15;  // bring d to a 16-byte boundary
-    std::memcpy(d, s, head);
-    d += head;
-    s += head;
-    n -= head;
-    size_t body = n & ~size_t{63};
-    for (size_t i = 0; i < body; i += 64) {
-      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 16));
-      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 32));
-      __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 48));
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), a);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 16), b);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 32), c);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 48), e);
-    }
-    _mm_sfence();  // streaming stores are weakly ordered: make them visible before returning
-    std::memcpy(d + body, s + body, n - body);
+  if (n < kStreamingCopy) {
+    std::memcpy(dst, src, n);
     return;
   }
-#endif
-  std::memcpy(dst, src, n);
+  auto* d = static_cast<char*>(dst);
+  auto* s = static_cast<const char*>(src);
+  const size_t parts = static_cast<size_t>(g_copy_threads.load(std::memory_order_relaxed));
+  const size_t part = ((n / parts) + 63) & ~size_t{63};  // whole cache lines, so no line is shared
+  auto copy_part = [=](size_t k) {
+    size_t lo = std::min(n, k * part), hi = std::min(n, (k + 1) * part);
+    stream_bytes(d + lo, s + lo, hi - lo);
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(parts - 1);
+  size_t k = 1;
+  try {
+    for (; k < parts; k++) helpers.emplace_back(copy_part, k);
+  } catch (const std::system_error&) {
+    // no more threads to be had: the caller copies the parts left over itself
+  }
+  for (size_t rest = k; rest < parts; rest++) copy_part(rest);
+  copy_part(0);
+  for (auto& h : helpers) h.join();
 }
 
 static size_t nbytes_of(const std::vector<int64_t>& shape, at::ScalarType st) {
@@ -438,6 +474,16 @@ d2g_status* d2g_tensor_copy_to_host(const d2g_tensor* src, void* data, size_t nb
     } else {
       at::from_blob(data, t.sizes(), at::TensorOptions().dtype(t.scalar_type())).copy_(t);
     }
+  })
+}
+
+d2g_status* d2g_set_host_copy_threads(int threads, int* previous) {
+  D2G_GUARD({
+    if (threads < 0 || threads > d2g::kMaxCopyThreads)
+      fail(D2G_INVALID_ARGUMENT, "threads must be 0 (the default) to ", d2g::kMaxCopyThreads, ", got ", threads);
+    int n = threads == 0 ? d2g::default_copy_threads() : threads;
+    int before = d2g::g_copy_threads.exchange(n);
+    if (previous != nullptr) *previous = before;
   })
 }
 

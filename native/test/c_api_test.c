@@ -173,6 +173,22 @@ static void test_large_copies(void) {
   ok(d2g_tensor_copy_from_host(e, s, bytes), "fill large empty");
   ok(d2g_tensor_copy_to_host(e, d, bytes), "large empty out");
   CHECK(memcmp(s, d, bytes) == 0, "large empty round trip");
+  /* the same copies split over 1 and 3 threads (parts end mid-line; the last is short) */
+  int previous = 0;
+  fails(d2g_set_host_copy_threads(-1, NULL), D2G_INVALID_ARGUMENT, "threads must be", "negative copy threads");
+  fails(d2g_set_host_copy_threads(65, NULL), D2G_INVALID_ARGUMENT, "threads must be", "too many copy threads");
+  for (int threads = 1; threads <= 3; threads += 2) {
+    ok(d2g_set_host_copy_threads(threads, &previous), "set copy threads");
+    CHECK(previous >= 1 && previous <= 4, "previous copy threads in range (%d)", previous);
+    for (int64_t i = 0; i < n; i++) s[i] = (float)(i % 7919) * (float)threads;
+    memset(dst, 0, bytes + 64);
+    ok(d2g_tensor_copy_from_host(e, s, bytes), "copy_from_host on threads");
+    ok(d2g_tensor_copy_to_host(e, d, bytes), "copy_to_host on threads");
+    CHECK(memcmp(s, d, bytes) == 0 && dst[0] == 0 && d[n] == 0, "copies on %d threads are exact and in bounds",
+          threads);
+  }
+  ok(d2g_set_host_copy_threads(0, &previous), "default copy threads");
+  CHECK(previous == 3, "previous setting returned (%d)", previous);
   d2g_tensor_free(e);
   free(src);
   free(dst);

@@ -205,19 +205,40 @@ class TensorTest {
   }
 
   @Test
-  void largeCopiesAreExact() {
-    // Larger than any last-level cache here: the shim copies with streaming stores.
+  void largeCopiesAreExactOnAnyNumberOfThreads() {
+    // Larger than any last-level cache here: the shim copies with streaming stores, split over
+    // threads; an odd length and 3 threads give parts that end mid-cache-line and a short last part.
     int n = 12 * 1024 * 1024 + 5;
     float[] a = new float[n];
-    for (int i = 0; i < n; i++) a[i] = i * 0.25f - 7f;
-    try (Tensor t = Tensor.of(a)) {
-      float[] back = new float[n];
-      t.copyTo(back);
-      assertArrayEquals(a, back);
-      for (int i = 0; i < n; i++) a[i] = -a[i];
-      t.copyFrom(a);
-      assertArrayEquals(a, t.toFloatArray());
-      assertEquals(a[n - 1], t.data().get(ValueLayout.JAVA_FLOAT, 4L * (n - 1)));
+    int byDefault = D2g.setHostCopyThreads(1);
+    assertTrue(byDefault >= 1 && byDefault <= 4, "default threads " + byDefault);
+    try {
+      int previous = 1;
+      for (int threads : new int[] {1, 2, 3}) {
+        assertEquals(previous, D2g.setHostCopyThreads(threads));
+        previous = threads;
+        for (int i = 0; i < n; i++) a[i] = i * 0.25f - 7f + threads;
+        try (Tensor t = Tensor.of(a)) {
+          float[] back = new float[n];
+          t.copyTo(back);
+          assertArrayEquals(a, back, "threads " + threads);
+          for (int i = 0; i < n; i++) a[i] = -a[i];
+          t.copyFrom(a);
+          assertArrayEquals(a, t.toFloatArray(), "threads " + threads);
+          assertEquals(a[n - 1], t.data().get(ValueLayout.JAVA_FLOAT, 4L * (n - 1)));
+        }
+      }
+    } finally {
+      assertEquals(3, D2g.setHostCopyThreads(0));
+    }
+    assertEquals(byDefault, D2g.setHostCopyThreads(0));
+  }
+
+  @Test
+  void hostCopyThreadsOutsideTheirRangeAreRefused() {
+    for (int bad : new int[] {-1, 65}) {
+      var e = assertThrows(InvalidArgumentException.class, () -> D2g.setHostCopyThreads(bad));
+      assertTrue(e.getMessage().contains("threads must be"), e.getMessage());
     }
   }
 

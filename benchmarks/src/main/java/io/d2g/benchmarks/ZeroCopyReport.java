@@ -39,7 +39,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * d2g.bench.warmup} (5 iterations), {@code d2g.bench.iterations} (5), {@code d2g.bench.time}
  * (seconds per iteration, 1), {@code d2g.bench.results} (folder of zero-copy.json; it is only written
  * when every library and every figure was measured, unless {@code d2g.bench.write=true}), {@code
- * d2g.library} (passed on to the d2g forks).
+ * d2g.library} (passed on to the d2g forks), {@code d2g.bench.floor} (the {@code
+ * d2g_host_copy_floor} program: run before and after the benchmarks, its memcpy and streaming-copy
+ * times go into the JSON as the machine's memory floor at the time; skipped when absent).
  */
 public final class ZeroCopyReport {
   private ZeroCopyReport() {}
@@ -77,6 +79,8 @@ public final class ZeroCopyReport {
     int iterations = Integer.getInteger("d2g.bench.iterations", 5);
     int seconds = Integer.getInteger("d2g.bench.time", 1);
     Path resultsDir = Path.of(System.getProperty("d2g.bench.results", "results"));
+
+    Map<String, Object> floorBefore = hostCopyFloor();
 
     // figure key -> library key -> score (in the figure's unit); and its error
     Map<String, Map<String, Double>> scores = new LinkedHashMap<>();
@@ -126,6 +130,7 @@ public final class ZeroCopyReport {
       }
     }
 
+    Map<String, Object> floorAfter = hostCopyFloor();
     String machine = machine();
     String date = ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
     Map<String, Object> json = new LinkedHashMap<>();
@@ -142,12 +147,21 @@ public final class ZeroCopyReport {
       figs.put(f.key(), entry);
     }
     json.put("figures", figs);
+    if (floorBefore != null || floorAfter != null) {
+      Map<String, Object> floor = new LinkedHashMap<>();
+      floor.put("program", "d2g_host_copy_floor (benchmarks/native/host_copy_floor.c): 64 MiB, best of 20");
+      floor.put("before", floorBefore);
+      floor.put("after", floorAfter);
+      json.put("host_copy_floor", floor);
+    }
 
     System.out.println();
     System.out.println("Machine: " + machine + ", " + date);
     System.out.println();
     System.out.println(table(figures, scores, errors, routes));
     System.out.println(targets(figures, scores));
+    if (floorBefore != null || floorAfter != null)
+      System.out.println("Host copy floor (ms), before: " + floorBefore + ", after: " + floorAfter);
 
     boolean complete = run.size() == 3 && figures.size() == ZeroCopyFigures.FIGURES.size();
     if (complete || Boolean.getBoolean("d2g.bench.write")) {
@@ -158,6 +172,35 @@ public final class ZeroCopyReport {
     } else {
       System.out.println("not writing zero-copy.json: not every library and figure was measured "
           + "(-Dd2g.bench.write=true forces it)");
+    }
+  }
+
+  /**
+   * The machine's memory floor now: the figures d2g_host_copy_floor writes (memcpy and streaming
+   * copies of 64 MiB), or null when the program is not configured or not built.
+   */
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> hostCopyFloor() throws IOException {
+    String program = System.getProperty("d2g.bench.floor", "");
+    if (program.isBlank() || !Files.isExecutable(Path.of(program))) {
+      if (!program.isBlank()) System.out.println("no host copy floor: " + program + " is not built");
+      return null;
+    }
+    Path out = Files.createTempFile("host-copy-floor", ".json");
+    try {
+      Process p = new ProcessBuilder(program, out.toString()).inheritIO().start();
+      if (p.waitFor() != 0) {
+        System.out.println("no host copy floor: " + program + " exited with " + p.exitValue());
+        return null;
+      }
+      Map<String, Object> figures = new ObjectMapper().readValue(out.toFile(), LinkedHashMap.class);
+      figures.remove("bytes");
+      return figures;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } finally {
+      Files.deleteIfExists(out);
     }
   }
 

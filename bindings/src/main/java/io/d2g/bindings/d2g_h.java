@@ -863,6 +863,67 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_set_host_copy_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_set_host_copy_threads");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_host_copy_threads(int threads, int *previous)
+     * }
+     */
+    public static FunctionDescriptor d2g_set_host_copy_threads$descriptor() {
+        return d2g_set_host_copy_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_host_copy_threads(int threads, int *previous)
+     * }
+     */
+    public static MethodHandle d2g_set_host_copy_threads$handle() {
+        return d2g_set_host_copy_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_host_copy_threads(int threads, int *previous)
+     * }
+     */
+    public static MemorySegment d2g_set_host_copy_threads$address() {
+        return d2g_set_host_copy_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_set_host_copy_threads(int threads, int *previous)
+     * }
+     */
+    public static MemorySegment d2g_set_host_copy_threads(int threads, MemorySegment previous) {
+        var mh$ = d2g_set_host_copy_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_set_host_copy_threads", threads, previous);
+            }
+            return (MemorySegment)mh$.invokeExact(threads, previous);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_set_cudnn_benchmark {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
