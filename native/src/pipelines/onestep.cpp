@@ -139,7 +139,10 @@ d2g_status* d2g_onestep_create(const d2g_module* text_encoder, const d2g_module*
 #ifndef D2G_WITH_CUDA
     graphs = false;
 #endif
-    auto* p = new d2g_onestep{*text_encoder, *unet, *vae};
+    auto* p = new d2g_onestep();
+    p->text = *text_encoder;
+    p->unet = *unet;
+    p->vae = *vae;
     p->prediction = prediction;
     p->scaling_factor = scaling_factor;
     p->graphs = graphs;
