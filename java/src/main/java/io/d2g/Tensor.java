@@ -2,7 +2,9 @@ package io.d2g;
 
 import static io.d2g.bindings.d2g_h.*;
 
+import io.d2g.bindings.d2g_h;
 import io.d2g.internal.Native;
+import io.d2g.internal.NativeHandle;
 import java.lang.foreign.AddressLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -29,33 +31,16 @@ public final class Tensor implements AutoCloseable {
     Native.load();
   }
 
-  private static final Cleaner CLEANER = Cleaner.create();
   private static final AddressLayout PTR = ValueLayout.ADDRESS;
 
-  /** The native handle, freed exactly once (by close or by the cleaner). */
-  private static final class Handle implements Runnable {
-    volatile MemorySegment address;
-
-    Handle(MemorySegment address) {
-      this.address = address;
-    }
-
-    @Override
-    public void run() {
-      MemorySegment a = address;
-      address = MemorySegment.NULL;
-      if (a.address() != 0) d2g_tensor_free(a);
-    }
-  }
-
-  private final Handle handle;
+  private final NativeHandle handle;
   private final Cleaner.Cleanable cleanable;
   private long[] shape; // cached: a handle's shape never changes
   private DType dtype;
 
   private Tensor(MemorySegment address) {
-    this.handle = new Handle(address);
-    this.cleanable = CLEANER.register(this, handle);
+    this.handle = new NativeHandle(address, d2g_h::d2g_tensor_free);
+    this.cleanable = handle.register(this);
   }
 
   /** Takes ownership of a handle the caller got from the C API. Not for general use. */
@@ -72,13 +57,11 @@ public final class Tensor implements AutoCloseable {
 
   /** The native handle, for passing to the C API. Throws if closed. */
   public MemorySegment handle() {
-    MemorySegment a = handle.address;
-    if (a.address() == 0) throw new IllegalStateException("tensor is closed");
-    return a;
+    return handle.get("tensor is closed");
   }
 
   public boolean isClosed() {
-    return handle.address.address() == 0;
+    return handle.isClosed();
   }
 
   /** Frees the native handle now. The memory goes when no other tensor or view shares it. */

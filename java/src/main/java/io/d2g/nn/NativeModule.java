@@ -6,7 +6,9 @@ import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.InvalidArgumentException;
 import io.d2g.Tensor;
+import io.d2g.bindings.d2g_h;
 import io.d2g.internal.Native;
+import io.d2g.internal.NativeHandle;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -26,26 +28,9 @@ public class NativeModule implements AutoCloseable {
     Native.load();
   }
 
-  private static final Cleaner CLEANER = Cleaner.create();
-
-  private static final class Handle implements Runnable {
-    volatile MemorySegment address;
-
-    Handle(MemorySegment address) {
-      this.address = address;
-    }
-
-    @Override
-    public void run() {
-      MemorySegment a = address;
-      address = MemorySegment.NULL;
-      if (a.address() != 0) d2g_module_free(a);
-    }
-  }
-
   private final String kind;
   private final ModuleConfig config;
-  private final Handle handle;
+  private final NativeHandle handle;
   private final Cleaner.Cleanable cleanable;
 
   /** Creates a module of a registered native kind ("linear", "unet2d_condition", ...). */
@@ -56,8 +41,8 @@ public class NativeModule implements AutoCloseable {
     try (Arena arena = Arena.ofConfined()) {
       Native.check(d2g_module_create(arena.allocateFrom(kind), arena.allocateFrom(config.toNative()), out));
     }
-    this.handle = new Handle(out.get(ValueLayout.ADDRESS, 0));
-    this.cleanable = CLEANER.register(this, handle);
+    this.handle = new NativeHandle(out.get(ValueLayout.ADDRESS, 0), d2g_h::d2g_module_free);
+    this.cleanable = handle.register(this);
   }
 
   /** A module of any registered kind, without a typed forward. */
@@ -75,9 +60,7 @@ public class NativeModule implements AutoCloseable {
 
   /** The native handle, for the C API. Throws if closed. */
   public MemorySegment handle() {
-    MemorySegment a = handle.address;
-    if (a.address() == 0) throw new IllegalStateException(kind + " module is closed");
-    return a;
+    return handle.get(kind + " module is closed");
   }
 
   /** Moves parameters and buffers to a device; floating ones also take the dtype. */

@@ -5,7 +5,9 @@ import static io.d2g.bindings.d2g_h.*;
 import io.d2g.DType;
 import io.d2g.InvalidArgumentException;
 import io.d2g.Tensor;
+import io.d2g.bindings.d2g_h;
 import io.d2g.internal.Native;
+import io.d2g.internal.NativeHandle;
 import io.d2g.nn.NativeModule;
 import java.awt.image.BufferedImage;
 import java.lang.foreign.MemorySegment;
@@ -26,24 +28,7 @@ public final class OneStepPipeline implements AutoCloseable {
     }
   }
 
-  /** The native pipeline; also the Cleaner's action, so that a forgotten pipeline is freed. */
-  private static final class Handle implements Runnable {
-    private MemorySegment address;
-
-    Handle(MemorySegment address) {
-      this.address = address;
-    }
-
-    @Override
-    public synchronized void run() {
-      MemorySegment a = address;
-      address = null;
-      if (a != null && a.address() != 0) d2g_onestep_free(a);
-    }
-  }
-
-  private static final Cleaner CLEANER = Cleaner.create();
-  private final Handle handle;
+  private final NativeHandle handle;
   private final Cleaner.Cleanable cleanable;
   // kept so that the Java objects (and their cleaners) outlive the pipeline that shares them
   private final NativeModule textEncoder, unet, vae;
@@ -56,14 +41,12 @@ public final class OneStepPipeline implements AutoCloseable {
     MemorySegment out = Native.scratch();
     Native.check(d2g_onestep_create(textEncoder.handle(), unet.handle(), vae.handle(), prediction.code,
         scalingFactor, cudaGraphs ? 1 : 0, out));
-    handle = new Handle(out.get(ValueLayout.ADDRESS, 0));
-    cleanable = CLEANER.register(this, handle);
+    handle = new NativeHandle(out.get(ValueLayout.ADDRESS, 0), d2g_h::d2g_onestep_free);
+    cleanable = handle.register(this);
   }
 
   private MemorySegment handle() {
-    MemorySegment a = handle.address;
-    if (a == null) throw new IllegalStateException("pipeline is closed");
-    return a;
+    return handle.get("pipeline is closed");
   }
 
   /**

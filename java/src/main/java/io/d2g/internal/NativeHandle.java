@@ -1,0 +1,55 @@
+package io.d2g.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+
+/**
+ * One owned native handle, as a C API create returns it, freed exactly once with its {@code _free}:
+ * by the owner's {@code close()} or, for an owner that was forgotten, by the library's one
+ * {@link Cleaner}. The owner ({@code Tensor}, a module, a pipeline) keeps this and the
+ * {@link Cleaner.Cleanable} from {@link #register}; closing is {@code cleanable.clean()}, which runs
+ * the free at most once however often and from however many threads it is called.
+ *
+ * <p>This object is the cleaning action, so it must not reach its owner. Not public API.
+ */
+public final class NativeHandle implements Runnable {
+  /** The C API's {@code _free} for this kind of handle. */
+  @FunctionalInterface
+  public interface Free {
+    void free(MemorySegment handle);
+  }
+
+  private static final Cleaner CLEANER = Cleaner.create();
+
+  private volatile MemorySegment address;
+  private final Free free;
+
+  public NativeHandle(MemorySegment address, Free free) {
+    this.address = address;
+    this.free = free;
+  }
+
+  /** Registers the owner: when it becomes unreachable without having been closed, the handle is freed. */
+  public Cleaner.Cleanable register(Object owner) {
+    return CLEANER.register(owner, this);
+  }
+
+  /** The handle, for passing to the C API; {@code IllegalStateException(closedMessage)} after close. */
+  public MemorySegment get(String closedMessage) {
+    MemorySegment a = address;
+    if (a.address() == 0) throw new IllegalStateException(closedMessage);
+    return a;
+  }
+
+  public boolean isClosed() {
+    return address.address() == 0;
+  }
+
+  /** Frees the handle; called once, through the Cleanable. */
+  @Override
+  public void run() {
+    MemorySegment a = address;
+    address = MemorySegment.NULL;
+    if (a.address() != 0) free.free(a);
+  }
+}
