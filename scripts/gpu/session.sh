@@ -25,7 +25,14 @@ echo "build: $(( $(date +%s) - t0 )) s"
 /tmp/bg/native/d2g_c_api_test | tail -1
 [ -x /tmp/bg/native/d2g_group_norm_bench ] && [[ $parts == *" kernels "* ]] && /tmp/bg/native/d2g_group_norm_bench "$out/group-norm-kernel.json" > "$out/kernels.log" 2>&1; tail -40 "$out/kernels.log"
 [ -n "$ref" ] && { wait $ref; tail -12 "$out/ref.log"; }  # its GPU work must not overlap our timings
-[[ $parts == *" smoke "* ]] && jv io.d2g.examples.GpuSmoke --memcpy-ref /tmp/bg/native/d2g_memcpy_ref --out "$out/gpu-smoke.json"
+if [[ $parts == *" smoke "* ]]; then
+  # SM clock, power and temperature every 0.5 s while the smoke test runs (is the matmul power-capped?)
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu --format=csv -lms 500 \
+    > "$out/smi-smoke.csv" 2>&1 & smi=$!
+  jv io.d2g.examples.GpuSmoke --memcpy-ref /tmp/bg/native/d2g_memcpy_ref \
+    --matmul-ref "python3 scripts/gpu/matmul_reference.py" --out "$out/gpu-smoke.json"
+  kill $smi 2>/dev/null
+fi
 [[ $parts == *" composer "* ]] && [ -d data/emoji-64-bench ] && jv io.d2g.examples.SceneComposerBench --data data/emoji-64-bench --device cuda \
   --batch 256 --size 64 --threads 16 --seconds 20 --out "$out/scene-composer.json" 2>&1 | tail -5
 [[ $parts == *" sd15 "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out" ${SD15_ARGS:-}

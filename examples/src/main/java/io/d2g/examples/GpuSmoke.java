@@ -20,18 +20,25 @@ import java.util.function.Supplier;
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.GpuSmoke \
  *     [--out benchmarks/results/gpu-smoke.json] [--memcpy-ref build-gpu/native/d2g_memcpy_ref] [--mib 256]
+ *     [--matmul-ref "python3 scripts/gpu/matmul_reference.py"]
  * </pre>
+ *
+ * <p>{@code --matmul-ref} names a command that times PyTorch's matmul the same way and prints
+ * {@code {"torch": ..., "tflops": ..., "ms": ...}}; it runs before ours, and its figure is recorded
+ * beside ours.
  */
 public final class GpuSmoke {
   public static void main(String[] args) throws Exception {
     Path out = Path.of("benchmarks/results/gpu-smoke.json");
     Path ref = null;
+    String matmulRef = null;
     int mib = 256;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--out" -> out = Path.of(args[++i]);
         case "--memcpy-ref" -> ref = Path.of(args[++i]);
         case "--mib" -> mib = Integer.parseInt(args[++i]);
+        case "--matmul-ref" -> matmulRef = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -89,6 +96,8 @@ public final class GpuSmoke {
     }
 
     int m = 8192;
+    ObjectNode matmulReference =
+        matmulRef == null ? null : (ObjectNode) json.readTree(run((matmulRef + " " + m).trim().split("\\s+")));
     D2g.manualSeed(0);
     try (Tensor a = Tensor.randn(DType.BF16, gpu, m, m); Tensor b = Tensor.randn(DType.BF16, gpu, m, m)) {
       // Warm up for about two seconds so that clocks and cuBLAS heuristics settle.
@@ -105,9 +114,15 @@ public final class GpuSmoke {
         return (System.nanoTime() - t0) * 1e-9 / inner;
       });
       double tflops = 2.0 * m * m * m / perMatmul / 1e12;
-      figures.putObject("bf16_matmul_tflops").put("ours", round(tflops)).put("unit", "TFLOP/s")
-          .put("ms", round(perMatmul * 1e3));
-      System.out.printf("bf16 matmul %d^3   %8.1f TFLOP/s (%.3f ms)%n", m, tflops, perMatmul * 1e3);
+      ObjectNode fig = figures.putObject("bf16_matmul_tflops").put("ours", round(tflops));
+      if (matmulReference != null) {
+        double theirs = matmulReference.get("tflops").asDouble();
+        fig.put("pytorch", theirs).put("ratio", round(tflops / theirs))
+            .put("pytorch_version", matmulReference.get("torch").asText());
+      }
+      fig.put("unit", "TFLOP/s").put("ms", round(perMatmul * 1e3));
+      System.out.printf("bf16 matmul %d^3   %8.1f TFLOP/s (%.3f ms)%s%n", m, tflops, perMatmul * 1e3,
+          matmulReference == null ? "" : "; PyTorch " + matmulReference.get("tflops").asDouble() + " TFLOP/s");
     }
 
     ObjectNode root = json.createObjectNode();
