@@ -20,6 +20,7 @@ ref=""
 t0=$(date +%s)
 cmake -S "$src" -B /tmp/bg -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:'
 cmake --build /tmp/bg -j16 --target d2g d2g_c_api_test 2>&1 | grep -E 'error|undefined|warning: unused' | head -20
+[[ $parts == *" smoke "* ]] && cmake --build /tmp/bg -j16 --target d2g_memcpy_ref 2>&1 | grep -E 'error|undefined' | head -20
 [[ $parts == *" kernels "* ]] && cmake --build /tmp/bg -j16 2>&1 | grep -E 'error|undefined' | head -20
 echo "build: $(( $(date +%s) - t0 )) s"
 /tmp/bg/native/d2g_c_api_test | tail -1
