@@ -105,7 +105,7 @@ public final class ClipTokenizer {
 
   // ---- loading -----------------------------------------------------------------------------------
 
-  /** A tokenizer from its parts; SD1.5's settings are bos "<|startoftext|>", eos = unk = pad "<|endoftext|>", 77. */
+  /** A tokenizer from its parts; SD1.5's settings are bos {@code <|startoftext|>}, eos = unk = pad {@code <|endoftext|>}, 77. */
   public static ClipTokenizer of(Map<String, Integer> vocab, List<String> merges, String padToken, int maxLength) {
     return new ClipTokenizer(vocab, merges, "<|startoftext|>", "<|endoftext|>", "<|endoftext|>", padToken, maxLength);
   }
@@ -113,7 +113,7 @@ public final class ClipTokenizer {
   /**
    * Loads a diffusers/transformers {@code tokenizer/} folder: {@code vocab.json} and {@code
    * merges.txt}, and where present {@code tokenizer_config.json} and {@code special_tokens_map.json}
-   * for the special tokens (SD1.5 pads with "<|endoftext|>", SD2 with "!") and {@code
+   * for the special tokens (SD1.5 pads with {@code <|endoftext|>}, SD2 with {@code !}) and {@code
    * model_max_length} (77 when absent).
    */
   public static ClipTokenizer load(Path dir) {
@@ -336,7 +336,7 @@ public final class ClipTokenizer {
     return out;
   }
 
-  /** Text back from ids: special tokens dropped, "</w>" as word breaks, bytes decoded as UTF-8. */
+  /** Text back from ids: special tokens dropped, {@code </w>} as word breaks, bytes decoded as UTF-8. */
   public String decode(int[] ids) {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     StringBuilder sb = new StringBuilder();
