@@ -187,6 +187,10 @@ typedef struct d2g_module d2g_module;
  * comma-separated, keys as in the reference config.json (the Java layer converts config.json).
  * Parameters start in f32 on the CPU with LibTorch's default initialisation. */
 D2G_API d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module** out);
+/* Like d2g_module_create, but the parameters are allocated and not initialised (their contents are
+ * undefined): for a module whose whole state is loaded next (d2g_module_load_state, strict). Skips
+ * the random initialisation, seconds for SD1.5-sized networks. Draws nothing from the generator. */
+D2G_API d2g_status* d2g_module_create_empty(const char* kind, const char* config, d2g_module** out);
 /* Writes the module's kind, NUL-terminated and truncated to fit, into buf. */
 D2G_API d2g_status* d2g_module_kind(const d2g_module* m, char* buf, size_t capacity);
 /* Moves every parameter and buffer to a device; floating ones also take dtype (-1 keeps it). */

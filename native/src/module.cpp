@@ -5,8 +5,10 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
+#include "models/layers.hpp"
 #include "tensor.hpp"
 
 namespace d2g {
@@ -44,7 +46,7 @@ using d2g::fail;
 
 extern "C" {
 
-d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module** out) {
+static d2g_status* create_module(const char* kind, const char* config, bool initialise, d2g_module** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     d2g::require(kind, "kind");
@@ -57,10 +59,20 @@ d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module**
     }
     auto cfg = d2g::Config::parse(config);
     torch::NoGradGuard no_grad;
+    std::optional<d2g::SkipInit> skip;
+    if (!initialise) skip.emplace();
     auto net = it->second(cfg);
     auto state = d2g::state_of(*net);
     *out = new d2g_module{kind, std::move(net), std::move(state)};
   })
+}
+
+d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module** out) {
+  return create_module(kind, config, true, out);
+}
+
+d2g_status* d2g_module_create_empty(const char* kind, const char* config, d2g_module** out) {
+  return create_module(kind, config, false, out);
 }
 
 d2g_status* d2g_module_kind(const d2g_module* m, char* buf, size_t capacity) {

@@ -127,8 +127,8 @@ class UpDecoderBlock2DImpl : public torch::nn::Module {
 };
 TORCH_MODULE(UpDecoderBlock2D);
 
-torch::nn::Conv2d conv3x3(int64_t in, int64_t out) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
+d2g::Conv2d conv3x3(int64_t in, int64_t out) {
+  return d2g::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
 }
 
 // x -> 2 * latent_channels moments (mean, logvar) at 1 / 2^(levels-1) of the resolution.
@@ -154,7 +154,7 @@ class EncoderImpl : public torch::nn::Module {
     h = mid_block(h, at::Tensor());
     return conv_forward(conv_out, norm_act(conv_norm_out, Act::SiLU, h));
   }
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  d2g::Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<DownEncoderBlock2D> down_blocks;
   UNetMidBlock2D mid_block{nullptr};
   torch::nn::GroupNorm conv_norm_out{nullptr};
@@ -185,7 +185,7 @@ class DecoderImpl : public torch::nn::Module {
     for (auto& b : up_blocks) h = b(h);
     return conv_forward(conv_out, norm_act(conv_norm_out, Act::SiLU, h));
   }
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  d2g::Conv2d conv_in{nullptr}, conv_out{nullptr};
   UNetMidBlock2D mid_block{nullptr};
   std::vector<UpDecoderBlock2D> up_blocks;
   torch::nn::GroupNorm conv_norm_out{nullptr};
@@ -200,9 +200,9 @@ class AutoencoderKLImpl : public torch::nn::Module {
     encoder = register_module("encoder", Encoder(c));
     decoder = register_module("decoder", Decoder(c));
     const int64_t l = c.latent_channels;
-    if (c.use_quant_conv) quant_conv = register_module("quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
+    if (c.use_quant_conv) quant_conv = register_module("quant_conv", d2g::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
     if (c.use_post_quant_conv)
-      post_quant_conv = register_module("post_quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
+      post_quant_conv = register_module("post_quant_conv", d2g::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
   }
 
   // The posterior's mean and log-variance (clamped to [-30, 20], like DiagonalGaussianDistribution).
@@ -218,7 +218,7 @@ class AutoencoderKLImpl : public torch::nn::Module {
   VaeConfig config;
   Encoder encoder{nullptr};
   Decoder decoder{nullptr};
-  torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
+  d2g::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
 };
 
 static RegisterKind reg_autoencoder_kl("autoencoder_kl", [](const Config& c) {

@@ -65,16 +65,16 @@ static torch::nn::LayerNorm layer_norm(const Options& o) {
 struct CLIPAttentionImpl : torch::nn::Module {
   CLIPAttentionImpl(const Options& o) : heads(o.num_attention_heads), dropout(o.attention_dropout) {
     int64_t d = o.hidden_size;
-    k_proj = register_module("k_proj", torch::nn::Linear(d, d));
-    v_proj = register_module("v_proj", torch::nn::Linear(d, d));
-    q_proj = register_module("q_proj", torch::nn::Linear(d, d));
-    out_proj = register_module("out_proj", torch::nn::Linear(d, d));
+    k_proj = register_module("k_proj", d2g::Linear(d, d));
+    v_proj = register_module("v_proj", d2g::Linear(d, d));
+    q_proj = register_module("q_proj", d2g::Linear(d, d));
+    out_proj = register_module("out_proj", d2g::Linear(d, d));
   }
 
   at::Tensor forward(const at::Tensor& x) {
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), hd = D / heads;
     auto split = [&](const at::Tensor& t) { return t.view({B, T, heads, hd}).transpose(1, 2); };
-    at::Tensor q = split(sd::linear_forward(q_proj, x)), k = split(sd::linear_forward(k_proj, x)), v = split(sd::linear_forward(v_proj, x));
+    at::Tensor q = split(q_proj(x)), k = split(k_proj(x)), v = split(v_proj(x));
     double p = is_training() ? dropout : 0.0;
 #if TORCH_VERSION_MAJOR >= 2
     at::Tensor h = at::scaled_dot_product_attention(q, k, v, {}, p, /*is_causal=*/true);
@@ -87,24 +87,24 @@ struct CLIPAttentionImpl : torch::nn::Module {
     if (p > 0) w = at::dropout(w, p, true);
     at::Tensor h = at::matmul(w, v);
 #endif
-    return sd::linear_forward(out_proj, h.transpose(1, 2).reshape({B, T, D}));
+    return out_proj(h.transpose(1, 2).reshape({B, T, D}));
   }
 
   int64_t heads;
   double dropout;
-  torch::nn::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
+  d2g::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
 };
 TORCH_MODULE(CLIPAttention);
 
 struct CLIPMLPImpl : torch::nn::Module {
   CLIPMLPImpl(const Options& o) : act(o.act) {
-    fc1 = register_module("fc1", torch::nn::Linear(o.hidden_size, o.intermediate_size));
-    fc2 = register_module("fc2", torch::nn::Linear(o.intermediate_size, o.hidden_size));
+    fc1 = register_module("fc1", d2g::Linear(o.hidden_size, o.intermediate_size));
+    fc2 = register_module("fc2", d2g::Linear(o.intermediate_size, o.hidden_size));
   }
-  at::Tensor forward(const at::Tensor& x) { return sd::linear_forward(fc2, activate(act, sd::linear_forward(fc1, x))); }
+  at::Tensor forward(const at::Tensor& x) { return fc2(activate(act, fc1(x))); }
 
   Act act;
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  d2g::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(CLIPMLP);
 
@@ -129,16 +129,16 @@ TORCH_MODULE(CLIPEncoderLayer);
 
 struct CLIPTextEmbeddingsImpl : torch::nn::Module {
   CLIPTextEmbeddingsImpl(const Options& o) {
-    token_embedding = register_module("token_embedding", torch::nn::Embedding(o.vocab_size, o.hidden_size));
+    token_embedding = register_module("token_embedding", d2g::Embedding(o.vocab_size, o.hidden_size));
     position_embedding =
-        register_module("position_embedding", torch::nn::Embedding(o.max_position_embeddings, o.hidden_size));
+        register_module("position_embedding", d2g::Embedding(o.max_position_embeddings, o.hidden_size));
   }
   at::Tensor forward(const at::Tensor& ids) {
     at::Tensor pos = at::arange(ids.size(1), ids.options().dtype(at::kLong));
     return token_embedding->forward(ids) + position_embedding->forward(pos).unsqueeze(0);
   }
 
-  torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
+  d2g::Embedding token_embedding{nullptr}, position_embedding{nullptr};
 };
 TORCH_MODULE(CLIPTextEmbeddings);
 

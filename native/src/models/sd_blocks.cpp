@@ -46,11 +46,7 @@ at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x) {
   return kernels::group_norm_act(x, norm, at::Tensor(), false);
 }
 
-at::Tensor linear_forward(const torch::nn::Linear& l, const at::Tensor& x) {
-  return at::linear(x, l->weight, l->bias);
-}
-
-at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x, bool with_bias) {
+at::Tensor conv_forward(d2g::Conv2d& conv, const at::Tensor& x, bool with_bias) {
   const auto& o = conv->options;
   const at::Tensor& w = conv->weight;
   const at::Tensor& b = conv->bias;
@@ -60,7 +56,7 @@ at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x, bool with_
   using c10::get_if, c10::holds_alternative;  // LibTorch 1.x options hold c10::variant
 #endif
   const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
-  const bool plain = padding != nullptr && holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) && !o.transposed();
+  const bool plain = padding != nullptr && holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
   if (!with_bias) {
     if (!plain) fail(D2G_INVALID_ARGUMENT, "a convolution without its bias needs zero padding given as sizes");
     return at::conv2d(x, w, at::Tensor(), *o.stride(), **padding, *o.dilation(), o.groups());
@@ -77,13 +73,13 @@ at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x, bool with_
   return kernels::residual_bias(y, b, at::Tensor(), 1.0);
 }
 
-static torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
+static d2g::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
                                 bool bias = true) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias));
+  return d2g::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias));
 }
 
-static torch::nn::Linear linear(int64_t in, int64_t out, bool bias = true) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+static d2g::Linear linear(int64_t in, int64_t out, bool bias = true) {
+  return d2g::Linear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 
 static void require_positive(int64_t v, const std::string& what, const std::string& where) {
@@ -230,7 +226,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
 
   const int64_t heads = options.heads;
   const at::Tensor& kv = context.defined() ? context : x;
-  at::Tensor q = linear_forward(to_q, x), k = linear_forward(to_k, kv), v = linear_forward(to_v, kv);
+  at::Tensor q = to_q(x), k = to_k(kv), v = to_v(kv);
   const int64_t head_dim = k.size(-1) / heads;
   q = q.reshape({batch, -1, heads, head_dim}).transpose(1, 2);
   k = k.reshape({batch, -1, heads, head_dim}).transpose(1, 2);
@@ -238,7 +234,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
 
   at::Tensor h = scaled_dot_product_attention(q, k, v, options.upcast);
   h = h.transpose(1, 2).reshape({batch, -1, heads * head_dim});
-  h = to_out1(linear_forward(to_out0, h));
+  h = to_out1(to_out0(h));
 
   if (spatial) h = h.transpose(-1, -2).reshape(input.sizes());
   if (options.residual_connection) h = h + input;
@@ -251,7 +247,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& con
 GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out) { proj = register_module("proj", linear(dim_in, 2 * dim_out)); }
 
 at::Tensor GEGLUImpl::forward(const at::Tensor& x) {
-  return kernels::geglu(linear_forward(proj, x));  // h, gate = proj(x).chunk(2); h * gelu(gate)
+  return kernels::geglu(proj(x));  // h, gate = proj(x).chunk(2); h * gelu(gate)
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t mult, double dropout) {
@@ -265,7 +261,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t mult, double dropout) {
   register_module("net", net);
 }
 
-at::Tensor FeedForwardImpl::forward(const at::Tensor& x) { return linear_forward(out, drop(geglu(x))); }
+at::Tensor FeedForwardImpl::forward(const at::Tensor& x) { return out(drop(geglu(x))); }
 
 // ---- BasicTransformerBlock and Transformer2DModel ---------------------------------------------
 
@@ -328,14 +324,14 @@ at::Tensor Transformer2DModelImpl::forward(const at::Tensor& x, const at::Tensor
     h = h.permute({0, 2, 3, 1}).reshape({batch, height * width, inner_dim});
   } else {
     h = h.permute({0, 2, 3, 1}).reshape({batch, height * width, channels});
-    h = linear_forward(proj_in_linear, h);
+    h = proj_in_linear(h);
   }
   for (auto& block : transformer_blocks) h = block(h, context);
   if (!options.use_linear_projection) {
     h = h.reshape({batch, height, width, inner_dim}).permute({0, 3, 1, 2});
     h = conv_forward(proj_out_conv, h);
   } else {
-    h = linear_forward(proj_out_linear, h);
+    h = proj_out_linear(h);
     h = h.reshape({batch, height, width, channels}).permute({0, 3, 1, 2});
   }
   return h + x;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../status.hpp"
+#include "layers.hpp"
 
 namespace d2g::sd {
 
@@ -44,14 +45,11 @@ torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps, co
 at::Tensor norm_act(const torch::nn::GroupNorm& norm, Act act, const at::Tensor& x, const at::Tensor& add = at::Tensor());
 at::Tensor norm_only(const torch::nn::GroupNorm& norm, const at::Tensor& x);
 
-// The forward of a Linear module through at::linear, which fuses the bias into the matrix product
-// (torch::nn::Linear's C++ forward adds it in a separate pass for inputs of 3 or more dimensions).
-at::Tensor linear_forward(const torch::nn::Linear& l, const at::Tensor& x);
 // The forward of a Conv2d module; on CUDA with the shim's kernels, a 1x1 convolution of a
 // channels_last activation is a matrix product with fused bias, and other convolutions add their
 // bias with a vectorised kernel instead of LibTorch's broadcasting pass. with_bias = false leaves
 // the bias out, for a caller that adds it inside a later fused kernel.
-at::Tensor conv_forward(torch::nn::Conv2d& conv, const at::Tensor& x, bool with_bias = true);
+at::Tensor conv_forward(d2g::Conv2d& conv, const at::Tensor& x, bool with_bias = true);
 
 // Registers typed modules as one torch::nn::ModuleList, so that their keys read name.0, name.1, ...
 template <typename T>
@@ -88,8 +86,8 @@ class ResnetBlock2DImpl : public torch::nn::Module {
 
   ResnetBlock2DOptions options;
   torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
-  torch::nn::Linear time_emb_proj{nullptr};
+  d2g::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
+  d2g::Linear time_emb_proj{nullptr};
 };
 TORCH_MODULE(ResnetBlock2D);
 
@@ -102,7 +100,7 @@ class Downsample2DImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   int64_t padding;
-  torch::nn::Conv2d conv{nullptr};
+  d2g::Conv2d conv{nullptr};
 };
 TORCH_MODULE(Downsample2D);
 
@@ -112,7 +110,7 @@ class Upsample2DImpl : public torch::nn::Module {
   // Nearest-neighbour x2, or to output_size ({height, width}) when given; then a 3x3 convolution.
   at::Tensor forward(const at::Tensor& x, c10::optional<std::vector<int64_t>> output_size = c10::nullopt);
 
-  torch::nn::Conv2d conv{nullptr};
+  d2g::Conv2d conv{nullptr};
 };
 TORCH_MODULE(Upsample2D);
 
@@ -142,7 +140,7 @@ class AttentionImpl : public torch::nn::Module {
 
   AttentionOptions options;
   torch::nn::GroupNorm group_norm{nullptr};
-  torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, to_out0{nullptr};
+  d2g::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, to_out0{nullptr};
   torch::nn::Dropout to_out1{nullptr};
 };
 TORCH_MODULE(Attention);
@@ -154,7 +152,7 @@ class GEGLUImpl : public torch::nn::Module {
   GEGLUImpl(int64_t dim_in, int64_t dim_out);
   at::Tensor forward(const at::Tensor& x);  // h, gate = proj(x).chunk(2); h * gelu(gate)
 
-  torch::nn::Linear proj{nullptr};
+  d2g::Linear proj{nullptr};
 };
 TORCH_MODULE(GEGLU);
 
@@ -165,7 +163,7 @@ class FeedForwardImpl : public torch::nn::Module {
 
   GEGLU geglu{nullptr};          // net.0
   torch::nn::Dropout drop{nullptr};  // net.1
-  torch::nn::Linear out{nullptr};    // net.2
+  d2g::Linear out{nullptr};    // net.2
 };
 TORCH_MODULE(FeedForward);
 
@@ -206,8 +204,8 @@ class Transformer2DModelImpl : public torch::nn::Module {
   TransformerOptions options;
   int64_t inner_dim;
   torch::nn::GroupNorm norm{nullptr};
-  torch::nn::Conv2d proj_in_conv{nullptr}, proj_out_conv{nullptr};      // use_linear_projection = false
-  torch::nn::Linear proj_in_linear{nullptr}, proj_out_linear{nullptr};  // use_linear_projection = true
+  d2g::Conv2d proj_in_conv{nullptr}, proj_out_conv{nullptr};      // use_linear_projection = false
+  d2g::Linear proj_in_linear{nullptr}, proj_out_linear{nullptr};  // use_linear_projection = true
   std::vector<BasicTransformerBlock> transformer_blocks;
 };
 TORCH_MODULE(Transformer2DModel);
@@ -251,7 +249,7 @@ class TimestepEmbeddingImpl : public torch::nn::Module {
 
   Act act;
   c10::optional<Act> post_act;
-  torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+  d2g::Linear linear_1{nullptr}, linear_2{nullptr};
 };
 TORCH_MODULE(TimestepEmbedding);
 

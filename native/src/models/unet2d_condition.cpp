@@ -306,7 +306,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
     const auto& ch = c.block_out_channels;
     const size_t n = ch.size();
     conv_in = register_module(
-        "conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch[0], c.conv_in_kernel)
+        "conv_in", d2g::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch[0], c.conv_in_kernel)
                                          .padding((c.conv_in_kernel - 1) / 2)));
     time_embedding =
         register_module("time_embedding", TimestepEmbedding(ch[0], c.time_embed_dim, c.act, c.timestep_post_act));
@@ -318,7 +318,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
     register_list(*this, "up_blocks", ptrs(up_blocks));
     conv_norm_out = register_module("conv_norm_out", group_norm(c.groups, ch[0], c.norm_eps, "conv_norm_out"));
     conv_out = register_module(
-        "conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], c.out_channels, c.conv_out_kernel)
+        "conv_out", d2g::Conv2d(torch::nn::Conv2dOptions(ch[0], c.out_channels, c.conv_out_kernel)
                                           .padding((c.conv_out_kernel - 1) / 2)));
   }
 
@@ -362,7 +362,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   }
 
   UNetConfig config;
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  d2g::Conv2d conv_in{nullptr}, conv_out{nullptr};
   TimestepEmbedding time_embedding{nullptr};
   std::vector<DownBlock> down_blocks;
   MidBlock mid_block{nullptr};

@@ -2751,6 +2751,68 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_module_create_empty {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_create_empty");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create_empty(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_create_empty$descriptor() {
+        return d2g_module_create_empty.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create_empty(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static MethodHandle d2g_module_create_empty$handle() {
+        return d2g_module_create_empty.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create_empty(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static MemorySegment d2g_module_create_empty$address() {
+        return d2g_module_create_empty.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_create_empty(const char *kind, const char *config, d2g_module **out)
+     * }
+     */
+    public static MemorySegment d2g_module_create_empty(MemorySegment kind, MemorySegment config, MemorySegment out) {
+        var mh$ = d2g_module_create_empty.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_create_empty", kind, config, out);
+            }
+            return (MemorySegment)mh$.invokeExact(kind, config, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_module_kind {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

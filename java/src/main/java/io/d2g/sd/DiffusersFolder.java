@@ -210,7 +210,9 @@ public final class DiffusersFolder {
     List<Path> files = weightFiles(componentDir, options.variant());
     T module;
     try {
-      module = factory.apply(ModuleConfig.fromJson(json));
+      ModuleConfig config = ModuleConfig.fromJson(json);
+      // A strict load fills every parameter: skip the random initialisation it would overwrite.
+      module = options.strict() ? NativeModule.withoutInit(() -> factory.apply(config)) : factory.apply(config);
     } catch (io.d2g.InvalidArgumentException e) {
       throw new CheckpointException(componentDir.resolve("config.json") + " does not describe a usable model: "
           + e.getMessage(), e);

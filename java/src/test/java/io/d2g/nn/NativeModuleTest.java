@@ -2,6 +2,7 @@ package io.d2g.nn;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.InvalidArgumentException;
@@ -32,6 +33,32 @@ class NativeModuleTest {
       lin.to(Device.CPU, DType.F64);
       assertEquals(DType.F64, s.track(lin.state().get("weight")).dtype());
     }
+  }
+
+  @Test
+  void modulesCreatedWithoutInitDrawNothingAndWorkOnceLoaded() {
+    D2g.manualSeed(3);
+    try (Linear empty = NativeModule.withoutInit(() -> new Linear(3, 2, true));
+        Linear afterEmpty = new Linear(3, 2, true); // outside withoutInit: initialised again
+        Linear reference = seeded(3);
+        TensorScope s = new TensorScope()) {
+      Map<String, Tensor> ref = reference.state();
+      ref.values().forEach(s::track);
+      Map<String, Tensor> after = afterEmpty.state();
+      after.values().forEach(s::track);
+      assertArrayEquals(ref.get("weight").toFloatArray(), after.get("weight").toFloatArray(),
+          "an empty module draws nothing from the generator");
+      assertArrayEquals(ref.get("bias").toFloatArray(), after.get("bias").toFloatArray());
+      assertEquals(List.of("weight", "bias"), empty.stateNames());
+      empty.loadState(ref, true);
+      Tensor x = s.track(Tensor.of(new float[] {1, -2, 0.5f}, 1, 3));
+      assertArrayEquals(s.track(reference.forward(x)).toFloatArray(), s.track(empty.forward(x)).toFloatArray());
+    }
+  }
+
+  private static Linear seeded(long seed) {
+    D2g.manualSeed(seed);
+    return new Linear(3, 2, true);
   }
 
   @Test
