@@ -25,6 +25,16 @@ void init_weight_and_bias(at::Tensor& weight, at::Tensor& bias) {
   }
 }
 
+// Registers "weight" of the given shape and "bias" of [shape[0]] (an undefined tensor without a bias,
+// as torch.nn registers it) on m, and initialises both unless SkipInit is active.
+void register_weight_and_bias(torch::nn::Module& m, at::Tensor& weight, at::Tensor& bias, at::IntArrayRef shape,
+                              bool with_bias) {
+  weight = m.register_parameter("weight", torch::empty(shape));
+  bias = with_bias ? m.register_parameter("bias", torch::empty({shape[0]}))
+                   : m.register_parameter("bias", at::Tensor(), /*requires_grad=*/false);
+  if (!SkipInit::active()) init_weight_and_bias(weight, bias);
+}
+
 #if TORCH_VERSION_MAJOR >= 2
 using std::get_if, std::holds_alternative;
 #else
@@ -49,13 +59,7 @@ void Conv2dImpl::reset() {
   if (get_if<torch::ExpandingArray<2>>(&o.padding()) == nullptr || !holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
     fail(D2G_INVALID_ARGUMENT, "Conv2d: only zero padding given as sizes");
   auto k = *o.kernel_size();
-  weight = register_parameter("weight", torch::empty({o.out_channels(), o.in_channels() / o.groups(), k[0], k[1]}));
-  if (o.bias()) {
-    bias = register_parameter("bias", torch::empty({o.out_channels()}));
-  } else {
-    bias = register_parameter("bias", at::Tensor(), /*requires_grad=*/false);
-  }
-  if (!SkipInit::active()) reset_parameters();
+  register_weight_and_bias(*this, weight, bias, {o.out_channels(), o.in_channels() / o.groups(), k[0], k[1]}, o.bias());
 }
 
 void Conv2dImpl::reset_parameters() { init_weight_and_bias(weight, bias); }
@@ -79,13 +83,7 @@ void LinearImpl::reset() {
   if (options.in_features() <= 0 || options.out_features() <= 0)
     fail(D2G_INVALID_ARGUMENT, "Linear: in_features (", options.in_features(), ") and out_features (",
          options.out_features(), ") must be positive");
-  weight = register_parameter("weight", torch::empty({options.out_features(), options.in_features()}));
-  if (options.bias()) {
-    bias = register_parameter("bias", torch::empty({options.out_features()}));
-  } else {
-    bias = register_parameter("bias", at::Tensor(), /*requires_grad=*/false);
-  }
-  if (!SkipInit::active()) reset_parameters();
+  register_weight_and_bias(*this, weight, bias, {options.out_features(), options.in_features()}, options.bias());
 }
 
 void LinearImpl::reset_parameters() { init_weight_and_bias(weight, bias); }
