@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -328,12 +329,22 @@ static inline bool plain_cpu(const at::Tensor& t) {
   return true;
 }
 
+// A new tensor of a's shape and dtype holding op(a[i], b[i]); a and b are contiguous with n elements.
 template <typename T, typename Op>
-static void elementwise(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, int64_t n, Op op) {
+static at::Tensor elementwise(const at::Tensor& a, const at::Tensor& b, int64_t n, Op op) {
+  at::Tensor out = empty_host(a.sizes(), a.scalar_type());
   const T* __restrict pa = static_cast<const T*>(a.data_ptr());
   const T* __restrict pb = static_cast<const T*>(b.data_ptr());
   T* __restrict po = static_cast<T*>(out.data_ptr());
   for (int64_t i = 0; i < n; i++) po[i] = op(pa[i], pb[i]);
+  return out;
+}
+
+// Integer addition that wraps around (two's complement) as LibTorch's does, without signed overflow.
+template <typename T>
+static T wrapping_add(T x, T y) {
+  using U = std::make_unsigned_t<T>;
+  return static_cast<T>(static_cast<U>(x) + static_cast<U>(y));
 }
 
 // The sum of a and b, or an undefined tensor when the inputs do not qualify (see above).
@@ -344,32 +355,11 @@ static at::Tensor small_add(const at::Tensor& a, const at::Tensor& b) {
       !a.is_contiguous() || !b.is_contiguous() || at::hasCallbacks())
     return {};
   switch (st) {
-    case at::kFloat: {
-      at::Tensor out = empty_host(a.sizes(), st);
-      elementwise<float>(a, b, out, n, [](float x, float y) { return x + y; });
-      return out;
-    }
-    case at::kDouble: {
-      at::Tensor out = empty_host(a.sizes(), st);
-      elementwise<double>(a, b, out, n, [](double x, double y) { return x + y; });
-      return out;
-    }
-    case at::kInt: {
-      at::Tensor out = empty_host(a.sizes(), st);
-      elementwise<int32_t>(a, b, out, n, [](int32_t x, int32_t y) {
-        return static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y));
-      });
-      return out;
-    }
-    case at::kLong: {
-      at::Tensor out = empty_host(a.sizes(), st);
-      elementwise<int64_t>(a, b, out, n, [](int64_t x, int64_t y) {
-        return static_cast<int64_t>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
-      });
-      return out;
-    }
-    default:
-      return {};
+    case at::kFloat: return elementwise<float>(a, b, n, std::plus<float>());
+    case at::kDouble: return elementwise<double>(a, b, n, std::plus<double>());
+    case at::kInt: return elementwise<int32_t>(a, b, n, wrapping_add<int32_t>);
+    case at::kLong: return elementwise<int64_t>(a, b, n, wrapping_add<int64_t>);
+    default: return {};
   }
 }
 

@@ -8,8 +8,6 @@ namespace d2g {
 
 static RegisterKind reg_linear("linear", [](const Config& c) {
   auto opts = torch::nn::LinearOptions(c.integer("in_features"), c.integer("out_features")).bias(c.boolean("bias", true));
-  if (opts.in_features() <= 0 || opts.out_features() <= 0)
-    fail(D2G_INVALID_ARGUMENT, "linear: in_features and out_features must be positive");
   return std::static_pointer_cast<torch::nn::Module>(d2g::Linear(opts).ptr());
 });
 

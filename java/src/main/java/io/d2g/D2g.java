@@ -96,10 +96,9 @@ public final class D2g {
    * Threads for large host copies (16 MiB and up) into and out of CPU tensors: the
    * {@code Tensor.of} copies to the CPU, and {@link Tensor#copyFrom(float[])},
    * {@link Tensor#copyTo(float[])}, {@link Tensor#toFloatArray()} and their siblings on contiguous
-   * CPU tensors. The calling thread copies one
-   * part and {@code threads - 1} short-lived helper threads the others. One core rarely saturates
-   * memory bandwidth: on the 2-core benchmark VM a 64 MiB copy takes about 8 ms on one thread and
-   * 5 ms on two.
+   * CPU tensors. The calling thread copies one part and {@code threads - 1} short-lived helper
+   * threads the others. One core rarely saturates memory bandwidth: on the 2-core benchmark VM a
+   * 64 MiB copy takes about 8 ms on one thread and 5 ms on two.
    *
    * @param threads 1 to 64, or 0 for the default, {@code min(4, available processors)}
    * @return the setting this replaces

@@ -34,13 +34,11 @@ public final class Tensor implements AutoCloseable {
   private static final AddressLayout PTR = ValueLayout.ADDRESS;
 
   private final NativeHandle handle;
-  private final Cleaner.Cleanable cleanable;
   private long[] shape; // cached: a handle's shape never changes
   private DType dtype;
 
   private Tensor(MemorySegment address) {
-    this.handle = new NativeHandle(address, d2g_h::d2g_tensor_free);
-    this.cleanable = handle.register(this);
+    this.handle = new NativeHandle(this, address, d2g_h::d2g_tensor_free);
   }
 
   /** Takes ownership of a handle the caller got from the C API. Not for general use. */
@@ -67,7 +65,7 @@ public final class Tensor implements AutoCloseable {
   /** Frees the native handle now. The memory goes when no other tensor or view shares it. */
   @Override
   public void close() {
-    cleanable.clean();
+    handle.close();
   }
 
   // ---- creation ----------------------------------------------------------------------------------

@@ -5,12 +5,11 @@ import java.lang.ref.Cleaner;
 
 /**
  * One owned native handle, as a C API create returns it, freed exactly once with its {@code _free}:
- * by the owner's {@code close()} or, for an owner that was forgotten, by the library's one
- * {@link Cleaner}. The owner ({@code Tensor}, a module, a pipeline) keeps this and the
- * {@link Cleaner.Cleanable} from {@link #register}; closing is {@code cleanable.clean()}, which runs
- * the free at most once however often and from however many threads it is called.
+ * by the owner's {@code close()} (which calls {@link #close}) or, for an owner that was forgotten,
+ * by the library's one {@link Cleaner}. {@link #close} runs the free at most once however often and
+ * from however many threads it is called.
  *
- * <p>This object is the cleaning action, so it must not reach its owner. Not public API.
+ * <p>This object is the cleaning action, so it keeps no reference to its owner. Not public API.
  */
 public final class NativeHandle implements Runnable {
   /** The C API's {@code _free} for this kind of handle. */
@@ -23,15 +22,13 @@ public final class NativeHandle implements Runnable {
 
   private volatile MemorySegment address;
   private final Free free;
+  private final Cleaner.Cleanable cleanable;
 
-  public NativeHandle(MemorySegment address, Free free) {
+  /** Takes ownership of {@code address} for {@code owner}: freed when closed or when the owner becomes unreachable. */
+  public NativeHandle(Object owner, MemorySegment address, Free free) {
     this.address = address;
     this.free = free;
-  }
-
-  /** Registers the owner: when it becomes unreachable without having been closed, the handle is freed. */
-  public Cleaner.Cleanable register(Object owner) {
-    return CLEANER.register(owner, this);
+    this.cleanable = CLEANER.register(owner, this);
   }
 
   /** The handle, for passing to the C API; {@code IllegalStateException(closedMessage)} after close. */
@@ -45,7 +42,12 @@ public final class NativeHandle implements Runnable {
     return address.address() == 0;
   }
 
-  /** Frees the handle; called once, through the Cleanable. */
+  /** Frees the handle now; later calls do nothing. */
+  public void close() {
+    cleanable.clean();
+  }
+
+  /** The cleaning action: frees the handle. Called once, through the Cleanable. */
   @Override
   public void run() {
     MemorySegment a = address;

@@ -12,7 +12,6 @@ import io.d2g.internal.NativeHandle;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,7 +34,6 @@ public class NativeModule implements AutoCloseable {
   private final String kind;
   private final ModuleConfig config;
   private final NativeHandle handle;
-  private final Cleaner.Cleanable cleanable;
 
   /**
    * Creates a module of a registered native kind ("linear", "unet2d_condition", ...), its
@@ -51,8 +49,7 @@ public class NativeModule implements AutoCloseable {
       MemorySegment k = arena.allocateFrom(kind), c = arena.allocateFrom(config.toNative());
       Native.check(empty ? d2g_module_create_empty(k, c, out) : d2g_module_create(k, c, out));
     }
-    this.handle = new NativeHandle(out.get(ValueLayout.ADDRESS, 0), d2g_h::d2g_module_free);
-    this.cleanable = handle.register(this);
+    this.handle = new NativeHandle(this, out.get(ValueLayout.ADDRESS, 0), d2g_h::d2g_module_free);
   }
 
   /**
@@ -169,7 +166,7 @@ public class NativeModule implements AutoCloseable {
 
   @Override
   public void close() {
-    cleanable.clean();
+    handle.close();
   }
 
   @Override

@@ -11,7 +11,6 @@ import io.d2g.internal.NativeHandle;
 import io.d2g.nn.NativeModule;
 import java.awt.image.BufferedImage;
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.Cleaner;
 import java.lang.foreign.ValueLayout;
 
 /**
@@ -29,7 +28,6 @@ public final class OneStepPipeline implements AutoCloseable {
   }
 
   private final NativeHandle handle;
-  private final Cleaner.Cleanable cleanable;
   // kept so that the Java objects (and their cleaners) outlive the pipeline that shares them
   private final NativeModule textEncoder, unet, vae;
 
@@ -41,8 +39,7 @@ public final class OneStepPipeline implements AutoCloseable {
     MemorySegment out = Native.scratch();
     Native.check(d2g_onestep_create(textEncoder.handle(), unet.handle(), vae.handle(), prediction.code,
         scalingFactor, cudaGraphs ? 1 : 0, out));
-    handle = new NativeHandle(out.get(ValueLayout.ADDRESS, 0), d2g_h::d2g_onestep_free);
-    cleanable = handle.register(this);
+    handle = new NativeHandle(this, out.get(ValueLayout.ADDRESS, 0), d2g_h::d2g_onestep_free);
   }
 
   private MemorySegment handle() {
@@ -91,6 +88,6 @@ public final class OneStepPipeline implements AutoCloseable {
 
   @Override
   public void close() {
-    cleanable.clean();  // frees once; later calls do nothing
+    handle.close();  // frees once; later calls do nothing
   }
 }
