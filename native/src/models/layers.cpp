@@ -64,10 +64,10 @@ void Conv2dImpl::reset() {
 
 void Conv2dImpl::reset_parameters() { init_weight_and_bias(weight, bias); }
 
+at::IntArrayRef Conv2dImpl::padding() const { return **get_if<torch::ExpandingArray<2>>(&options.padding()); }
+
 at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
-  const auto& o = options;
-  return at::conv2d(x, weight, bias, *o.stride(), **get_if<torch::ExpandingArray<2>>(&o.padding()), *o.dilation(),
-                    o.groups());
+  return at::conv2d(x, weight, bias, *options.stride(), padding(), *options.dilation(), options.groups());
 }
 
 void Conv2dImpl::pretty_print(std::ostream& stream) const {

@@ -32,6 +32,8 @@ class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {
   void reset_parameters();
   at::Tensor forward(const at::Tensor& x);
   void pretty_print(std::ostream& stream) const override;
+  // The zero padding per side (reset() refuses any other kind).
+  at::IntArrayRef padding() const;
 
   torch::nn::Conv2dOptions options;
   at::Tensor weight, bias;

@@ -50,19 +50,9 @@ at::Tensor conv_forward(d2g::Conv2d& conv, const at::Tensor& x, bool with_bias) 
   const auto& o = conv->options;
   const at::Tensor& w = conv->weight;
   const at::Tensor& b = conv->bias;
-#if TORCH_VERSION_MAJOR >= 2
-  using std::get_if, std::holds_alternative;
-#else
-  using c10::get_if, c10::holds_alternative;  // LibTorch 1.x options hold c10::variant
-#endif
-  const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
-  const bool plain = padding != nullptr && holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
-  if (!with_bias) {
-    if (!plain) fail(D2G_INVALID_ARGUMENT, "a convolution without its bias needs zero padding given as sizes");
-    return at::conv2d(x, w, at::Tensor(), *o.stride(), **padding, *o.dilation(), o.groups());
-  }
-  if (!b.defined() || !kernels::active_for(x) || x.dim() != 4 || o.groups() != 1 || !plain) return conv->forward(x);
-  const at::IntArrayRef stride(*o.stride()), pad(**padding), dilation(*o.dilation()), kernel(*o.kernel_size());
+  const at::IntArrayRef stride(*o.stride()), pad(conv->padding()), dilation(*o.dilation()), kernel(*o.kernel_size());
+  if (!with_bias) return at::conv2d(x, w, at::Tensor(), stride, pad, dilation, o.groups());
+  if (!b.defined() || !kernels::active_for(x) || x.dim() != 4 || o.groups() != 1) return conv->forward(x);
   const bool one = kernel[0] == 1 && kernel[1] == 1 && stride[0] == 1 && stride[1] == 1 && pad[0] == 0 && pad[1] == 0;
   if (one && x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous()) {
     // [B, C, H, W] channels_last is [B, H, W, C] in memory: a matrix product over the last dimension.

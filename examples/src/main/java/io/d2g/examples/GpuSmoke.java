@@ -115,14 +115,15 @@ public final class GpuSmoke {
       });
       double tflops = 2.0 * m * m * m / perMatmul / 1e12;
       ObjectNode fig = figures.putObject("bf16_matmul_tflops").put("ours", round(tflops));
+      String versus = "";
       if (matmulReference != null) {
         double theirs = matmulReference.get("tflops").asDouble();
         fig.put("pytorch", theirs).put("ratio", round(tflops / theirs))
             .put("pytorch_version", matmulReference.get("torch").asText());
+        versus = "; PyTorch " + theirs + " TFLOP/s";
       }
       fig.put("unit", "TFLOP/s").put("ms", round(perMatmul * 1e3));
-      System.out.printf("bf16 matmul %d^3   %8.1f TFLOP/s (%.3f ms)%s%n", m, tflops, perMatmul * 1e3,
-          matmulReference == null ? "" : "; PyTorch " + matmulReference.get("tflops").asDouble() + " TFLOP/s");
+      System.out.printf("bf16 matmul %d^3   %8.1f TFLOP/s (%.3f ms)%s%n", m, tflops, perMatmul * 1e3, versus);
     }
 
     ObjectNode root = json.createObjectNode();
