@@ -3,19 +3,26 @@
 normal inputs, about 2 s of warm-up, then the median of 9 batches of 50 products (after 3 more),
 each batch closed by a synchronise, on the host clock. Prints one JSON line:
   {"torch": "...", "tflops": x, "ms": y}
-Usage: python3 scripts/gpu/matmul_reference.py [M]   (GpuSmoke --matmul-ref runs it)
+Usage: python3 scripts/gpu/matmul_reference.py [M] [--inputs randn|zeros|ones]
+(GpuSmoke --matmul-ref runs it with randn). Constant inputs switch fewer transistors, so the card
+stays further below its power limit: they show how far power, not the kernel, limits the figure.
 """
+import argparse
 import json
-import sys
 import time
 
 import torch
 
-m = int(sys.argv[1]) if len(sys.argv) > 1 else 8192
+parser = argparse.ArgumentParser(description="PyTorch's bf16 matmul, timed as GpuSmoke times ours")
+parser.add_argument("m", nargs="?", type=int, default=8192, help="matrix size (default 8192)")
+parser.add_argument("--inputs", choices=["randn", "zeros", "ones"], default="randn")
+opts = parser.parse_args()
+m, inputs = opts.m, opts.inputs
+make = {"randn": torch.randn, "zeros": torch.zeros, "ones": torch.ones}[inputs]
 dev = torch.device("cuda", 0)
 torch.manual_seed(0)
-a = torch.randn(m, m, device=dev, dtype=torch.bfloat16)
-b = torch.randn(m, m, device=dev, dtype=torch.bfloat16)
+a = make(m, m, device=dev, dtype=torch.bfloat16)
+b = make(m, m, device=dev, dtype=torch.bfloat16)
 
 end = time.perf_counter() + 2.0
 while time.perf_counter() < end:
@@ -35,4 +42,4 @@ def batch(inner=50):
 for _ in range(3):
     batch()
 per = sorted(batch() for _ in range(9))[4]
-print(json.dumps({"torch": torch.__version__, "tflops": round(2.0 * m**3 / per / 1e12, 3), "ms": round(per * 1e3, 3)}))
+print(json.dumps({"torch": torch.__version__, "inputs": inputs, "tflops": round(2.0 * m**3 / per / 1e12, 3), "ms": round(per * 1e3, 3)}))

@@ -1,0 +1,80 @@
+package io.d2g.benchmarks;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.d2g.D2g;
+import io.d2g.nn.ModuleConfig;
+import io.d2g.nn.NativeModule;
+import io.d2g.sd.AutoencoderKL;
+import io.d2g.sd.ClipTextModel;
+import io.d2g.sd.UNet2DConditionModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Seconds to create the full-size SD1.5 networks on the CPU, with LibTorch's random initialisation
+ * and without it ({@link NativeModule#withoutInit}, what a strict {@code DiffusersFolder.load}
+ * does), median of {@code --reps} (default 3). Prints a table and writes
+ * {@code results/module-init.json}.
+ *
+ * <pre>
+ * mvn -B -q install -DskipTests && mvn -B -pl benchmarks package exec:exec@module-init
+ * </pre>
+ */
+public final class ModuleInitBench {
+  private ModuleInitBench() {}
+
+  public static void main(String[] args) throws Exception {
+    int reps = args.length > 1 && args[0].equals("--reps") ? Integer.parseInt(args[1]) : 3;
+    Path presets = Path.of("../java/src/main/resources/io/d2g/sd/presets/sd15");
+    Path results = Path.of(System.getProperty("d2g.bench.results", "results"));
+    Map<String, Function<ModuleConfig, NativeModule>> networks = new LinkedHashMap<>();
+    networks.put("unet", UNet2DConditionModel::new);
+    networks.put("vae", AutoencoderKL::new);
+    networks.put("text_encoder", ClipTextModel::new);
+
+    Map<String, Object> figures = new LinkedHashMap<>();
+    System.out.println("| network | initialised (s) | withoutInit (s) |");
+    System.out.println("|---|---:|---:|");
+    for (var e : networks.entrySet()) {
+      ModuleConfig config = ModuleConfig.read(presets.resolve(e.getKey() + ".json"));
+      double init = median(reps, () -> e.getValue().apply(config));
+      double empty = median(reps, () -> NativeModule.withoutInit(() -> e.getValue().apply(config)));
+      System.out.printf("| %s | %.2f | %.3f |%n", e.getKey(), init, empty);
+      figures.put(e.getKey(), Map.of("initialised_s", round(init), "without_init_s", round(empty)));
+    }
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("machine", ZeroCopyReport.machine() + ", LibTorch " + D2g.torchVersion());
+    json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
+    json.put("method", "seconds from the constructor call to a usable CPU module (f32), median of " + reps
+        + "; SD1.5 presets (java/src/main/resources/io/d2g/sd/presets/sd15)");
+    json.put("figures", figures);
+    Files.createDirectories(results);
+    Path out = results.resolve("module-init.json");
+    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), json);
+    System.out.println("wrote " + out.toAbsolutePath());
+  }
+
+  private static double median(int reps, Supplier<NativeModule> create) {
+    double[] s = new double[reps];
+    for (int i = 0; i < reps; i++) {
+      long t0 = System.nanoTime();
+      NativeModule m = create.get();
+      s[i] = (System.nanoTime() - t0) / 1e9;
+      m.close();
+    }
+    Arrays.sort(s);
+    return s[reps / 2];
+  }
+
+  private static double round(double x) {
+    return Math.round(x * 1000) / 1000.0;
+  }
+}
