@@ -32,7 +32,15 @@ public final class ModuleInitBench {
   private ModuleInitBench() {}
 
   public static void main(String[] args) throws Exception {
-    int reps = args.length > 1 && args[0].equals("--reps") ? Integer.parseInt(args[1]) : 3;
+    int reps = 3;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--reps") && i + 1 < args.length && args[i + 1].matches("[1-9][0-9]*")) {
+        reps = Integer.parseInt(args[++i]);
+      } else {
+        System.err.println("usage: ModuleInitBench [--reps N]   (N >= 1, default 3); got " + String.join(" ", args));
+        System.exit(2);
+      }
+    }
     Path presets = Path.of("../java/src/main/resources/io/d2g/sd/presets/sd15");
     Path results = Path.of(System.getProperty("d2g.bench.results", "results"));
     Map<String, Function<ModuleConfig, NativeModule>> networks = new LinkedHashMap<>();
