@@ -21,25 +21,21 @@ import java.util.function.Supplier;
 /**
  * Seconds to create the full-size SD1.5 networks on the CPU, with LibTorch's random initialisation
  * and without it ({@link NativeModule#withoutInit}, what a strict {@code DiffusersFolder.load}
- * does), median of {@code --reps} (default 3). Prints a table and writes
+ * does), median of {@code -Dd2g.bench.reps} (default 3). Prints a table and writes
  * {@code results/module-init.json}.
  *
  * <pre>
- * mvn -B -q install -DskipTests && mvn -B -pl benchmarks package exec:exec@module-init
+ * mvn -B -q install -DskipTests && mvn -B -pl benchmarks package exec:exec@module-init [-Dbench.args=-Dd2g.bench.reps=5]
  * </pre>
  */
 public final class ModuleInitBench {
   private ModuleInitBench() {}
 
   public static void main(String[] args) throws Exception {
-    int reps = 3;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--reps") && i + 1 < args.length && args[i + 1].matches("[1-9][0-9]*")) {
-        reps = Integer.parseInt(args[++i]);
-      } else {
-        System.err.println("usage: ModuleInitBench [--reps N]   (N >= 1, default 3); got " + String.join(" ", args));
-        System.exit(2);
-      }
+    int reps = Integer.getInteger("d2g.bench.reps", 3);
+    if (args.length > 0 || reps < 1) {
+      System.err.println("usage: ModuleInitBench, settings as system properties: -Dd2g.bench.reps=N (N >= 1, default 3)");
+      System.exit(2);
     }
     Path presets = Path.of("../java/src/main/resources/io/d2g/sd/presets/sd15");
     Path results = Path.of(System.getProperty("d2g.bench.results", "results"));
