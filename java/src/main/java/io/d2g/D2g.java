@@ -4,6 +4,8 @@ import static io.d2g.bindings.d2g_h.*;
 
 import io.d2g.internal.Native;
 import io.d2g.internal.NativeLibrary;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -13,24 +15,23 @@ import java.util.List;
 
 /** The library as a whole: versions, devices, seeds, synchronisation. */
 public final class D2g {
-  static {
-    Native.load();
-  }
-
   private D2g() {}
 
   /** Version of the native shim. */
   public static String version() {
+    Native.load();
     return Native.string(d2g_version());
   }
 
   /** Version of the LibTorch the shim was built against. */
   public static String torchVersion() {
+    Native.load();
     return Native.string(d2g_torch_version());
   }
 
   /** Whether the LibTorch in use was built with CUDA. */
   public static boolean cudaCompiled() {
+    Native.load();
     return d2g_cuda_compiled() != 0;
   }
 
@@ -40,18 +41,21 @@ public final class D2g {
   }
 
   public static boolean cudaAvailable() {
+    Native.load();
     MemorySegment out = Native.scratch();
     Native.check(d2g_cuda_is_available(out));
     return out.get(ValueLayout.JAVA_INT, 0) != 0;
   }
 
   public static int cudaDeviceCount() {
+    Native.load();
     MemorySegment out = Native.scratch();
     Native.check(d2g_cuda_device_count(out));
     return out.get(ValueLayout.JAVA_INT, 0);
   }
 
   public static String cudaDeviceName(int index) {
+    Native.load();
     MemorySegment buf = Native.scratch();
     Native.check(d2g_cuda_device_name(index, buf, 256));
     return buf.getString(0);
@@ -59,6 +63,7 @@ public final class D2g {
 
   /** Every device this process can use: cpu first, then each CUDA device. */
   public static List<Device> devices() {
+    Native.load();
     List<Device> list = new ArrayList<>();
     list.add(Device.CPU);
     if (cudaAvailable()) for (int i = 0; i < cudaDeviceCount(); i++) list.add(Device.cuda(i));
@@ -67,6 +72,7 @@ public final class D2g {
 
   /** Seeds every random generator (CPU and all CUDA devices). */
   public static void manualSeed(long seed) {
+    Native.load();
     Native.check(d2g_manual_seed(seed));
   }
 
@@ -75,6 +81,7 @@ public final class D2g {
    * error). LibTorch's defaults: off for matrix products, on for cuDNN convolutions.
    */
   public static void setAllowTf32(boolean allow) {
+    Native.load();
     Native.check(d2g_set_allow_tf32(allow ? 1 : 0));
   }
 
@@ -87,6 +94,7 @@ public final class D2g {
    *     the CUDA compiler at build time); without them the switch changes nothing
    */
   public static boolean setFusedKernels(boolean enabled) {
+    Native.load();
     MemorySegment out = Native.scratch();
     Native.check(d2g_set_fused_kernels(enabled ? 1 : 0, out));
     return out.get(ValueLayout.JAVA_INT, 0) != 0;
@@ -105,6 +113,7 @@ public final class D2g {
    * @throws InvalidArgumentException if threads is outside 0..64
    */
   public static int setHostCopyThreads(int threads) {
+    Native.load();
     MemorySegment out = Native.scratch();
     Native.check(d2g_set_host_copy_threads(threads, out));
     return out.get(ValueLayout.JAVA_INT, 0);
@@ -117,6 +126,7 @@ public final class D2g {
    * benchmarking found no faster step and made the first image 6 s instead of 0.24 s.
    */
   public static void setCudnnBenchmark(boolean enabled) {
+    Native.load();
     Native.check(d2g_set_cudnn_benchmark(enabled ? 1 : 0));
   }
 
@@ -128,18 +138,27 @@ public final class D2g {
    * @throws InvalidArgumentException if a trace is already being recorded or LibTorch cannot trace
    */
   public static void startTrace() {
+    Native.load();
     Native.check(d2g_profiler_start());
   }
 
-  /** Stops the trace begun by {@link #startTrace} and writes it as a Chrome trace (JSON) to {@code path}. */
+  /**
+   * Stops the trace begun by {@link #startTrace} and writes it as a Chrome trace (JSON) to {@code
+   * path}, atomically; an existing file there is replaced only when it is a JSON file (see {@link
+   * Outputs}).
+   */
   public static void stopTrace(Path path) {
-    try (Arena arena = Arena.ofConfined()) {
-      Native.check(d2g_profiler_stop(arena.allocateFrom(path.toAbsolutePath().toString())));
+    Native.load();
+    try (Outputs.StagedFile staged = Outputs.stageFile(path, OutputKind.jsonFile("Chrome trace"), false);
+        Arena arena = Arena.ofConfined()) {
+      Native.check(d2g_profiler_stop(arena.allocateFrom(staged.path().toString())));
+      staged.commit();
     }
   }
 
   /** Peak bytes held by the CUDA caching allocator on a device; {@code reset} starts a new peak. */
   public static long cudaMemoryPeak(Device device, boolean reset) {
+    Native.load();
     if (!device.isCuda()) throw new InvalidArgumentException("memory peaks are kept for CUDA devices, not " + device);
     MemorySegment out = Native.scratch();
     Native.check(d2g_cuda_memory_peak(device.index(), reset ? 1 : 0, out));
@@ -148,6 +167,7 @@ public final class D2g {
 
   /** Waits for all queued work on a CUDA device (no-op for the CPU). */
   public static void synchronize(Device device) {
+    Native.load();
     if (device.isCuda()) Native.check(d2g_synchronize(device.index()));
   }
 }

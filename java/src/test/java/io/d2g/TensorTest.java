@@ -346,7 +346,7 @@ class TensorTest {
 
   @Test
   void cleanerReleasesForgottenWrappedMemory() throws InterruptedException {
-    int before = Native.borrowedCount();
+    int before = io.d2g.io.Fixtures.settledBorrowCount();
     Arena arena = Arena.ofAuto();
     for (int i = 0; i < 50; i++) Tensor.wrap(arena.allocate(64, 8), DType.F32, 16); // never closed
     assertTrue(Native.borrowedCount() >= before + 1);

@@ -26,7 +26,7 @@ final class DataCommand implements Runnable {
 
   @Override
   public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
+    throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: say which dataset (emoji)");
   }
 
   /** {@code d2g data emoji}: the multi-style emoji corpus from npm. */
@@ -35,12 +35,19 @@ final class DataCommand implements Runnable {
           "Fetches with 'npm pack' into the cache (reused on later runs), verifies each tarball's integrity, "
               + "decodes and renders the art, scales it, and writes PNG shards, the index, the concept split, "
               + "the caption corpus, held-out prompts and ATTRIBUTION.md. Same inputs and options give "
-              + "byte-identical output."})
+              + "byte-identical output.",
+          "An existing --out is replaced only when it is an emoji dataset (its manifest names every file in it); "
+              + "anything else is refused and left as it is. The new dataset is written beside it and moved into "
+              + "place when complete, so an interrupted build never damages the previous one."})
   static final class Emoji implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--out", description = "Output folder (default: data/emoji-<size>).")
     Path out;
+
+    @Option(names = "--force", description = "Also replace an older or damaged emoji dataset at --out (a folder that "
+        + "holds nothing but dataset files). Never replaces anything else.")
+    boolean force;
 
     @Option(names = "--size", defaultValue = "64", description = "Side of every picture in pixels (default: ${DEFAULT-VALUE}).")
     int size;
@@ -70,10 +77,11 @@ final class DataCommand implements Runnable {
     @Option(names = "--shard-mb", defaultValue = "8", description = "Shard size in MiB (default: ${DEFAULT-VALUE}).")
     int shardMb;
 
-    @Option(names = "--threads", description = "Decoding threads (default: all cores).")
+    @Option(names = "--threads", description = "Decoding threads, 1 or more (default: all cores).")
     Integer threads;
 
-    @Option(names = "--contact-sheet", description = "Also write a contact sheet PNG (samples and composed scenes) here.")
+    @Option(names = "--contact-sheet", description = "Also write a contact sheet PNG (samples and composed scenes) to "
+        + "this file; an existing file is replaced only when d2g wrote it (or, with --force, when it is a PNG).")
     Path contactSheet;
 
     @Option(names = "--no-progress", description = "No progress bars.")
@@ -82,15 +90,19 @@ final class DataCommand implements Runnable {
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
+      require(size >= 8 && size <= 1024, "--size must be between 8 and 1024, got " + size);
+      require(threads == null || threads >= 1, "--threads must be at least 1, got " + threads);
+      require(shardMb >= 1 && shardMb <= 4096, "--shard-mb must be between 1 and 4096, got " + shardMb);
+      require(heldOut >= 0 && heldOut < 1, "--held-out must be in [0, 1), got " + heldOut);
+      require(heldOutPairs >= 0 && heldOutPairs < 1, "--held-out-pairs must be in [0, 1), got " + heldOutPairs);
       Path dir = this.out != null ? this.out : Path.of("data", "emoji-" + size);
       EmojiDatasetBuilder.Options o = EmojiDatasetBuilder.Options.defaults(dir).withSize(size)
           .withSkinTones(SkinTones.parse(skinTones)).withShardBytes((long) shardMb << 20).withProgress(!noProgress)
-          .withSplits(new Splits(splitSeed == null ? Splits.DEFAULT_SEED : splitSeed, heldOut, heldOutPairs));
+          .withSplits(new Splits(splitSeed == null ? Splits.DEFAULT_SEED : splitSeed, heldOut, heldOutPairs))
+          .withForce(force);
       if (styles != null && !styles.isEmpty()) o = o.withStyles(styles.stream().map(EmojiStyle::parse).toList());
       if (cache != null) o = o.withCache(cache);
-      if (threads != null)
-        o = new EmojiDatasetBuilder.Options(o.out(), o.cache(), o.size(), o.styles(), o.skinTones(), o.splits(),
-            o.shardBytes(), o.progress(), threads, o.evalCompositional());
+      if (threads != null) o = o.withThreads(threads);
       BuildReport r = new EmojiDatasetBuilder().build(o);
       out.printf("wrote %s: %d images of %d concepts, %.1f MB%n", r.out(), r.images(), r.concepts(), r.bytesOnDisk() / 1e6);
       out.printf("%-12s %7s %8s %10s %10s %10s %8s%n", "style", "images", "concepts", "held-out", "held-out", "train", "skipped");
@@ -101,12 +113,16 @@ final class DataCommand implements Runnable {
         try (EmojiDataset ds = EmojiDataset.open(r.out())) {
           SpriteAtlas atlas = SpriteAtlas.of(ds, EmojiRecord::isTrain);
           SceneComposer composer = new SceneComposer(atlas, SceneComposer.Options.defaults(size));
-          ContactSheet.write(ContactSheet.render(ds, composer, 8, 3, 7), contactSheet);
-          out.printf("contact sheet: %s%n", contactSheet);
+          Path written = ContactSheet.write(ContactSheet.render(ds, composer, 8, 3, 7), contactSheet, force);
+          out.printf("contact sheet: %s%n", written);
         }
       }
       out.flush();
       return 0;
+    }
+
+    private void require(boolean ok, String message) {
+      if (!ok) throw new CommandLine.ParameterException(spec.commandLine(), message);
     }
   }
 }

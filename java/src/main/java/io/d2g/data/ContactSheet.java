@@ -1,13 +1,14 @@
 package io.d2g.data;
 
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
+import io.d2g.io.Png;
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,13 +73,16 @@ public final class ContactSheet {
     return sheet;
   }
 
-  public static void write(BufferedImage sheet, Path file) {
-    try {
-      if (file.toAbsolutePath().getParent() != null) Files.createDirectories(file.toAbsolutePath().getParent());
-      Files.write(file, ImageCodec.encodePng(RgbaImage.of(sheet)));
-    } catch (IOException e) {
-      throw new DatasetException("cannot write the contact sheet " + file + ": " + e.getMessage(), e);
-    }
+  /** The contact sheet as an output: a PNG that d2g wrote (when forced, any PNG). */
+  public static final OutputKind KIND = OutputKind.png("contact sheet PNG");
+
+  /**
+   * Writes the sheet as a PNG marked as d2g's, atomically; an existing file is replaced only when
+   * {@link #KIND} recognises it (with {@code force}, any PNG). Returns the file written.
+   */
+  public static Path write(BufferedImage sheet, Path file, boolean force) {
+    return Outputs.writeBytes(file, KIND, force,
+        Png.withText(ImageCodec.encodePng(RgbaImage.of(sheet)), "Software", Png.SOFTWARE));
   }
 
   private record Cell(RgbaImage image, String caption, boolean checker) {}

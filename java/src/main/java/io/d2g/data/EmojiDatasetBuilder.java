@@ -2,13 +2,16 @@ package io.d2g.data;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -32,8 +35,9 @@ import org.slf4j.LoggerFactory;
  * Builds the emoji dataset: fetches the pinned npm packages (reusing the cache), verifies each
  * tarball's integrity, maps pictures to CLDR concepts, decodes or renders them, scales them to the
  * target size, and writes PNG shards with their index, the split, the caption corpus, the held-out
- * prompts and the attribution. Output goes to a temporary folder that replaces {@code out} only when
- * everything succeeded; the same inputs and options give byte-identical files.
+ * prompts and the attribution. Output goes to a temporary folder that is put in place of {@code out}
+ * only when everything succeeded, and only where {@code out} may be replaced ({@link #KIND}); the
+ * same inputs and options give byte-identical files.
  */
 public final class EmojiDatasetBuilder {
   private static final Logger log = LoggerFactory.getLogger(EmojiDatasetBuilder.class);
@@ -43,46 +47,110 @@ public final class EmojiDatasetBuilder {
   public static final String FORMAT = "d2g-emoji-shards";
   public static final int FORMAT_VERSION = 1;
 
-  /** Build options. {@code shardBytes}: a shard is closed once it holds at least this many bytes. */
+  /** The files of a dataset besides its shards ({@code images-NNNNN.bin}); the manifest comes last. */
+  static final List<String> FILES = List.of("index.jsonl", "concepts.json", "splits.json", "captions-train.txt",
+      "eval-prompts.jsonl", "ATTRIBUTION.md");
+  private static final java.util.regex.Pattern SHARD = java.util.regex.Pattern.compile("images-\\d{5}\\.bin");
+
+  /**
+   * An emoji dataset as an output: recognised when its manifest has this format and names every
+   * file in the folder; when forced, also a folder of nothing but dataset files (an older format, a
+   * lost or damaged manifest).
+   */
+  public static final OutputKind KIND = new OutputKind() {
+    @Override
+    public String description() {
+      return "emoji dataset";
+    }
+
+    @Override
+    public boolean recognises(Path dir) throws IOException {
+      Path mf = dir.resolve("manifest.json");
+      if (!Files.isRegularFile(mf, LinkOption.NOFOLLOW_LINKS)) return false;
+      com.fasterxml.jackson.databind.JsonNode m;
+      try {
+        m = JSON.readTree(Files.readAllBytes(mf));
+      } catch (IOException e) {
+        return false;
+      }
+      if (m == null || !FORMAT.equals(m.path("format").asText())) return false;
+      Set<String> named = new java.util.HashSet<>(Set.of("manifest.json"));
+      m.path("files").forEach(f -> named.add(f.asText()));
+      m.path("shards").forEach(f -> named.add(f.path("file").asText()));
+      try (var s = Files.list(dir)) {
+        return s.allMatch(p -> named.contains(p.getFileName().toString())
+            && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS));
+      }
+    }
+
+    @Override
+    public boolean replaceableWhenForced(Path dir) throws IOException {
+      try (var s = Files.list(dir)) {
+        return s.allMatch(p -> {
+          String n = p.getFileName().toString();
+          return Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
+              && (n.equals("manifest.json") || FILES.contains(n) || SHARD.matcher(n).matches());
+        });
+      }
+    }
+  };
+
+  /**
+   * Build options. {@code shardBytes}: a shard is closed once it holds at least this many bytes.
+   * {@code force}: also replace an older or damaged emoji dataset at {@code out} (a folder holding
+   * nothing but dataset files); a complete dataset is replaced without it, anything else never.
+   */
   public record Options(Path out, Path cache, int size, List<EmojiStyle> styles, SkinTones skinTones, Splits splits,
-      long shardBytes, boolean progress, int threads, int evalCompositional) {
+      long shardBytes, boolean progress, int threads, int evalCompositional, boolean force) {
     public Options {
       if (size < 8 || size > 1024) throw new DatasetException("--size must be between 8 and 1024, got " + size);
       if (styles.isEmpty()) throw new DatasetException("no styles selected");
+      if (threads < 1) throw new DatasetException("--threads must be at least 1, got " + threads);
+      if (shardBytes < 1) throw new DatasetException("the shard size must be at least 1 byte, got " + shardBytes);
+      if (evalCompositional < 0)
+        throw new DatasetException("the number of compositional prompts cannot be negative, got " + evalCompositional);
       styles = List.copyOf(new LinkedHashSet<>(styles).stream().sorted(Comparator.comparingInt(Enum::ordinal)).toList());
     }
 
     public static Options defaults(Path out) {
       return new Options(out, defaultCache(), 64, EmojiStyle.all(), SkinTones.DEFAULT, Splits.DEFAULT, 8L << 20, false,
-          Runtime.getRuntime().availableProcessors(), 500);
+          Runtime.getRuntime().availableProcessors(), 500, false);
     }
 
     public Options withStyles(List<EmojiStyle> s) {
-      return new Options(out, cache, size, s, skinTones, splits, shardBytes, progress, threads, evalCompositional);
+      return new Options(out, cache, size, s, skinTones, splits, shardBytes, progress, threads, evalCompositional, force);
     }
 
     public Options withCache(Path c) {
-      return new Options(out, c, size, styles, skinTones, splits, shardBytes, progress, threads, evalCompositional);
+      return new Options(out, c, size, styles, skinTones, splits, shardBytes, progress, threads, evalCompositional, force);
     }
 
     public Options withSkinTones(SkinTones t) {
-      return new Options(out, cache, size, styles, t, splits, shardBytes, progress, threads, evalCompositional);
+      return new Options(out, cache, size, styles, t, splits, shardBytes, progress, threads, evalCompositional, force);
     }
 
     public Options withSize(int s) {
-      return new Options(out, cache, s, styles, skinTones, splits, shardBytes, progress, threads, evalCompositional);
+      return new Options(out, cache, s, styles, skinTones, splits, shardBytes, progress, threads, evalCompositional, force);
     }
 
     public Options withShardBytes(long b) {
-      return new Options(out, cache, size, styles, skinTones, splits, b, progress, threads, evalCompositional);
+      return new Options(out, cache, size, styles, skinTones, splits, b, progress, threads, evalCompositional, force);
     }
 
     public Options withProgress(boolean p) {
-      return new Options(out, cache, size, styles, skinTones, splits, shardBytes, p, threads, evalCompositional);
+      return new Options(out, cache, size, styles, skinTones, splits, shardBytes, p, threads, evalCompositional, force);
     }
 
     public Options withSplits(Splits s) {
-      return new Options(out, cache, size, styles, skinTones, s, shardBytes, progress, threads, evalCompositional);
+      return new Options(out, cache, size, styles, skinTones, s, shardBytes, progress, threads, evalCompositional, force);
+    }
+
+    public Options withThreads(int t) {
+      return new Options(out, cache, size, styles, skinTones, splits, shardBytes, progress, t, evalCompositional, force);
+    }
+
+    public Options withForce(boolean f) {
+      return new Options(out, cache, size, styles, skinTones, splits, shardBytes, progress, threads, evalCompositional, f);
     }
   }
 
@@ -122,7 +190,19 @@ public final class EmojiDatasetBuilder {
   /** A picture decoded and encoded, or the reason it was skipped. */
   private record Done(EmojiSources.Item item, byte[] png, String error) {}
 
+  /**
+   * Builds the dataset into {@code o.out()}. The target is checked before anything is fetched: it
+   * must be new, an empty folder or an earlier emoji dataset (see {@link #KIND}); anything else is
+   * refused with an {@link io.d2g.io.OutputException} and left untouched. The dataset is written into
+   * a temporary folder beside the target and moved into place only when complete.
+   */
   public BuildReport build(Options o) {
+    try (Outputs.StagedFolder staged = Outputs.stageFolder(o.out(), KIND, o.force())) {
+      return build(o, staged);
+    }
+  }
+
+  private BuildReport build(Options o, Outputs.StagedFolder staged) {
     // 1. fetch and verify everything before writing anything
     Map<String, Path> tarballs = new LinkedHashMap<>();
     List<NpmPackage> pkgs = new ArrayList<>();
@@ -161,26 +241,19 @@ public final class EmojiDatasetBuilder {
       pool.shutdown();
     }
 
-    // 3. write into a temporary folder, then swap it in
-    Path out = o.out().toAbsolutePath().normalize();
+    // 3. write into the staging folder, then put it in place
     try {
-      Files.createDirectories(out.getParent());
-      Path tmp = Files.createTempDirectory(out.getParent(), "." + out.getFileName() + ".tmp-");
+      BuildReport report = write(staged.dir(), o, catalog, done);
       try {
-        BuildReport report = write(tmp, o, catalog, done);
-        if (Files.exists(out)) deleteTree(out);
-        try {
-          Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        } catch (UnsupportedOperationException ignored) {
-          // not a POSIX file system
-        }
-        Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        return new BuildReport(out, report.images(), report.concepts(), report.styles(), report.bytesOnDisk());
-      } finally {
-        if (Files.exists(tmp)) deleteTree(tmp);
+        Files.setPosixFilePermissions(staged.dir(), PosixFilePermissions.fromString("rwxr-xr-x"));
+      } catch (UnsupportedOperationException ignored) {
+        // not a POSIX file system
       }
+      Path out = staged.commit();
+      return new BuildReport(out, report.images(), report.concepts(), report.styles(), report.bytesOnDisk());
     } catch (IOException e) {
-      throw new DatasetException("cannot write the dataset to " + out + ": " + e.getMessage(), e);
+      throw new DatasetException("cannot write the dataset to " + staged.target() + ": " + e.getMessage()
+          + ". What was there before is unchanged.", e);
     }
   }
 
@@ -281,7 +354,7 @@ public final class EmojiDatasetBuilder {
       if (r.split().equals(Splits.HELDOUT_PAIR) && r.tone() == null)
         pairs.add(Map.of("hexcode", catalog.concepts().get(r.concept()).hexcode(), "style", r.style()));
     split.put("heldOutPairs", pairs);
-    JSON.writeValue(dir.resolve("splits.json").toFile(), split);
+    Files.write(dir.resolve("splits.json"), JSON.writeValueAsBytes(split));
 
     // captions and prompts
     CaptionCorpus.write(dir, catalog, index, o);
@@ -324,8 +397,7 @@ public final class EmojiDatasetBuilder {
     m.put("concepts", allConcepts.size());
     m.put("counts", counts);
     m.put("shards", shards);
-    m.put("files", List.of("index.jsonl", "concepts.json", "splits.json", "captions-train.txt", "eval-prompts.jsonl",
-        "ATTRIBUTION.md"));
+    m.put("files", FILES);
     Files.write(dir.resolve("manifest.json"), JSON.writeValueAsBytes(m));
     long bytes;
     try (var st = Files.list(dir)) {
@@ -400,12 +472,6 @@ public final class EmojiDatasetBuilder {
     Set<String> lic = o.styles().stream().map(EmojiStyle::licence).collect(Collectors.toCollection(TreeSet::new));
     sb.append("\nLicences present: ").append(String.join(", ", lic)).append(".\n");
     return sb.toString();
-  }
-
-  static void deleteTree(Path p) throws IOException {
-    try (var s = Files.walk(p)) {
-      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
-    }
   }
 
 }

@@ -1,11 +1,12 @@
 package io.d2g.internal;
 
 import io.d2g.LibraryLoadException;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -18,7 +19,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>the file named by the system property {@code d2g.library} or the environment variable
- *       {@code D2G_LIBRARY};
+ *       {@code D2G_LIBRARY} (when one is set, that file or an error: never another library);
  *   <li>a development build: {@code build/native/libd2g.so} in the working directory or a parent;
  *   <li>the copy inside the d2g jar, extracted to a folder named after its SHA-256 under
  *       {@code ~/.cache/d2g/native/} (or {@code d2g.cache}), where nothing else can shadow it.
@@ -59,12 +60,9 @@ public final class NativeLibrary {
     if (explicit != null && !explicit.isBlank()) {
       Path p = Path.of(explicit).toAbsolutePath();
       if (Files.isRegularFile(p)) return p;
-      Optional<Path> fallback = fromBuildFolder().or(NativeLibrary::fromJar);
-      if (fallback.isPresent()) {
-        LOG.warn("{} names {}, which does not exist; using {}", source, p, fallback.get());
-        return fallback.get();
-      }
-      throw new LibraryLoadException(source + " names " + p + ", which does not exist; " + BUILD_HINT, null);
+      // Never fall back to another library: the one asked for may be a different build on purpose.
+      throw new LibraryLoadException(source + " names " + p + ", which " + (Files.exists(p) ? "is not a file" :
+          "does not exist") + "; point it at a libd2g.so or unset it to use the default search. " + BUILD_HINT, null);
     }
     return fromBuildFolder()
         .or(NativeLibrary::fromJar)
@@ -89,20 +87,41 @@ public final class NativeLibrary {
       String base = System.getProperty("d2g.cache", System.getProperty("user.home") + "/.cache/d2g");
       Path dir = Path.of(base, "native", hash);
       Path lib = dir.resolve("libd2g.so");
-      if (!Files.isRegularFile(lib) || Files.size(lib) != bytes.length) {
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "libd2g", ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, lib, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      }
+      if (!Files.isRegularFile(lib) || Files.size(lib) != bytes.length) Outputs.writeBytes(lib, SHARED_LIBRARY, false, bytes);
       return Optional.of(lib);
-    } catch (IOException | NoSuchAlgorithmException e) {
+    } catch (IOException | NoSuchAlgorithmException | io.d2g.io.OutputException e) {
       throw new LibraryLoadException("could not extract libd2g from the jar: " + e.getMessage(), e);
+    }
+  }
+
+  /** The cached copy of the library: replaced only when it is an ELF file (an earlier, partial copy). */
+  private static final OutputKind SHARED_LIBRARY = new OutputKind() {
+    @Override
+    public String description() {
+      return "cached copy of libd2g.so";
+    }
+
+    @Override
+    public boolean recognises(Path existing) {
+      return isElf(existing);
+    }
+  };
+
+  /** Whether a file starts like a shared library (ELF). */
+  static boolean isElf(Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      return java.util.Arrays.equals(in.readNBytes(4), new byte[] {0x7f, 'E', 'L', 'F'});
+    } catch (IOException e) {
+      return false;
     }
   }
 
   /** Loads the given file, turning the linker's complaint into a message that says what to install. */
   static Path loadFrom(Path lib) {
+    // Checked first: the JVM answers a file that is not ELF with a misleading warning about stack guards.
+    if (Files.isRegularFile(lib) && !isElf(lib))
+      throw new LibraryLoadException("cannot load " + lib + ": it is not a shared library (no ELF header). "
+          + BUILD_HINT, null);
     try {
       System.load(lib.toString());
       LOG.debug("loaded {}", lib);

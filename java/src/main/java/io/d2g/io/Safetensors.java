@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.d2g.CheckpointException;
+import io.d2g.Device;
 import io.d2g.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -22,12 +23,10 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,7 +36,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length N, N bytes of
@@ -284,7 +282,9 @@ public final class Safetensors {
   /**
    * Writes tensors (any device, any layout) and a metadata string map. The file appears atomically:
    * it is written beside the target and moved into place, so readers of an older file at the same
-   * path (and tensors mapped from it) are not disturbed.
+   * path (and tensors mapped from it) are not disturbed, and a failed write (a full disk) leaves the
+   * older file as it was. An existing path is replaced only when it is a safetensors file ({@link
+   * #KIND}); anything else raises an {@link OutputException}.
    */
   public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) {
     List<Map.Entry<String, Tensor>> entries = new ArrayList<>(tensors.entrySet());
@@ -324,37 +324,44 @@ public final class Safetensors {
     }
     int padded = (json.length + 7) / 8 * 8;
     long total = 8 + padded + offset;
-    Path dir = path.toAbsolutePath().getParent();
-    Path tmp = dir.resolve("." + path.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-    try {
-      Files.createDirectories(dir);
-      try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
-              StandardOpenOption.WRITE);
-          Arena arena = Arena.ofConfined()) {
-        MemorySegment out = c.map(MapMode.READ_WRITE, 0, total, arena);
-        out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, padded);
-        MemorySegment.copy(json, 0, out, ValueLayout.JAVA_BYTE, 8, json.length);
-        out.asSlice(8 + json.length, padded - json.length).fill((byte) ' ');
-        for (int i = 0; i < entries.size(); i++) {
-          Tensor t = entries.get(i).getValue();
-          long n = t.byteSize();
-          if (n > 0) t.copyTo(out.asSlice(8 + padded + begins[i], n));
-        }
-        out.force();
+    ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    head.putLong(padded).put(json);
+    while (head.hasRemaining()) head.put((byte) ' ');
+    head.flip();
+    try (Outputs.StagedFile staged = Outputs.stageFile(path, KIND, false)) {
+      try (FileChannel c = FileChannel.open(staged.path(), StandardOpenOption.WRITE)) {
+        writeFully(c, head);
+        for (var e : entries) writeTensor(c, e.getValue());
+        if (c.size() != total) throw new IOException("wrote " + c.size() + " bytes instead of " + total);
+      } catch (IOException e) {
+        throw new CheckpointException("cannot write safetensors file " + staged.target() + ": " + e.getMessage()
+            + ". What was there before is unchanged.", e);
       }
-      try {
-        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } catch (IOException e) {
-      throw new CheckpointException("cannot write safetensors file " + path + ": " + e.getMessage(), e);
-    } finally {
-      try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException ignored) {
-        // best effort
-      }
+      staged.commit();
     }
+  }
+
+  /**
+   * Safetensors files as outputs: {@link #write} replaces an existing file only when it is a
+   * safetensors file (a well-formed header), never anything else.
+   */
+  public static final OutputKind KIND = OutputKind.safetensors();
+
+  /**
+   * Writes a tensor's bytes with ordinary writes (not through a mapping, where a full disk would
+   * fault instead of failing): straight from CPU memory, or from a contiguous CPU copy.
+   */
+  private static void writeTensor(FileChannel c, Tensor t) throws IOException {
+    long n = t.byteSize();
+    if (n == 0) return;
+    try (Tensor onCpu = t.to(Device.CPU); Tensor host = onCpu.contiguous()) {
+      MemorySegment view = host.data();
+      for (long off = 0; off < n; off += 1L << 26)
+        writeFully(c, view.asSlice(off, Math.min(1L << 26, n - off)).asByteBuffer());
+    }
+  }
+
+  private static void writeFully(FileChannel c, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) c.write(b);
   }
 }

@@ -9,6 +9,8 @@ import io.d2g.CheckpointException;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.Tensor;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import io.d2g.io.Safetensors;
 import io.d2g.io.SafetensorsFile;
 import io.d2g.nn.ModuleConfig;
@@ -341,29 +343,53 @@ public final class DiffusersFolder {
   }
 
   /**
+   * A model component folder as an output: recognised when it holds config.json and nothing but
+   * configs and safetensors weights.
+   */
+  public static final OutputKind COMPONENT = OutputKind.filesFolder("model component folder",
+      Set.of("config.json"), n -> n.equals("config.json") || n.equals("generation_config.json")
+          || n.endsWith(".safetensors") || n.endsWith(".safetensors.index.json"));
+
+  /** A pipeline folder as an output: recognised by its model_index.json. */
+  public static final OutputKind PIPELINE = new OutputKind() {
+    @Override
+    public String description() {
+      return "diffusers pipeline folder";
+    }
+
+    @Override
+    public boolean recognises(Path dir) throws IOException {
+      return OutputKind.jsonFile("model_index.json").recognises(dir.resolve("model_index.json"));
+    }
+  };
+
+  private static final OutputKind CONFIG_JSON = OutputKind.jsonFile("JSON config");
+
+  /**
    * Saves a module as a component folder: config.json and {@code <weights>.safetensors}, or {@code
    * <weights>.<variant>.safetensors} when a variant (e.g. "fp16") is given. Tensors are written in
-   * the module's dtype, from any device.
+   * the module's dtype, from any device. The folder must be new, empty or a component folder
+   * ({@link #COMPONENT}); each file is written atomically and replaces only a file of its own kind,
+   * so anything else raises an {@link io.d2g.io.OutputException} and is left as it is.
    */
   public static void save(Path componentDir, NativeModule module, String variant) {
     Format fmt = formatOf(module.kind());
     if (fmt == null)
       throw new CheckpointException("no diffusers format is known for modules of kind '" + module.kind() + "' (known: "
           + new TreeSet<>(FORMATS.keySet()) + ")");
+    if (variant != null && !variant.matches("[A-Za-z0-9_-]{1,32}"))
+      throw new CheckpointException("a weights variant is a short name of letters, digits, '_' and '-' (like fp16), "
+          + "not '" + variant + "'");
     ObjectNode json = configFor(module, fmt);
-    try {
-      Files.createDirectories(componentDir);
-      Files.writeString(componentDir.resolve("config.json"), JSON.writeValueAsString(json) + "\n");
-    } catch (IOException e) {
-      throw new CheckpointException("cannot write " + componentDir.resolve("config.json") + ": " + e.getMessage(), e);
-    }
+    Path dir = Outputs.prepareFolder(componentDir, COMPONENT, false);
     Map<String, Tensor> state = module.state();
     try {
       String file = fmt.weightsName() + (variant == null ? "" : "." + variant) + ".safetensors";
-      Safetensors.write(componentDir.resolve(file), state, Map.of("format", "pt"));
+      Safetensors.write(dir.resolve(file), state, Map.of("format", "pt"));
     } finally {
       state.values().forEach(Tensor::close);
     }
+    Outputs.writeJson(dir.resolve("config.json"), CONFIG_JSON, false, json);
   }
 
   /** The config.json to write: the one the module was loaded from, else one made from its config. */
@@ -418,34 +444,39 @@ public final class DiffusersFolder {
       if (lc.size() != 2) throw new CheckpointException("component '" + name + "' needs [library, class], not " + lc);
       json.putArray(name).add(lc.get(0)).add(lc.get(1));
     });
-    try {
-      Files.createDirectories(root);
-      Files.writeString(root.resolve("model_index.json"), JSON.writeValueAsString(json) + "\n");
-    } catch (IOException e) {
-      throw new CheckpointException("cannot write " + root.resolve("model_index.json") + ": " + e.getMessage(), e);
-    }
+    Path dir = Outputs.prepareFolder(root, PIPELINE, false);
+    Outputs.writeJson(dir.resolve("model_index.json"), CONFIG_JSON, false, json);
   }
 
   /**
    * Saves a Stable Diffusion pipeline folder: each module under its component name (e.g. "unet",
    * "vae", "text_encoder"), the tokenizer (may be null) under "tokenizer", and model_index.json
    * naming them all, plus {@code extraComponents} written by the caller (e.g. "scheduler" to
-   * ["diffusers", "EulerDiscreteScheduler"]).
+   * ["diffusers", "EulerDiscreteScheduler"]). The folder must be new, empty or a pipeline folder
+   * ({@link #PIPELINE}); its components follow {@link #save(Path, NativeModule, String)}.
    */
   public static void savePipeline(Path root, String pipelineClass, Map<String, NativeModule> modules,
       ClipTokenizer tokenizer, Map<String, List<String>> extraComponents) {
+    for (String name : modules.keySet()) checkComponentName(name);
+    for (String name : extraComponents.keySet()) checkComponentName(name);
     Map<String, List<String>> index = new LinkedHashMap<>(extraComponents);
     modules.forEach((name, m) -> {
       Format f = formatOf(m.kind());
       if (f == null) throw new CheckpointException("no diffusers format is known for modules of kind '" + m.kind() + "'");
-      save(root.resolve(name), m);
       index.put(name, List.of(f.library(), f.className()));
     });
-    if (tokenizer != null) {
-      tokenizer.save(root.resolve("tokenizer"));
-      index.put("tokenizer", List.of("transformers", "CLIPTokenizer"));
-    }
+    if (tokenizer != null) index.put("tokenizer", List.of("transformers", "CLIPTokenizer"));
+    // the index first: from then on the folder is recognisably a pipeline, also to a rerun after a failure
     writeModelIndex(root, pipelineClass, index);
+    modules.forEach((name, m) -> save(root.resolve(name), m));
+    if (tokenizer != null) tokenizer.save(root.resolve("tokenizer"));
+  }
+
+  /** A component name is one plain folder name: no separators, no "..". */
+  private static void checkComponentName(String name) {
+    if (name == null || !name.matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}") || name.contains(".."))
+      throw new CheckpointException("'" + name + "' is not a usable component name (letters, digits, '_', '.', '-'; "
+          + "one folder name)");
   }
 
   @Override

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2g.CheckpointException;
 import io.d2g.InvalidArgumentException;
 import io.d2g.Tensor;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +24,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -364,28 +367,38 @@ public final class ClipTokenizer {
 
   // ---- saving ----------------------------------------------------------------------------------
 
+  /** Files of a tokenizer folder as transformers writes them. */
+  private static final Set<String> FOLDER_FILES = Set.of("vocab.json", "merges.txt", "tokenizer_config.json",
+      "special_tokens_map.json", "tokenizer.json", "added_tokens.json");
+
+  /**
+   * A tokenizer folder as an output: recognised when it holds a vocabulary and nothing but tokenizer
+   * files.
+   */
+  public static final OutputKind FOLDER = OutputKind.filesFolder("tokenizer folder",
+      Set.of("vocab.json", "tokenizer.json"), FOLDER_FILES::contains);
+
   /**
    * Writes a tokenizer folder that transformers' CLIPTokenizer (and this class) load: vocab.json,
-   * merges.txt, tokenizer_config.json and special_tokens_map.json.
+   * merges.txt, tokenizer_config.json and special_tokens_map.json, each file atomically. The folder
+   * must be new, empty or a tokenizer folder ({@link #FOLDER}); anything else raises an {@link
+   * io.d2g.io.OutputException} and is left as it is.
    */
   public void save(Path dir) {
-    try {
-      Files.createDirectories(dir);
-      var ordered = JSON.createObjectNode();
-      for (int i = 0; i < idToToken.length; i++) if (idToToken[i] != null) ordered.put(idToToken[i], i);
-      Files.writeString(dir.resolve("vocab.json"), JSON.writeValueAsString(ordered));
-      Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\n" + String.join("\n", merges) + "\n");
-      var special = JSON.createObjectNode();
-      special.put("bos_token", bosToken).put("eos_token", eosToken).put("unk_token", unkToken).put("pad_token", padToken);
-      var config = special.deepCopy();
-      config.put("model_max_length", maxLength).put("tokenizer_class", "CLIPTokenizer").put("do_lower_case", true)
-          .put("errors", "replace").put("add_prefix_space", false);
-      var pretty = JSON.writerWithDefaultPrettyPrinter();
-      Files.writeString(dir.resolve("special_tokens_map.json"), pretty.writeValueAsString(special) + "\n");
-      Files.writeString(dir.resolve("tokenizer_config.json"), pretty.writeValueAsString(config) + "\n");
-    } catch (IOException e) {
-      throw new CheckpointException("cannot write tokenizer folder " + dir + ": " + e.getMessage(), e);
-    }
+    Path real = Outputs.prepareFolder(dir, FOLDER, false);
+    var ordered = JSON.createObjectNode();
+    for (int i = 0; i < idToToken.length; i++) if (idToToken[i] != null) ordered.put(idToToken[i], i);
+    OutputKind json = OutputKind.jsonFile("tokenizer JSON file");
+    Outputs.writeBytes(real.resolve("vocab.json"), json, false, ordered.toString().getBytes(StandardCharsets.UTF_8));
+    Outputs.writeBytes(real.resolve("merges.txt"), OutputKind.textFile("BPE merges file"), false,
+        ("#version: 0.2\n" + String.join("\n", merges) + "\n").getBytes(StandardCharsets.UTF_8));
+    var special = JSON.createObjectNode();
+    special.put("bos_token", bosToken).put("eos_token", eosToken).put("unk_token", unkToken).put("pad_token", padToken);
+    var config = special.deepCopy();
+    config.put("model_max_length", maxLength).put("tokenizer_class", "CLIPTokenizer").put("do_lower_case", true)
+        .put("errors", "replace").put("add_prefix_space", false);
+    Outputs.writeJson(real.resolve("special_tokens_map.json"), json, false, special);
+    Outputs.writeJson(real.resolve("tokenizer_config.json"), json, false, config);
   }
 
   // ---- accessors ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,9 +24,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * iconify SVG sets with and without chars.json), a "registry" folder of their tarballs, a fetcher
  * that copies from it, and pins with their integrity. No network.
  */
-final class FakeNpm {
+public final class FakeNpm {
   final Path registry;
-  final Map<String, NpmPackage> pins = new HashMap<>();
+  public final Map<String, NpmPackage> pins = new HashMap<>();
   final AtomicInteger fetches = new AtomicInteger();
 
   /** Known solid colours of the fake PNG art, by codepoint key. */
@@ -42,7 +41,7 @@ final class FakeNpm {
     PNG_COLOURS.put("0023-20E3", new Color(40, 120, 220));
   }
 
-  FakeNpm(Path root) throws IOException {
+  public FakeNpm(Path root) throws IOException {
     this.registry = Files.createDirectories(root.resolve("registry"));
     add(EmojiStyle.CAPTIONS.name(), emojibase());
     add(EmojiStyle.NOTO.npm().name(), google());
@@ -52,7 +51,7 @@ final class FakeNpm {
   }
 
   /** A fetcher like npm pack: copies the tarball from the fake registry into the cache unless there. */
-  PackageFetcher fetcher() {
+  public PackageFetcher fetcher() {
     return (pkg, cache) -> {
       try {
         Path t = cache.resolve(pkg.tarballName());
@@ -74,18 +73,22 @@ final class FakeNpm {
   private void add(String name, Map<String, byte[]> files) throws IOException {
     NpmPackage p = new NpmPackage(name, "0.0.1-test", null);
     Path t = registry.resolve(p.tarballName());
-    try (OutputStream os = Files.newOutputStream(t);
-        GZIPOutputStream gz = new GZIPOutputStream(os);
+    ByteArrayOutputStream os = new ByteArrayOutputStream();
+    try (GZIPOutputStream gz = new GZIPOutputStream(os);
         TarArchiveOutputStream tar = new TarArchiveOutputStream(gz)) {
       tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
       for (var e : files.entrySet()) {
         TarArchiveEntry en = new TarArchiveEntry(e.getKey());
+        en.setModTime(0); // the same tarball, and pin, in every process
         en.setSize(e.getValue().length);
         tar.putArchiveEntry(en);
         tar.write(e.getValue());
         tar.closeArchiveEntry();
       }
     }
+    byte[] bytes = os.toByteArray();
+    // written only when it differs, so that a second FakeNpm over the same folder writes nothing
+    if (!Files.isRegularFile(t) || !java.util.Arrays.equals(Files.readAllBytes(t), bytes)) Files.write(t, bytes);
     pins.put(name, new NpmPackage(name, "0.0.1-test", Integrity.of(t, "sha512")));
   }
 

@@ -33,4 +33,24 @@ public final class Fixtures {
     }
     return dst;
   }
+
+  /**
+   * Borrowed memory still held once the collector and the library's Cleaner have released what
+   * earlier tests left unreachable (their tensors are freed asynchronously).
+   */
+  public static int settledBorrowCount() {
+    int last = -1;
+    for (int i = 0; i < 50; i++) {
+      System.gc();
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      int now = io.d2g.internal.Native.borrowedCount();
+      if (now == last) return now;
+      last = now;
+    }
+    return last;
+  }
 }

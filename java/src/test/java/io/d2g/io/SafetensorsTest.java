@@ -143,7 +143,7 @@ class SafetensorsTest {
     try (Tensor w = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2)) {
       Safetensors.write(p, Map.of("w", w));
     }
-    int before = Native.borrowedCount();
+    int before = Fixtures.settledBorrowCount();
     Tensor t;
     try (SafetensorsFile f = Safetensors.open(p)) {
       assertFalse(f.copiesTensors());
@@ -157,7 +157,7 @@ class SafetensorsTest {
     t.copyFrom(new float[] {9, 9, 9, 9});
     assertArrayEquals(new float[] {9, 9, 9, 9}, t.toFloatArray());
     t.close();
-    assertEquals(before, Native.borrowedCount());
+    assertEquals(before, Fixtures.settledBorrowCount());
     try (SafetensorsFile f = Safetensors.open(p); Tensor again = f.tensor("w")) {
       assertArrayEquals(new float[] {1, 2, 3, 4}, again.toFloatArray());
     }
