@@ -17,14 +17,19 @@ d2g_apt_install() { # packages...
   fi
 }
 
-# Java 25: $JAVA_HOME if it is 25 or newer, else Temurin 25 under /usr/lib/jvm.
+# Java 25: $JAVA_HOME if it is 25 or newer, else a JDK 25 in the usual places (Debian and Ubuntu
+# have no package for it: see the README's "Getting Java 25").
 d2g_java_ok() { [ -x "$1/bin/java" ] && [ "$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/ *java.specification.version = //p')" -ge 25 ] 2>/dev/null; }
 if [ -z "${JAVA_HOME:-}" ] || ! d2g_java_ok "$JAVA_HOME"; then
   JAVA_HOME=""
-  for j in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/jdk-25*; do
+  for j in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/jdk-25* \
+      /opt/jdk-25* /opt/java/jdk-25* "$HOME"/.jdks/*25* "$HOME"/.sdkman/candidates/java/25*; do
     if d2g_java_ok "$j"; then JAVA_HOME=$j; break; fi
   done
-  [ -n "$JAVA_HOME" ] || d2g_die "Java 25 not found; install a JDK 25 (e.g. Temurin 25) and set JAVA_HOME to it"
+  [ -n "$JAVA_HOME" ] || d2g_die "Java 25 not found (Debian has no package for it). Install Temurin 25 from Adoptium:
+  curl -fL https://api.adoptium.net/v3/binary/latest/25/ga/linux/x64/jdk/hotspot/normal/eclipse -o /tmp/jdk25.tar.gz
+  sudo mkdir -p /opt/jdk-25 && sudo tar -xzf /tmp/jdk25.tar.gz -C /opt/jdk-25 --strip-components=1
+then run this again (it finds /opt/jdk-25), or set JAVA_HOME to any JDK 25. Other ways: README, 'Getting Java 25'."
 fi
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
 
@@ -52,11 +57,27 @@ if [ ! -f "$D2G_BUILD/CMakeCache.txt" ]; then
   cmake -S "$D2G_ROOT" -B "$D2G_BUILD" -DCMAKE_BUILD_TYPE=Release >"$D2G_BUILD/configure.log" 2>&1 \
     || { cat "$D2G_BUILD/configure.log" >&2; d2g_die "cmake configure failed (log above)"; }
   grep 'd2g: LibTorch' "$D2G_BUILD/configure.log" | sed 's/^-- //' >&2 || true
-  d2g_say "building the native shim (a few minutes the first time)"
+  d2g_say "building the native shim: a few minutes the first time (log: $D2G_BUILD/build.log)"
 fi
-cmake --build "$D2G_BUILD" -j"$(nproc)" >"$D2G_BUILD/build.log" 2>&1 \
-  || { tail -50 "$D2G_BUILD/build.log" >&2; d2g_die "native build failed (log: $D2G_BUILD/build.log)"; }
+# Progress: one line per file compiled ("[ 42%] tensor.cpp"), rewritten in place on a terminal.
+d2g_progress() {
+  local tty=0 shown=0; [ -t 2 ] && tty=1
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$D2G_BUILD/build.log"
+    if [[ $line =~ ^\[\ *([0-9]+)%\]\ (Building|Linking)\ [A-Za-z+]+\ (object|shared\ library|executable)\ (.*)$ ]]; then
+      local what=${BASH_REMATCH[4]##*/}; what=${what%.o}
+      if [ $tty = 1 ]; then printf '\rd2g:   [%3s%%] %-60.60s' "${BASH_REMATCH[1]}" "$what" >&2; shown=1
+      else printf 'd2g:   [%3s%%] %s\n' "${BASH_REMATCH[1]}" "$what" >&2; fi
+    fi
+  done
+  [ $shown = 1 ] && printf '\n' >&2
+  return 0
+}
+: >"$D2G_BUILD/build.log"
+if ! cmake --build "$D2G_BUILD" -j"$(nproc)" 2>&1 | d2g_progress; then  # pipefail: cmake's status
+  tail -50 "$D2G_BUILD/build.log" >&2; d2g_die "native build failed (log: $D2G_BUILD/build.log)"
+fi
 
 # Maven 3.8's Guava warns about sun.misc.Unsafe on Java 25; that is noise, not ours.
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
-D2G_MVN="mvn -B -q -Dstyle.color=never -Dd2g.native.dir=$D2G_BUILD/native"
+D2G_MVN="mvn -B -q -ntp -Dstyle.color=never -Dd2g.native.dir=$D2G_BUILD/native"

@@ -27,10 +27,6 @@ import java.util.Arrays;
  * {@link #data()} views a CPU tensor's memory without copying.
  */
 public final class Tensor implements AutoCloseable {
-  static {
-    Native.load();
-  }
-
   private static final AddressLayout PTR = ValueLayout.ADDRESS;
 
   private final NativeHandle handle;

@@ -1,14 +1,12 @@
 package io.d2g.benchmarks;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.d2g.D2g;
+import io.d2g.io.Outputs;
 import io.d2g.nn.ModuleConfig;
 import io.d2g.nn.NativeModule;
 import io.d2g.sd.AutoencoderKL;
 import io.d2g.sd.ClipTextModel;
 import io.d2g.sd.UNet2DConditionModel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
@@ -22,7 +20,9 @@ import java.util.function.Supplier;
  * Seconds to create the full-size SD1.5 networks on the CPU, with LibTorch's random initialisation
  * and without it ({@link NativeModule#withoutInit}, what a strict {@code DiffusersFolder.load}
  * does), median of {@code -Dd2g.bench.reps} (default 3). Prints a table and writes
- * {@code results/module-init.json}.
+ * {@code module-init.json} into {@code -Dd2g.bench.results} (with Maven: {@code -Dbench.results=DIR},
+ * default {@code benchmarks/target/results}; {@code -Dbench.results=results} records it in the
+ * tracked {@code benchmarks/results/}).
  *
  * <pre>
  * mvn -B -q install -DskipTests && mvn -B -pl benchmarks package exec:exec@module-init [-Dbench.args=-Dd2g.bench.reps=5]
@@ -34,11 +34,12 @@ public final class ModuleInitBench {
   public static void main(String[] args) throws Exception {
     int reps = Integer.getInteger("d2g.bench.reps", 3);
     if (args.length > 0 || reps < 1) {
-      System.err.println("usage: ModuleInitBench, settings as system properties: -Dd2g.bench.reps=N (N >= 1, default 3)");
+      System.err.println("usage: ModuleInitBench, settings as system properties: -Dd2g.bench.reps=N (N >= 1, default 3), "
+          + "-Dd2g.bench.results=DIR (default target/results), -Dd2g.bench.force=true (replace an older module-init.json)");
       System.exit(2);
     }
     Path presets = Path.of("../java/src/main/resources/io/d2g/sd/presets/sd15");
-    Path results = Path.of(System.getProperty("d2g.bench.results", "results"));
+    Path results = Path.of(System.getProperty("d2g.bench.results", "target/results"));
     Map<String, Function<ModuleConfig, NativeModule>> networks = new LinkedHashMap<>();
     networks.put("unet", UNet2DConditionModel::new);
     networks.put("vae", AutoencoderKL::new);
@@ -60,10 +61,9 @@ public final class ModuleInitBench {
     json.put("method", "seconds from the constructor call to a usable CPU module (f32), median of " + reps
         + "; SD1.5 presets (java/src/main/resources/io/d2g/sd/presets/sd15)");
     json.put("figures", figures);
-    Files.createDirectories(results);
-    Path out = results.resolve("module-init.json");
-    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), json);
-    System.out.println("wrote " + out.toAbsolutePath());
+    Path out = Outputs.writeResults(results.resolve("module-init.json"), "d2g ModuleInitBench",
+        Boolean.getBoolean("d2g.bench.force"), json);
+    System.out.println("wrote " + out);
   }
 
   private static double median(int reps, Supplier<NativeModule> create) {

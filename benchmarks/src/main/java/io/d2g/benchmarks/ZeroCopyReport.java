@@ -1,7 +1,6 @@
 package io.d2g.benchmarks;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.d2g.benchmarks.ZeroCopyFigures.Figure;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -20,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import io.d2g.io.Outputs;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
@@ -37,8 +37,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * are absent, i.e. built without {@code -Ppeers}, are skipped), {@code d2g.bench.figures} (comma list
  * of figure keys or method names, default all), {@code d2g.bench.forks} (1), {@code
  * d2g.bench.warmup} (5 iterations), {@code d2g.bench.iterations} (5), {@code d2g.bench.time}
- * (seconds per iteration, 1), {@code d2g.bench.results} (folder of zero-copy.json; it is only written
- * when every library and every figure was measured, unless {@code d2g.bench.write=true}), {@code
+ * (seconds per iteration, 1), {@code d2g.bench.results} (folder of zero-copy.json, default {@code
+ * target/results}; it is only written when every library and every figure was measured, unless
+ * {@code d2g.bench.write=true}; an existing zero-copy.json is replaced only when this report wrote it,
+ * or with {@code d2g.bench.force=true} when it is any JSON file), {@code
  * d2g.library} (passed on to the d2g forks), {@code d2g.bench.floor} (the {@code
  * d2g_host_copy_floor} program: run before and after the benchmarks, its memcpy and streaming-copy
  * times go into the JSON as the machine's memory floor at the time; skipped when absent).
@@ -68,6 +70,11 @@ public final class ZeroCopyReport {
       "wrap_64mib_us", 5.0, "tiny_op_us", 0.8, "copy_in_existing_64mib_ms", 2.8);
 
   public static void main(String[] args) throws RunnerException, IOException {
+    if (args.length > 0) {
+      System.err.println("usage: ZeroCopyReport, settings as system properties (-Dd2g.bench.libs=ours,djl,javacpp, "
+          + "-Dd2g.bench.forks=N, -Dd2g.bench.iterations=N, -Dd2g.bench.results=DIR, ...; see benchmarks/README.md)");
+      System.exit(2);
+    }
     List<String> wantedLibs = List.of(System.getProperty("d2g.bench.libs", "ours,djl,javacpp").split(","));
     String figuresProp = System.getProperty("d2g.bench.figures", "");
     List<Figure> figures = ZeroCopyFigures.FIGURES.stream()
@@ -78,7 +85,7 @@ public final class ZeroCopyReport {
     int warmup = Integer.getInteger("d2g.bench.warmup", 5);
     int iterations = Integer.getInteger("d2g.bench.iterations", 5);
     int seconds = Integer.getInteger("d2g.bench.time", 1);
-    Path resultsDir = Path.of(System.getProperty("d2g.bench.results", "results"));
+    Path resultsDir = Path.of(System.getProperty("d2g.bench.results", "target/results"));
 
     Map<String, Object> floorBefore = hostCopyFloor();
 
@@ -165,10 +172,9 @@ public final class ZeroCopyReport {
 
     boolean complete = run.size() == 3 && figures.size() == ZeroCopyFigures.FIGURES.size();
     if (complete || Boolean.getBoolean("d2g.bench.write")) {
-      Files.createDirectories(resultsDir);
-      Path out = resultsDir.resolve("zero-copy.json");
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), json);
-      System.out.println("wrote " + out.toAbsolutePath());
+      Path out = Outputs.writeResults(resultsDir.resolve("zero-copy.json"), "d2g ZeroCopyReport",
+          Boolean.getBoolean("d2g.bench.force"), json);
+      System.out.println("wrote " + out);
     } else {
       System.out.println("not writing zero-copy.json: not every library and figure was measured "
           + "(-Dd2g.bench.write=true forces it)");

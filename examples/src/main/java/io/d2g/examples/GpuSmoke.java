@@ -6,45 +6,69 @@ import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.Tensor;
+import io.d2g.cli.Commands;
+import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.Arrays;
+import java.util.concurrent.Callable;
 import java.util.function.Supplier;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * GPU smoke test from Java: CUDA tensors, 256 MiB host↔device copies from pinned and pageable
  * memory (next to a plain cudaMemcpy reference measured in the same run), and a bf16 8192³ matmul.
  *
  * <pre>
- * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.GpuSmoke \
- *     [--out benchmarks/results/gpu-smoke.json] [--memcpy-ref build-gpu/native/d2g_memcpy_ref] [--mib 256]
- *     [--matmul-ref "python3 scripts/gpu/matmul_reference.py"]
+ * ./d2g example gpu-smoke --mib 256          (./d2g example gpu-smoke --help lists the options)
+ * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.GpuSmoke [options]
  * </pre>
  *
  * <p>{@code --matmul-ref} names a command that times PyTorch's matmul the same way and prints
  * {@code {"torch": ..., "tflops": ..., "ms": ...}}; it runs before ours, and its figure is recorded
  * beside ours.
  */
-public final class GpuSmoke {
-  public static void main(String[] args) throws Exception {
-    Path out = Path.of("benchmarks/results/gpu-smoke.json");
-    Path ref = null;
-    String matmulRef = null;
-    int mib = 256;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--out" -> out = Path.of(args[++i]);
-        case "--memcpy-ref" -> ref = Path.of(args[++i]);
-        case "--mib" -> mib = Integer.parseInt(args[++i]);
-        case "--matmul-ref" -> matmulRef = args[++i];
-        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-      }
-    }
+@Command(name = "gpu-smoke", mixinStandardHelpOptions = true,
+    description = "GPU smoke test from Java: host<->device copies next to cudaMemcpy, and a bf16 matmul.")
+public final class GpuSmoke implements Callable<Integer> {
+  @Option(names = "--out", description = "Results file (default: ${DEFAULT-VALUE}); replaces only an earlier "
+      + "GpuSmoke result (--force: any JSON file).", defaultValue = "target/results/gpu-smoke.json")
+  Path out;
+
+  @Option(names = "--force", description = "Replace an older results file at --out that does not name its producer.")
+  boolean force;
+
+  @Option(names = "--memcpy-ref", description = "The d2g_memcpy_ref program (plain cudaMemcpy of the same size), "
+      + "built by CMake beside the shim.")
+  Path ref;
+
+  @Option(names = "--mib", defaultValue = "256", description = "Bytes per copy, in MiB, 1 to 16384 (default: ${DEFAULT-VALUE}).")
+  int mib;
+
+  @Option(names = "--matmul-ref", description = "A command that times PyTorch's bf16 matmul the same way, e.g. "
+      + "\"python3 scripts/gpu/matmul_reference.py\".")
+  String matmulRef;
+
+  @Spec CommandSpec spec;
+
+  public static void main(String[] args) {
+    Commands.main(new GpuSmoke(), args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (mib < 1 || mib > 16384) throw new ParameterException(spec.commandLine(), "--mib must be 1 to 16384, got " + mib);
+    if (ref != null && !Files.isExecutable(ref))
+      throw new ParameterException(spec.commandLine(), "--memcpy-ref " + ref + " is not an executable program");
     if (!D2g.cudaAvailable()) {
       System.err.println("GpuSmoke needs a CUDA device; LibTorch " + D2g.torchVersion() + " sees none.");
-      System.exit(2);
+      return 2;
     }
     Device gpu = Device.cuda(0);
     String name = D2g.cudaDeviceName(0);
@@ -133,9 +157,8 @@ public final class GpuSmoke {
     root.put("method", "host clock around each synchronous copy, median of 20 after warm-up; "
         + "matmul: median of 9 batches of 50 after 2 s of warm-up, synchronised");
     root.set("figures", figures);
-    if (out.getParent() != null) Files.createDirectories(out.getParent());
-    json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), root);
-    System.out.println("wrote " + out);
+    System.out.println("wrote " + Outputs.writeResults(out, "d2g GpuSmoke", force, root));
+    return 0;
   }
 
   private static double median(int reps, Supplier<Double> sample) {

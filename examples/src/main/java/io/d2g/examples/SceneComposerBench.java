@@ -1,15 +1,15 @@
 package io.d2g.examples;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.Tensor;
+import io.d2g.cli.Commands;
 import io.d2g.data.EmojiDataset;
 import io.d2g.data.EmojiRecord;
 import io.d2g.data.SceneComposer;
 import io.d2g.data.SpriteAtlas;
+import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -21,7 +21,13 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ForkJoinPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * Images per second of the scene composer: seeded captioned scenes composed from the training split
@@ -31,33 +37,64 @@ import java.util.concurrent.ForkJoinPool;
  * training loop on that GPU would receive.
  *
  * <pre>
- * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.SceneComposerBench \
- *     [--data data/emoji-64] [--batch 256] [--size 64] [--device cpu|cuda] [--threads N] \
- *     [--seconds 10] [--out benchmarks/results/scene-composer.json]
+ * ./d2g example scene-composer-bench --data data/emoji-64 --seconds 10   (--help lists the options)
+ * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.SceneComposerBench [options]
  * </pre>
  */
-public final class SceneComposerBench {
-  public static void main(String[] args) throws Exception {
-    Path data = Path.of("data/emoji-64");
-    Path out = Path.of("benchmarks/results/scene-composer.json");
-    int batch = 256, size = 64, threads = Runtime.getRuntime().availableProcessors();
-    double seconds = 10;
-    Device device = Device.CPU;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--data" -> data = Path.of(args[++i]);
-        case "--out" -> out = Path.of(args[++i]);
-        case "--batch" -> batch = Integer.parseInt(args[++i]);
-        case "--size" -> size = Integer.parseInt(args[++i]);
-        case "--threads" -> threads = Integer.parseInt(args[++i]);
-        case "--seconds" -> seconds = Double.parseDouble(args[++i]);
-        case "--device" -> device = Device.parse(args[++i]);
-        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-      }
+@Command(name = "scene-composer-bench", mixinStandardHelpOptions = true,
+    description = "Images per second of the scene composer, into tensors on the chosen device.")
+public final class SceneComposerBench implements Callable<Integer> {
+  @Option(names = "--data", defaultValue = "data/emoji-64", description = "A built emoji dataset (default: ${DEFAULT-VALUE}).")
+  Path data;
+
+  @Option(names = "--out", defaultValue = "target/results/scene-composer.json",
+      description = "Results file (default: ${DEFAULT-VALUE}); replaces only an earlier SceneComposerBench result.")
+  Path out;
+
+  @Option(names = "--force", description = "Replace an older results file at --out that does not name its producer.")
+  boolean force;
+
+  @Option(names = "--batch", defaultValue = "256", description = "Images per batch, 1 to 65536 (default: ${DEFAULT-VALUE}).")
+  int batch;
+
+  @Option(names = "--size", defaultValue = "64", description = "Side of the scenes in pixels, 8 to 1024 (default: ${DEFAULT-VALUE}).")
+  int size;
+
+  @Option(names = "--threads", description = "Composer threads, 1 or more (default: all cores).")
+  Integer threadsOption;
+
+  @Option(names = "--seconds", defaultValue = "10", description = "How long to measure, 0.1 to 3600 (default: ${DEFAULT-VALUE}).")
+  double seconds;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
+  String deviceName;
+
+  @Spec CommandSpec spec;
+
+  public static void main(String[] args) {
+    Commands.main(new SceneComposerBench(), args);
+  }
+
+  private void require(boolean ok, String message) {
+    if (!ok) throw new ParameterException(spec.commandLine(), message);
+  }
+
+  @Override
+  public Integer call() {
+    require(batch >= 1 && batch <= 65536, "--batch must be 1 to 65536, got " + batch);
+    require(size >= 8 && size <= 1024, "--size must be 8 to 1024, got " + size);
+    require(threadsOption == null || threadsOption >= 1, "--threads must be at least 1, got " + threadsOption);
+    require(seconds >= 0.1 && seconds <= 3600, "--seconds must be 0.1 to 3600, got " + seconds);
+    int threads = threadsOption != null ? threadsOption : Runtime.getRuntime().availableProcessors();
+    Device device;
+    try {
+      device = Device.parse(deviceName);
+    } catch (RuntimeException e) {
+      throw new ParameterException(spec.commandLine(), "--device: " + e.getMessage());
     }
     if (device.isCuda() && !D2g.cudaAvailable()) {
       System.err.println("no CUDA device visible to LibTorch " + D2g.torchVersion());
-      System.exit(2);
+      return 2;
     }
     SceneComposer composer;
     int sprites;
@@ -125,11 +162,10 @@ public final class SceneComposerBench {
     result.put("date", OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_LOCAL_DATE));
     result.put("figures", figures);
     result.put("details", details);
-    if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
-    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), result);
-    System.out.println("wrote " + out);
     if (dev != wrapped) dev.close();
     wrapped.close();
+    System.out.println("wrote " + Outputs.writeResults(out, "d2g SceneComposerBench", force, result));
+    return 0;
   }
 
   static String machine(Device device, int threads) {

@@ -9,7 +9,10 @@ import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.Tensor;
 import io.d2g.TensorScope;
+import io.d2g.cli.Commands;
 import io.d2g.internal.Native;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import io.d2g.io.Safetensors;
 import io.d2g.io.SafetensorsFile;
 import io.d2g.nn.NativeModule;
@@ -24,6 +27,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * Full-size SD1.5 on the GPU: parity of our text encoder, UNet and VAE decoder with the reference
@@ -31,7 +44,8 @@ import java.util.Arrays;
  * of the one-step pipeline (text → UNet → VAE decode → u8) with CUDA graphs in f16.
  *
  * <pre>
- * java ... io.d2g.examples.Sd15Bench REF_DIR OUT_DIR
+ * ./d2g example sd15-bench REF_DIR OUT_DIR [options]   (--help lists them)
+ * java --enable-native-access=ALL-UNNAMED -cp ... io.d2g.examples.Sd15Bench REF_DIR OUT_DIR [options]
  * </pre>
  * writes OUT_DIR/sd15-parity.json and OUT_DIR/sd15-onestep.json. Options: {@code --device cpu} (f32
  * parity only, a check before a GPU run); {@code --variants a,b,...} (speed configurations, in that
@@ -40,26 +54,63 @@ import java.util.Arrays;
  * traces of 3 batch-1 runs, channels_last with fused kernels, replayed graphs and eager:
  * OUT_DIR/trace-graphs-b1.json, OUT_DIR/trace-eager-b1.json; summarise with scripts/dev/trace_summary.py).
  */
-public final class Sd15Bench {
+@Command(name = "sd15-bench", mixinStandardHelpOptions = true,
+    description = "Full-size SD1.5 parity with diffusers/transformers, then the one-step pipeline's speed.")
+public final class Sd15Bench implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String PRODUCER = "d2g Sd15Bench";
+  private static final Set<String> VARIANTS = Set.of("graphs_nhwc", "graphs", "graphs_nhwc_unfused", "graphs_unfused",
+      "eager_nhwc", "eager", "eager_nhwc_unfused", "eager_unfused", "graphs_nhwc_benchmark", "graphs_benchmark");
 
-  public static void main(String[] args) throws Exception {
-    Path ref = Path.of(args[0]), out = Path.of(args[1]);
-    Device gpu = Device.cuda(0);
-    String[] variants = {"graphs_nhwc", "graphs", "graphs_nhwc_unfused", "graphs_unfused"};
-    boolean checkParity = true, trace = false;
-    String name = "sd15-onestep";
-    for (int i = 2; i < args.length; i++) {
-      switch (args[i]) {
-        case "--device" -> gpu = Device.parse(args[++i]);
-        case "--variants" -> variants = args[++i].split(",");
-        case "--no-parity" -> checkParity = false;
-        case "--name" -> name = args[++i];
-        case "--trace" -> trace = true;
-        default -> throw new IllegalArgumentException("unknown option " + args[i]);
-      }
+  @Parameters(index = "0", paramLabel = "REF_DIR", description = "Weights and reference outputs from scripts/gpu/sd15_reference.py.")
+  Path ref;
+
+  @Parameters(index = "1", paramLabel = "OUT_DIR", description = "Folder for the results files (created if missing; "
+      + "an existing results file there is replaced only when Sd15Bench wrote it).")
+  Path out;
+
+  @Option(names = "--device", defaultValue = "cuda:0", description = "cuda:N, or cpu for an f32 parity check only "
+      + "(default: ${DEFAULT-VALUE}).")
+  String deviceName;
+
+  @Option(names = "--variants", split = ",", defaultValue = "graphs_nhwc,graphs,graphs_nhwc_unfused,graphs_unfused",
+      description = "Speed configurations, in this order (default: ${DEFAULT-VALUE}); the first one's first image is the cold one.")
+  List<String> variantList;
+
+  @Option(names = "--no-parity", description = "Skip the parity checks.")
+  boolean noParity;
+
+  @Option(names = "--name", defaultValue = "sd15-onestep", description = "Speed results go to OUT_DIR/NAME.json (default: ${DEFAULT-VALUE}).")
+  String name;
+
+  @Option(names = "--trace", description = "After the timings, Kineto traces of 3 batch-1 runs (graphs and eager) "
+      + "to OUT_DIR/trace-*-b1.json.")
+  boolean trace;
+
+  @Option(names = "--force", description = "Replace older results files in OUT_DIR that do not name their producer.")
+  boolean force;
+
+  @Spec CommandSpec spec;
+
+  public static void main(String[] args) {
+    Commands.main(new Sd15Bench(), args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (!Files.isDirectory(ref)) throw new ParameterException(spec.commandLine(), "REF_DIR " + ref + " is not a folder");
+    if (!name.matches("[A-Za-z0-9_.-]{1,64}")) throw new ParameterException(spec.commandLine(), "--name must be a plain file name");
+    for (String v : variantList)
+      if (!VARIANTS.contains(v)) throw new ParameterException(spec.commandLine(), "unknown variant " + v + "; known: " + new TreeSet<>(VARIANTS));
+    Device gpu;
+    try {
+      gpu = Device.parse(deviceName);
+    } catch (RuntimeException e) {
+      throw new ParameterException(spec.commandLine(), "--device: " + e.getMessage());
     }
-    Files.createDirectories(out);
+    String[] variants = variantList.toArray(String[]::new);
+    boolean checkParity = !noParity;
+    Path outDir = Outputs.prepareFolder(out, RESULTS_FOLDER, false);
     String card = gpu.isCuda() ? D2g.cudaDeviceName(gpu.index()) : "cpu";
     System.out.printf("%s, LibTorch %s%n", card, D2g.torchVersion());
     ObjectNode parity = JSON.createObjectNode();
@@ -82,9 +133,9 @@ public final class Sd15Bench {
       parity.set("f16", compare(text, unet, vae, ref.resolve("io_f16.safetensors"), DType.F16, gpu));
     if (checkParity) {
       System.out.println("parity " + parity);
-      write(out.resolve("sd15-parity.json"), card, parity);
+      write(outDir.resolve("sd15-parity.json"), card, parity);
     }
-    if (!gpu.isCuda()) return; // the CPU run checks parity only
+    if (!gpu.isCuda()) return 0; // the CPU run checks parity only
 
     // ---- speed: f16, CUDA graphs ----
     D2g.setAllowTf32(true);
@@ -162,7 +213,7 @@ public final class Sd15Bench {
           D2g.startTrace();
           for (int i = 0; i < 3; i++) p.run(idCpu, noise, t, abar).close();
           D2g.synchronize(gpu);
-          D2g.stopTrace(out.resolve(graphs ? "trace-graphs-b1.json" : "trace-eager-b1.json"));
+          D2g.stopTrace(outDir.resolve(graphs ? "trace-graphs-b1.json" : "trace-eager-b1.json"));
         }
       }
     }
@@ -202,12 +253,13 @@ public final class Sd15Bench {
       Path own = ref.resolve("reference_half_vs_f32.json");
       if (Files.exists(own)) parity.set("reference_half_vs_its_f32", JSON.readTree(own.toFile()));
       System.out.println("parity " + parity);
-      write(out.resolve("sd15-parity.json"), card, parity);
+      write(outDir.resolve("sd15-parity.json"), card, parity);
     }
     Path baseline = ref.resolve("baseline.json");
     if (Files.exists(baseline)) figs.set("pytorch_eager_same_run", JSON.readTree(baseline.toFile()));
-    write(out.resolve(name + ".json"), card, figs);
+    write(outDir.resolve(name + ".json"), card, figs);
     System.out.println("speed " + figs);
+    return 0;
   }
 
   private static ObjectNode compare(ClipTextModel text, NativeModule unet, AutoencoderKL vae, Path io, DType dt,
@@ -251,12 +303,16 @@ public final class Sd15Bench {
     return Math.sqrt(num / den);
   }
 
-  private static void write(Path p, String card, ObjectNode figures) throws Exception {
+  /** OUT_DIR: a folder of results files (or traces) of this program, or a new or empty one. */
+  private static final OutputKind RESULTS_FOLDER = OutputKind.filesFolder("Sd15Bench results folder",
+      Set.of("sd15-parity.json", "sd15-onestep.json"), n -> n.endsWith(".json"));
+
+  private void write(Path p, String card, ObjectNode figures) {
     ObjectNode root = JSON.createObjectNode();
     root.put("machine", card + ", LibTorch " + D2g.torchVersion() + ", Java " + Runtime.version().feature());
     root.put("date", LocalDate.now().toString());
     root.set("figures", figures);
-    JSON.writerWithDefaultPrettyPrinter().writeValue(p.toFile(), root);
+    Outputs.writeResults(p, PRODUCER, force, root);
   }
 
   /** The fastest configuration with fused kernels (the library's default) for one batch size. */

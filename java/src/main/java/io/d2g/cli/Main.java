@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Diffusion2GAN for the JVM: one-step text-to-image GANs distilled from diffusion models.",
+    footer = {"", "Example and benchmark mains: ./d2g example --help (from the repository)."},
     subcommands = {InfoCommand.class, DataCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -19,17 +20,13 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (for tests and embedding). */
   public static int run(String... args) {
-    CommandLine cli = new CommandLine(new Main());
-    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      cmd.getErr().println("d2g: " + e.getMessage());
-      return 1;
-    });
-    return cli.execute(args);
+    return Commands.execute(new Main(), args);
   }
 
+  /** Without a command: the usage on stderr and exit code 2, as for any other incomplete command line. */
   @Override
   public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
+    throw new CommandLine.ParameterException(spec.commandLine(), "Missing command: say what to do (info, data, ...)");
   }
 
   static final class Version implements CommandLine.IVersionProvider {

@@ -26,14 +26,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Not public API.
  */
 public final class Native {
-  static {
-    NativeLibrary.load();
-  }
-
   private Native() {}
 
-  /** Ensures the native library is loaded (it is, once this class is initialised). */
-  public static void load() {}
+  /**
+   * Loads the native library unless it is loaded already (a volatile read then). Called before the
+   * first native call of every entry point, so that a missing library surfaces as a {@link
+   * io.d2g.LibraryLoadException} at the call, every time, rather than as an error while a class is
+   * initialised (which Java turns into ExceptionInInitializerError once, NoClassDefFoundError after).
+   */
+  public static void load() {
+    NativeLibrary.load();
+  }
 
   /** Throws the typed exception for a non-NULL status, after freeing it. */
   public static void check(MemorySegment status) {
@@ -71,6 +74,7 @@ public final class Native {
    * Valid until the thread's next call that uses it; never handed to native code that keeps it.
    */
   public static MemorySegment scratch() {
+    NativeLibrary.load();
     return SCRATCH.get();
   }
 
@@ -88,19 +92,22 @@ public final class Native {
 
   // ---- heap array copies (one copy, no staging buffer) --------------------------------------
 
-  private static final MethodHandle COPY_FROM_HOST_CRITICAL = critical(
-      d2g_tensor_copy_from_host$address(), d2g_tensor_copy_from_host$descriptor());
-  private static final MethodHandle COPY_TO_HOST_CRITICAL = critical(
-      d2g_tensor_copy_to_host$address(), d2g_tensor_copy_to_host$descriptor());
+  /** Critical downcalls for heap copies, looked up once the library is loaded (by the first use). */
+  private static final class Critical {
+    static final MethodHandle COPY_FROM_HOST = critical(
+        d2g_tensor_copy_from_host$address(), d2g_tensor_copy_from_host$descriptor());
+    static final MethodHandle COPY_TO_HOST = critical(
+        d2g_tensor_copy_to_host$address(), d2g_tensor_copy_to_host$descriptor());
 
-  private static MethodHandle critical(MemorySegment address, java.lang.foreign.FunctionDescriptor desc) {
-    return Linker.nativeLinker().downcallHandle(address, desc, Linker.Option.critical(true));
+    private static MethodHandle critical(MemorySegment address, java.lang.foreign.FunctionDescriptor desc) {
+      return Linker.nativeLinker().downcallHandle(address, desc, Linker.Option.critical(true));
+    }
   }
 
   /** Copies a heap or native segment into a tensor of exactly that many bytes. */
   public static void copyFromHost(MemorySegment tensor, MemorySegment data) {
     try {
-      check((MemorySegment) COPY_FROM_HOST_CRITICAL.invokeExact(tensor, data, data.byteSize()));
+      check((MemorySegment) Critical.COPY_FROM_HOST.invokeExact(tensor, data, data.byteSize()));
     } catch (D2gException e) {
       throw e;
     } catch (Throwable t) {
@@ -111,7 +118,7 @@ public final class Native {
   /** Copies a tensor of exactly {@code data.byteSize()} bytes into a heap or native segment. */
   public static void copyToHost(MemorySegment tensor, MemorySegment data) {
     try {
-      check((MemorySegment) COPY_TO_HOST_CRITICAL.invokeExact(tensor, data, data.byteSize()));
+      check((MemorySegment) Critical.COPY_TO_HOST.invokeExact(tensor, data, data.byteSize()));
     } catch (D2gException e) {
       throw e;
     } catch (Throwable t) {

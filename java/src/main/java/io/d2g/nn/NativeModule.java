@@ -24,10 +24,6 @@ import java.util.function.Supplier;
  * extend this with their forward calls. Close it when done; a Cleaner frees forgotten ones.
  */
 public class NativeModule implements AutoCloseable {
-  static {
-    Native.load();
-  }
-
   /** Bound (to true) while {@link #withoutInit} runs its action. */
   private static final ScopedValue<Boolean> EMPTY = ScopedValue.newInstance();
 

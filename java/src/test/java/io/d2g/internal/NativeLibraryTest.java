@@ -13,13 +13,27 @@ class NativeLibraryTest {
   void aFileThatIsNotALibraryGivesAClearError(@TempDir Path dir) throws Exception {
     Path fake = Files.writeString(dir.resolve("libd2g.so"), "not an ELF file");
     var e = assertThrows(LibraryLoadException.class, () -> NativeLibrary.loadFrom(fake));
-    assertTrue(e.getMessage().contains(fake.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains(fake.toString()) && e.getMessage().contains("not a shared library"),
+        e.getMessage());
   }
 
   @Test
   void aMissingFileGivesAClearError(@TempDir Path dir) {
     var e = assertThrows(LibraryLoadException.class, () -> NativeLibrary.loadFrom(dir.resolve("nope.so")));
     assertTrue(e.getMessage().contains("nope.so"), e.getMessage());
+  }
+
+  @Test
+  void aLibraryNamedExplicitlyThatIsMissingIsAnErrorNotAFallback(@TempDir Path dir) {
+    String old = System.getProperty(NativeLibrary.PROPERTY);
+    try {
+      System.setProperty(NativeLibrary.PROPERTY, dir.resolve("gone/libd2g.so").toString());
+      var e = assertThrows(LibraryLoadException.class, NativeLibrary::locate);
+      assertTrue(e.getMessage().contains("does not exist") && e.getMessage().contains("gone/libd2g.so"), e.getMessage());
+    } finally {
+      if (old == null) System.clearProperty(NativeLibrary.PROPERTY);
+      else System.setProperty(NativeLibrary.PROPERTY, old);
+    }
   }
 
   @Test

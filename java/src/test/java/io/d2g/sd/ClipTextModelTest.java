@@ -64,7 +64,7 @@ class ClipTextModelTest {
       double pooled2 = relError(s.track(m.pooled(ids)), s.track(io.tensor("pooled")));
       String report = name + ": last " + last + ", pooled " + pooled + ", penultimate raw " + penRaw
           + ", penultimate+final norm " + penNorm + ", embeddings " + emb;
-      System.out.println(report);
+      org.slf4j.LoggerFactory.getLogger(ClipTextModelTest.class).info(report);
       for (double e : new double[] {last, pooled, penRaw, penNorm, emb, last2, pooled2}) assertTrue(e <= 1e-4, report);
     }
   }

@@ -13,6 +13,8 @@ import java.util.Map;
 
 /** The reference fixtures under test/fixtures/sd/ (made by scripts/fixtures/make_unet_vae_fixtures.py). */
 final class SdFixture {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SdFixture.class);
+
   private SdFixture() {}
 
   /** test/fixtures/sd/<name>, found from the working directory upwards. */
@@ -61,7 +63,7 @@ final class SdFixture {
 
   static void assertClose(Tensor actual, Tensor expected, double tolerance, String what) {
     double err = relativeError(actual, expected);
-    System.out.printf("%s: relative error %.3g%n", what, err);
+    LOG.info("{}: relative error {}", what, String.format("%.3g", err));
     assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
   }
 }
