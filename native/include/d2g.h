@@ -67,7 +67,8 @@ D2G_API d2g_status* d2g_cuda_is_available(int* out);
 D2G_API d2g_status* d2g_cuda_device_count(int* out);
 /* Writes the device's name, NUL-terminated and truncated to fit, into buf (capacity bytes). */
 D2G_API d2g_status* d2g_cuda_device_name(int device_index, char* buf, size_t capacity);
-/* Seeds every generator (CPU and all CUDA devices). */
+/* Seeds the default generators (CPU and all CUDA devices): what calls draw from when they are given
+ * no d2g_generator. */
 D2G_API d2g_status* d2g_manual_seed(uint64_t seed);
 /* Waits for all work queued on a CUDA device; device_index -1 means the current device.
  * On a machine without CUDA this is a no-op for -1 and D2G_DEVICE_UNAVAILABLE otherwise. */
@@ -87,8 +88,7 @@ D2G_API d2g_status* d2g_set_fused_kernels(int enabled, int* compiled);
  * the setting replaced. Affects the process; threads in 0..64. */
 D2G_API d2g_status* d2g_set_host_copy_threads(int threads, int* previous);
 /* cuDNN convolution algorithms: 1 = time every candidate on each new shape and keep the fastest
- * (a slow first run), 0 = cuDNN's heuristics (LibTorch's default). Affects the process. On full-size
- * SD1.5 in f16 channels_last (H200) benchmarking found no faster step and made the first image 6 s. */
+ * (a slow first run), 0 = cuDNN's heuristics (LibTorch's default). Affects the process. */
 D2G_API d2g_status* d2g_set_cudnn_benchmark(int enabled);
 /* A kernel-level trace (LibTorch's Kineto profiler: operators on the host, kernels and copies on CUDA
  * devices, CUDA graph replays included) of everything the process runs between start and stop; stop
@@ -123,12 +123,34 @@ typedef struct d2g_tensor d2g_tensor;
 /* Called exactly once, with the caller's context, when borrowed memory is no longer used. */
 typedef void (*d2g_release_fn)(void* context);
 
+/* ---- random generators ------------------------------------------------------------------------ */
+
+/* A random generator of one device, passed explicitly to the calls that draw (d2g_tensor_randn,
+ * d2g_vae_sample), so that concurrent requests and one process per GPU each have their own stream of
+ * numbers: LibTorch's CPU generator (Mersenne Twister) for the CPU, its Philox generator for a CUDA
+ * device. A generator is used on its own device only. Calls that draw lock it, so threads may share
+ * one (their draws then interleave in no fixed order). */
+typedef struct d2g_generator d2g_generator;
+
+D2G_API d2g_status* d2g_generator_create(int device_type, int device_index, uint64_t seed, d2g_generator** out);
+/* Restarts the generator's stream from seed. */
+D2G_API d2g_status* d2g_generator_seed(d2g_generator* g, uint64_t seed);
+/* The generator's state as a new u8 tensor on the CPU (for checkpoints), and back. A state comes back
+ * only into a generator of the same device type. */
+D2G_API d2g_status* d2g_generator_get_state(const d2g_generator* g, d2g_tensor** state);
+D2G_API d2g_status* d2g_generator_set_state(d2g_generator* g, const d2g_tensor* state);
+D2G_API d2g_status* d2g_generator_device(const d2g_generator* g, int* device_type, int* device_index);
+D2G_API void d2g_generator_free(d2g_generator* g); /* NULL is a no-op */
+
+/* ---- tensors: creation ------------------------------------------------------------------------ */
+
 /* Uninitialised tensor. pinned=1 asks for page-locked host memory (CPU only; needs CUDA). */
 D2G_API d2g_status* d2g_tensor_empty(const int64_t* shape, int ndim, int dtype, int device_type,
                                      int device_index, int pinned, d2g_tensor** out);
-/* Standard-normal (floating dtypes) samples from the global generator. */
+/* Standard-normal (floating dtypes) samples on the device, drawn from gen (which must belong to that
+ * device), or from the device's default generator (seeded by d2g_manual_seed) when gen is NULL. */
 D2G_API d2g_status* d2g_tensor_randn(const int64_t* shape, int ndim, int dtype, int device_type,
-                                     int device_index, d2g_tensor** out);
+                                     int device_index, const d2g_generator* gen, d2g_tensor** out);
 /* Zero-copy: a CPU tensor over caller memory of nbytes bytes (C-contiguous). release (may be NULL)
  * is called with context when the storage dies. On failure release is NOT called. */
 D2G_API d2g_status* d2g_tensor_from_blob(void* data, size_t nbytes, const int64_t* shape, int ndim,
@@ -170,6 +192,9 @@ D2G_API d2g_status* d2g_tensor_reshape(const d2g_tensor* t, const int64_t* shape
 D2G_API d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out);
 /* torch.matmul semantics (1-D, 2-D and batched); same device and dtype required. */
 D2G_API d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out);
+/* The tensors joined along dimension dim (torch.cat): same dtype and device, equal sizes except along
+ * dim; count >= 1. */
+D2G_API d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, d2g_tensor** out);
 /* Sum of all elements as a 0-dim tensor. */
 D2G_API d2g_status* d2g_sum(const d2g_tensor* t, d2g_tensor** out);
 /* The value of a one-element tensor as double. */
@@ -184,7 +209,9 @@ D2G_API void d2g_tensor_free(d2g_tensor* t); /* NULL is a no-op */
 typedef struct d2g_module d2g_module;
 
 /* Creates a module of a registered kind from a config: one "key=value" per line, lists
- * comma-separated, keys as in the reference config.json (the Java layer converts config.json).
+ * comma-separated (a list of lists: ';' between the lists), keys as in the reference config.json
+ * (lower-case letters, digits, '_'), values printable ASCII without '='. A key given twice, or one the
+ * family never reads, is an error (the Java layer writes the config from its typed config classes).
  * Parameters start in f32 on the CPU with LibTorch's default initialisation. */
 D2G_API d2g_status* d2g_module_create(const char* kind, const char* config, d2g_module** out);
 /* Like d2g_module_create, but the parameters are allocated and not initialised (their contents are
@@ -234,6 +261,9 @@ D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x,
  *   up to hidden_layer run. At least one of hidden and pooled must be given. */
 D2G_API d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tensor* input_ids, int hidden_layer,
                                           int final_layer_norm, d2g_tensor** hidden, d2g_tensor** pooled);
+/* text_embeds = text_projection(pooled) of a text encoder with a projection (CLIPTextModelWithProjection,
+ * config projection_dim > 0; SDXL's second text encoder): [B, projection_dim]. */
+D2G_API d2g_status* d2g_clip_text_project(const d2g_module* m, const d2g_tensor* pooled, d2g_tensor** text_embeds);
 
 /* kind "autoencoder_kl": the Stable Diffusion VAE, diffusers' AutoencoderKL (config.json keys and
  * state_dict keys alike). Inputs must have the module's dtype and device. These calls record no
@@ -244,9 +274,10 @@ D2G_API d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g
                                    d2g_tensor** logvar);
 /* z [B, latent_channels, h, w] (already divided by scaling_factor) -> image [B, out_channels, h*f, w*f]. */
 D2G_API d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g_tensor** out);
-/* mean + exp(logvar / 2) * noise, the noise standard-normal from the global generator of mean's
- * device (seeded by d2g_manual_seed). mean and logvar: same shape, dtype and device. */
-D2G_API d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, d2g_tensor** out);
+/* mean + exp(logvar / 2) * noise, the noise standard-normal from gen (of mean's device), or from the
+ * device's default generator when gen is NULL. mean and logvar: same shape, dtype and device. */
+D2G_API d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, const d2g_generator* gen,
+                                   d2g_tensor** out);
 
 /* kind "unet2d_condition": the Stable Diffusion UNet, diffusers' UNet2DConditionModel (config.json
  * keys and state_dict keys alike; SD 1.x and 2.x block types). These calls record no autograd graph.
@@ -279,7 +310,9 @@ D2G_API d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_ten
  * per (batch, channels, height, width) on its first run and replayed afterwards (the first run of a
  * shape is slower); don't change the modules' weights, device or dtype while a pipeline uses them. */
 typedef struct d2g_onestep d2g_onestep;
-/* prediction: 0 epsilon, 1 v_prediction, 2 sample (x0). scaling_factor: the VAE's. */
+/* What the UNet predicts: diffusers' prediction_type "epsilon", "v_prediction" or "sample" (x0). */
+typedef enum d2g_prediction { D2G_PREDICT_EPSILON = 0, D2G_PREDICT_V = 1, D2G_PREDICT_SAMPLE = 2 } d2g_prediction;
+/* prediction: a d2g_prediction. scaling_factor: the VAE's. */
 D2G_API d2g_status* d2g_onestep_create(const d2g_module* text_encoder, const d2g_module* unet,
                                        const d2g_module* vae, int prediction, double scaling_factor,
                                        int use_cuda_graphs, d2g_onestep** out);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "d2g.h"
 
@@ -194,6 +195,94 @@ static void test_large_copies(void) {
   free(dst);
 }
 
+/* Generators: seeded streams, states that restore them, and refusals for the wrong device. */
+static void test_generators(void) {
+  d2g_generator_free(NULL);
+  int64_t shape[1] = {5};
+  float x[5], y[5], z[5];
+  d2g_generator *g = NULL, *h = NULL;
+  ok(d2g_generator_create(D2G_CPU, 0, 7, &g), "generator create");
+  ok(d2g_generator_create(D2G_CPU, 0, 7, &h), "second generator, same seed");
+  d2g_tensor *a = NULL, *b = NULL, *c = NULL, *state = NULL;
+  ok(d2g_generator_get_state(g, &state), "get_state");
+  ok(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CPU, 0, g, &a), "randn from g");
+  ok(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CPU, 0, h, &b), "randn from h");
+  ok(d2g_tensor_copy_to_host(a, x, sizeof x), "a out");
+  ok(d2g_tensor_copy_to_host(b, y, sizeof y), "b out");
+  CHECK(memcmp(x, y, sizeof x) == 0, "two generators with one seed draw the same numbers");
+  d2g_tensor_free(b);
+  b = NULL;
+  ok(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CPU, 0, g, &b), "second draw from g");
+  ok(d2g_tensor_copy_to_host(b, y, sizeof y), "b out");
+  CHECK(memcmp(x, y, sizeof x) != 0, "the stream moves on");
+  ok(d2g_generator_set_state(g, state), "set_state");
+  ok(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CPU, 0, g, &c), "draw after restoring the state");
+  ok(d2g_tensor_copy_to_host(c, z, sizeof z), "c out");
+  CHECK(memcmp(x, z, sizeof x) == 0, "a restored state repeats the draws");
+  ok(d2g_generator_seed(h, 8), "reseed");
+  d2g_tensor_free(c);
+  c = NULL;
+  ok(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CPU, 0, h, &c), "draw after reseeding");
+  ok(d2g_tensor_copy_to_host(c, z, sizeof z), "c out");
+  CHECK(memcmp(x, z, sizeof x) != 0, "another seed, other numbers");
+  int dt = -1, di = -1;
+  ok(d2g_generator_device(g, &dt, &di), "generator device");
+  CHECK(dt == D2G_CPU && di == 0, "a CPU generator");
+  fails(d2g_generator_set_state(g, a), D2G_INVALID_ARGUMENT, "u8", "a float tensor is no state");
+  int64_t n3[1] = {3};
+  uint8_t junk[3] = {1, 2, 3};
+  d2g_tensor* bad = NULL;
+  ok(d2g_tensor_from_host(junk, 3, n3, 1, D2G_U8, D2G_CPU, 0, &bad), "junk state");
+  fails(d2g_generator_set_state(g, bad), D2G_INVALID_ARGUMENT, "state", "a state of the wrong size");
+  int avail = 0;
+  ok(d2g_cuda_is_available(&avail), "cuda available");
+  if (!avail) {
+    d2g_generator* gc = NULL;
+    d2g_status* st = d2g_generator_create(D2G_CUDA, 0, 1, &gc);
+    CHECK(st != NULL && d2g_status_code(st) == D2G_DEVICE_UNAVAILABLE && gc == NULL, "no CUDA: no CUDA generator");
+    d2g_status_free(st);
+  } else {
+    d2g_generator* gc = NULL;
+    ok(d2g_generator_create(D2G_CUDA, 0, 1, &gc), "CUDA generator");
+    d2g_tensor* t = NULL;
+    fails(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CPU, 0, gc, &t), D2G_INVALID_ARGUMENT, "belongs to",
+          "a CUDA generator cannot draw on the CPU");
+    ok(d2g_tensor_randn(shape, 1, D2G_F32, D2G_CUDA, 0, gc, &t), "randn on CUDA from its generator");
+    d2g_tensor_free(t);
+    d2g_generator_free(gc);
+  }
+  fails(d2g_generator_create(7, 0, 1, &h), D2G_INVALID_ARGUMENT, "device type", "unknown device type");
+  d2g_tensor_free(bad);
+  d2g_tensor_free(a);
+  d2g_tensor_free(b);
+  d2g_tensor_free(c);
+  d2g_tensor_free(state);
+  d2g_generator_free(g);
+  d2g_generator_free(h);
+}
+
+/* Configs are strict: no key can be smuggled in through a value, no typo passes unnoticed. */
+static void test_config_strictness(void) {
+  d2g_module* m = NULL;
+  fails(d2g_module_create("linear", "in_features=3\nout_features=2\nin_features=4", &m), D2G_INVALID_ARGUMENT,
+        "twice", "a key given twice");
+  fails(d2g_module_create("linear", "in_features=3\nout_features=2\nbais=true", &m), D2G_INVALID_ARGUMENT,
+        "unknown config key 'bais'", "a key the family never reads");
+  fails(d2g_module_create("linear", "in_features=3\nout_features=2\nBias=true", &m), D2G_INVALID_ARGUMENT,
+        "lower-case", "a key with upper case");
+  fails(d2g_module_create("linear", "in_features=3\rout_features=2", &m), D2G_INVALID_ARGUMENT, "character",
+        "a control character in a value");
+  fails(d2g_module_create("linear", "in_features=3=4\nout_features=2", &m), D2G_INVALID_ARGUMENT, "character",
+        "'=' in a value");
+  fails(d2g_module_create("linear", "in_features=2147483648\nout_features=2", &m), D2G_INVALID_ARGUMENT, "at most",
+        "a layer far too wide");
+  fails(d2g_module_create("unet2d_condition", "layers_per_block=2147483648", &m), D2G_INVALID_ARGUMENT, "layers_per_block",
+        "a UNet with 2^31 layers per block");
+  fails(d2g_module_create("clip_text_model", "num_hidden_layers=1000000", &m), D2G_INVALID_ARGUMENT, "num_hidden_layers",
+        "a text encoder with a million layers");
+  CHECK(m == NULL, "no module came out of a refused config");
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -227,16 +316,22 @@ int main(void) {
       d2g_status_free(st);
     } else {
       fails(d2g_profiler_start(), D2G_INVALID_ARGUMENT, "already", "second profiler_start");
-      const char* path = "d2g_c_api_test_trace.json";
+      char dir[] = "/tmp/d2g_c_api_test_XXXXXX"; /* tests write only under a temporary folder */
+      CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+      char path[128];
+      snprintf(path, sizeof path, "%s/trace.json", dir);
       ok(d2g_profiler_stop(path), "profiler_stop");
       FILE* f = fopen(path, "r");
       CHECK(f != NULL, "the trace file exists");
       if (f) fclose(f);
       remove(path);
+      rmdir(dir);
     }
     fails(d2g_profiler_stop("unused.json"), D2G_INVALID_ARGUMENT, "", "profiler_stop without a trace");
   }
   ok(d2g_synchronize(-1), "synchronize current device");
+  test_generators();
+  test_config_strictness();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};
@@ -318,7 +413,7 @@ int main(void) {
   fails(d2g_tensor_empty(shape23, 99, D2G_F32, D2G_CPU, 0, 0, &bad), D2G_INVALID_ARGUMENT, "ndim", "bad ndim");
   fails(d2g_tensor_empty(shape23, 2, D2G_F32, 7, 0, 0, &bad), D2G_INVALID_ARGUMENT, "device type", "bad device");
   fails(d2g_tensor_empty(shape23, 2, D2G_F32, D2G_CUDA, 99, 0, &bad), D2G_DEVICE_UNAVAILABLE, "99", "cuda:99");
-  fails(d2g_tensor_randn(shape23, 2, D2G_I64, D2G_CPU, 0, &bad), D2G_INVALID_ARGUMENT, "floating", "randn int");
+  fails(d2g_tensor_randn(shape23, 2, D2G_I64, D2G_CPU, 0, NULL, &bad), D2G_INVALID_ARGUMENT, "floating", "randn int");
   fails(d2g_tensor_from_host(a_data, 5, shape23, 2, D2G_F32, D2G_CPU, 0, &bad), D2G_INVALID_ARGUMENT, "bytes", "nbytes");
   fails(d2g_tensor_from_blob(NULL, 24, shape23, 2, D2G_F32, NULL, NULL, &bad), D2G_INVALID_ARGUMENT, "NULL", "null blob");
   fails(d2g_add(a, m, &bad), D2G_INVALID_ARGUMENT, "broadcast", "add shape mismatch");

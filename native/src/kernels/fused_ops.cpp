@@ -5,7 +5,7 @@
 #include <atomic>
 #include <initializer_list>
 
-#include "../status.hpp"
+#include "../core/status.hpp"
 
 #ifdef D2G_WITH_CUDA_KERNELS
 #include <c10/cuda/CUDAGuard.h>

@@ -1,64 +1,53 @@
-// kind "autoencoder_kl": the Stable Diffusion VAE, the function of diffusers' AutoencoderKL
-// (diffusers/models/autoencoders/autoencoder_kl.py and vae.py) with its state_dict keys:
-//
-//   encoder.conv_in, encoder.down_blocks.<i>.{resnets.<j>, downsamplers.0.conv}, encoder.mid_block,
-//   encoder.conv_norm_out, encoder.conv_out, quant_conv, post_quant_conv,
-//   decoder.conv_in, decoder.mid_block, decoder.up_blocks.<i>.{resnets.<j>, upsamplers.0.conv},
-//   decoder.conv_norm_out, decoder.conv_out
-//
-// Config keys (config.json): in_channels, out_channels, down_block_types (DownEncoderBlock2D),
-// up_block_types (UpDecoderBlock2D), block_out_channels, layers_per_block, act_fn, latent_channels,
-// norm_num_groups, use_quant_conv, use_post_quant_conv, mid_block_add_attention. scaling_factor,
-// shift_factor, latents_mean/std, force_upcast and sample_size concern callers, not this network.
-#include "../module.hpp"
-#include "../tensor.hpp"
-#include "sd_blocks.hpp"
+// The Stable Diffusion VAE (models/autoencoder_kl.hpp).
+#include "autoencoder_kl.hpp"
+
+#include <tuple>
+
+#include "../core/module.hpp"
+#include "../core/tensor.hpp"
 
 namespace d2g::sd {
+
+AutoencoderKLOptions::AutoencoderKLOptions(const Config& c) {
+  const std::string where = "autoencoder_kl";
+  in_channels = c.integer("in_channels", 3);
+  out_channels = c.integer("out_channels", 3);
+  latent_channels = c.integer("latent_channels", 4);
+  layers_per_block = c.integer("layers_per_block", 1);
+  groups = c.integer("norm_num_groups", 32);
+  block_out_channels = c.integers("block_out_channels", {64});
+  down_block_types = c.strings("down_block_types", {"DownEncoderBlock2D"});
+  up_block_types = c.strings("up_block_types", {"UpDecoderBlock2D"});
+  act = activation(c.str("act_fn", "silu"), where + ": act_fn");
+  use_quant_conv = c.boolean("use_quant_conv", true);
+  use_post_quant_conv = c.boolean("use_post_quant_conv", true);
+  mid_block_add_attention = c.boolean("mid_block_add_attention", true);
+
+  // Positive, and bounded: a config is outside input, and a count of 2^31 would only exhaust memory.
+  for (auto [key, v, max] : {std::tuple<const char*, int64_t, int64_t>{"in_channels", in_channels, 4096},
+                             {"out_channels", out_channels, 4096}, {"latent_channels", latent_channels, 4096},
+                             {"layers_per_block", layers_per_block, 64}, {"norm_num_groups", groups, 4096}})
+    if (v <= 0 || v > max)
+      fail(D2G_INVALID_ARGUMENT, where, ": config key '", key, "' must be positive and at most ", max, ", not ", v);
+  if (block_out_channels.empty() || block_out_channels.size() > 16)
+    fail(D2G_INVALID_ARGUMENT, where, ": block_out_channels must have 1 to 16 values");
+  for (auto v : block_out_channels)
+    if (v <= 0 || v > (1 << 16))
+      fail(D2G_INVALID_ARGUMENT, where, ": block_out_channels must be positive and at most 65536, not ", v);
+  if (down_block_types.size() != block_out_channels.size() || up_block_types.size() != block_out_channels.size())
+    fail(D2G_INVALID_ARGUMENT, where, ": down_block_types (", down_block_types.size(), "), up_block_types (",
+         up_block_types.size(), ") and block_out_channels (", block_out_channels.size(), ") must have the same length");
+  for (auto& t : down_block_types)
+    if (t != "DownEncoderBlock2D")
+      fail(D2G_INVALID_ARGUMENT, where, ": down block type '", t, "' is not supported (supported: DownEncoderBlock2D)");
+  for (auto& t : up_block_types)
+    if (t != "UpDecoderBlock2D")
+      fail(D2G_INVALID_ARGUMENT, where, ": up block type '", t, "' is not supported (supported: UpDecoderBlock2D)");
+}
+
 namespace {
 
-struct VaeConfig {
-  int64_t in_channels, out_channels, latent_channels, layers_per_block, groups;
-  std::vector<int64_t> block_out_channels;
-  std::vector<std::string> down_block_types, up_block_types;
-  Act act;
-  bool use_quant_conv, use_post_quant_conv, mid_block_add_attention;
-
-  explicit VaeConfig(const Config& c) {
-    const std::string where = "autoencoder_kl";
-    in_channels = c.integer("in_channels", 3);
-    out_channels = c.integer("out_channels", 3);
-    latent_channels = c.integer("latent_channels", 4);
-    layers_per_block = c.integer("layers_per_block", 1);
-    groups = c.integer("norm_num_groups", 32);
-    block_out_channels = c.integers("block_out_channels", {64});
-    down_block_types = c.strings("down_block_types", {"DownEncoderBlock2D"});
-    up_block_types = c.strings("up_block_types", {"UpDecoderBlock2D"});
-    act = activation(c.str("act_fn", "silu"), where + ": act_fn");
-    use_quant_conv = c.boolean("use_quant_conv", true);
-    use_post_quant_conv = c.boolean("use_post_quant_conv", true);
-    mid_block_add_attention = c.boolean("mid_block_add_attention", true);
-
-    for (auto [key, v] : {std::pair<const char*, int64_t>{"in_channels", in_channels}, {"out_channels", out_channels},
-                          {"latent_channels", latent_channels}, {"layers_per_block", layers_per_block},
-                          {"norm_num_groups", groups}})
-      if (v <= 0) fail(D2G_INVALID_ARGUMENT, where, ": config key '", key, "' must be positive, not ", v);
-    if (block_out_channels.empty()) fail(D2G_INVALID_ARGUMENT, where, ": block_out_channels is empty");
-    for (auto v : block_out_channels)
-      if (v <= 0) fail(D2G_INVALID_ARGUMENT, where, ": block_out_channels must be positive, not ", v);
-    if (down_block_types.size() != block_out_channels.size() || up_block_types.size() != block_out_channels.size())
-      fail(D2G_INVALID_ARGUMENT, where, ": down_block_types (", down_block_types.size(), "), up_block_types (",
-           up_block_types.size(), ") and block_out_channels (", block_out_channels.size(), ") must have the same length");
-    for (auto& t : down_block_types)
-      if (t != "DownEncoderBlock2D")
-        fail(D2G_INVALID_ARGUMENT, where, ": down block type '", t, "' is not supported (supported: DownEncoderBlock2D)");
-    for (auto& t : up_block_types)
-      if (t != "UpDecoderBlock2D")
-        fail(D2G_INVALID_ARGUMENT, where, ": up block type '", t, "' is not supported (supported: UpDecoderBlock2D)");
-  }
-};
-
-ResnetBlock2DOptions resnet(int64_t in, int64_t out, const VaeConfig& c) {
+ResnetBlock2DOptions resnet(int64_t in, int64_t out, const AutoencoderKLOptions& c) {
   ResnetBlock2DOptions r;
   r.in_channels = in;
   r.out_channels = out;
@@ -68,7 +57,7 @@ ResnetBlock2DOptions resnet(int64_t in, int64_t out, const VaeConfig& c) {
   return r;
 }
 
-UNetMidBlock2DOptions mid_block(const VaeConfig& c) {
+UNetMidBlock2DOptions mid_block(const AutoencoderKLOptions& c) {
   UNetMidBlock2DOptions m;
   m.in_channels = c.block_out_channels.back();
   m.eps = 1e-6;
@@ -82,7 +71,7 @@ UNetMidBlock2DOptions mid_block(const VaeConfig& c) {
 // resnets.<j>, then downsamplers.0 (padding 0: the input is padded on the right and bottom).
 class DownEncoderBlock2DImpl : public torch::nn::Module {
  public:
-  DownEncoderBlock2DImpl(int64_t in, int64_t out, bool add_downsample, const VaeConfig& c, const std::string& where) {
+  DownEncoderBlock2DImpl(int64_t in, int64_t out, bool add_downsample, const AutoencoderKLOptions& c, const std::string& where) {
     std::vector<std::shared_ptr<ResnetBlock2DImpl>> rs;
     for (int64_t i = 0; i < c.layers_per_block; i++) {
       resnets.push_back(ResnetBlock2D(resnet(i == 0 ? in : out, out, c), where + ".resnets." + std::to_string(i)));
@@ -106,7 +95,7 @@ TORCH_MODULE(DownEncoderBlock2D);
 // resnets.<j> (layers_per_block + 1 of them), then upsamplers.0.
 class UpDecoderBlock2DImpl : public torch::nn::Module {
  public:
-  UpDecoderBlock2DImpl(int64_t in, int64_t out, bool add_upsample, const VaeConfig& c, const std::string& where) {
+  UpDecoderBlock2DImpl(int64_t in, int64_t out, bool add_upsample, const AutoencoderKLOptions& c, const std::string& where) {
     std::vector<std::shared_ptr<ResnetBlock2DImpl>> rs;
     for (int64_t i = 0; i < c.layers_per_block + 1; i++) {
       resnets.push_back(ResnetBlock2D(resnet(i == 0 ? in : out, out, c), where + ".resnets." + std::to_string(i)));
@@ -132,9 +121,13 @@ d2g::Conv2d conv3x3(int64_t in, int64_t out) {
 }
 
 // x -> 2 * latent_channels moments (mean, logvar) at 1 / 2^(levels-1) of the resolution.
+}  // namespace
+
+// The encoder and decoder (declared in the header only by name: parts of the VAE, not a public API).
+
 class EncoderImpl : public torch::nn::Module {
  public:
-  explicit EncoderImpl(const VaeConfig& c) {
+  explicit EncoderImpl(const AutoencoderKLOptions& c) {
     const auto& ch = c.block_out_channels;
     conv_in = register_module("conv_in", conv3x3(c.in_channels, ch[0]));
     std::vector<std::shared_ptr<DownEncoderBlock2DImpl>> ds;
@@ -159,11 +152,10 @@ class EncoderImpl : public torch::nn::Module {
   UNetMidBlock2D mid_block{nullptr};
   torch::nn::GroupNorm conv_norm_out{nullptr};
 };
-TORCH_MODULE(Encoder);
 
 class DecoderImpl : public torch::nn::Module {
  public:
-  explicit DecoderImpl(const VaeConfig& c) {
+  explicit DecoderImpl(const AutoencoderKLOptions& c) {
     const auto& ch = c.block_out_channels;
     const size_t n = ch.size();
     conv_in = register_module("conv_in", conv3x3(c.latent_channels, ch.back()));
@@ -190,91 +182,34 @@ class DecoderImpl : public torch::nn::Module {
   std::vector<UpDecoderBlock2D> up_blocks;
   torch::nn::GroupNorm conv_norm_out{nullptr};
 };
-TORCH_MODULE(Decoder);
 
-}  // namespace
+AutoencoderKLImpl::AutoencoderKLImpl(const AutoencoderKLOptions& c) : config(c) {
+  encoder = register_module("encoder", std::make_shared<EncoderImpl>(c));
+  decoder = register_module("decoder", std::make_shared<DecoderImpl>(c));
+  const int64_t l = c.latent_channels;
+  if (c.use_quant_conv) quant_conv = register_module("quant_conv", d2g::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
+  if (c.use_post_quant_conv)
+    post_quant_conv = register_module("post_quant_conv", d2g::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
+}
 
-class AutoencoderKLImpl : public torch::nn::Module {
- public:
-  explicit AutoencoderKLImpl(const VaeConfig& c) : config(c) {
-    encoder = register_module("encoder", Encoder(c));
-    decoder = register_module("decoder", Decoder(c));
-    const int64_t l = c.latent_channels;
-    if (c.use_quant_conv) quant_conv = register_module("quant_conv", d2g::Conv2d(torch::nn::Conv2dOptions(2 * l, 2 * l, 1)));
-    if (c.use_post_quant_conv)
-      post_quant_conv = register_module("post_quant_conv", d2g::Conv2d(torch::nn::Conv2dOptions(l, l, 1)));
-  }
+std::pair<at::Tensor, at::Tensor> AutoencoderKLImpl::encode(const at::Tensor& x) {
+  at::Tensor moments = encoder->forward(x);
+  if (quant_conv) moments = quant_conv(moments);
+  auto parts = moments.chunk(2, 1);
+  return {parts[0].contiguous(), at::clamp(parts[1], -30.0, 20.0)};
+}
 
-  // The posterior's mean and log-variance (clamped to [-30, 20], like DiagonalGaussianDistribution).
-  std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x) {
-    at::Tensor moments = encoder(x);
-    if (quant_conv) moments = quant_conv(moments);
-    auto parts = moments.chunk(2, 1);
-    return {parts[0].contiguous(), at::clamp(parts[1], -30.0, 20.0)};
-  }
+at::Tensor AutoencoderKLImpl::decode(const at::Tensor& z) {
+  return decoder->forward(post_quant_conv ? conv_forward(post_quant_conv, z) : z);
+}
 
-  at::Tensor decode(const at::Tensor& z) { return decoder(post_quant_conv ? conv_forward(post_quant_conv, z) : z); }
-
-  VaeConfig config;
-  Encoder encoder{nullptr};
-  Decoder decoder{nullptr};
-  d2g::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
-};
+at::Tensor AutoencoderKLImpl::sample(const at::Tensor& mean, const at::Tensor& logvar, c10::optional<at::Generator> gen) {
+  at::Tensor noise = at::randn(mean.sizes(), gen, mean.options());
+  return mean + at::exp(0.5 * at::clamp(logvar, -30.0, 20.0)) * noise;
+}
 
 static RegisterKind reg_autoencoder_kl("autoencoder_kl", [](const Config& c) {
-  return std::static_pointer_cast<torch::nn::Module>(std::make_shared<AutoencoderKLImpl>(VaeConfig(c)));
+  return std::static_pointer_cast<torch::nn::Module>(std::make_shared<AutoencoderKLImpl>(AutoencoderKLOptions(c)));
 });
 
 }  // namespace d2g::sd
-
-using d2g::fail;
-
-extern "C" {
-
-d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g_tensor** mean, d2g_tensor** logvar) {
-  D2G_GUARD({
-    d2g::require(mean, "mean");
-    d2g::require(logvar, "logvar");
-    auto& net = d2g::module_as<d2g::sd::AutoencoderKLImpl>(m, "autoencoder_kl");
-    const at::Tensor& input = d2g::unwrap(x, "x");
-    const int64_t c = net.config.in_channels;
-    d2g::sd::check_input(input, "x", d2g::module_options(net), 4, {-1, c},
-                         "[batch, " + std::to_string(c) + " (in_channels), height, width]");
-    torch::NoGradGuard no_grad;
-    auto [mu, lv] = net.encode(input);
-    std::unique_ptr<d2g_tensor> a(d2g::wrap(std::move(mu)));
-    std::unique_ptr<d2g_tensor> b(d2g::wrap(std::move(lv)));
-    *mean = a.release();
-    *logvar = b.release();
-  })
-}
-
-d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g_tensor** out) {
-  D2G_GUARD({
-    d2g::require(out, "out");
-    auto& net = d2g::module_as<d2g::sd::AutoencoderKLImpl>(m, "autoencoder_kl");
-    const at::Tensor& latents = d2g::unwrap(z, "z");
-    const int64_t c = net.config.latent_channels;
-    d2g::sd::check_input(latents, "z", d2g::module_options(net), 4, {-1, c},
-                         "[batch, " + std::to_string(c) + " (latent_channels), height, width]");
-    torch::NoGradGuard no_grad;
-    *out = d2g::wrap(net.decode(latents));
-  })
-}
-
-d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, d2g_tensor** out) {
-  D2G_GUARD({
-    d2g::require(out, "out");
-    const at::Tensor& mu = d2g::unwrap(mean, "mean");
-    const at::Tensor& lv = d2g::unwrap(logvar, "logvar");
-    if (!at::isFloatingType(mu.scalar_type()) || mu.scalar_type() != lv.scalar_type() || mu.device() != lv.device() ||
-        !mu.sizes().equals(lv.sizes()))
-      fail(D2G_INVALID_ARGUMENT, "mean ", d2g::describe(mu), " and logvar ", d2g::describe(lv),
-           " must be floating tensors of the same shape, dtype and device");
-    torch::NoGradGuard no_grad;
-    at::Tensor noise = at::randn(mu.sizes(), mu.options());
-    *out = d2g::wrap(mu + at::exp(0.5 * at::clamp(lv, -30.0, 20.0)) * noise);
-  })
-}
-
-}  // extern "C"

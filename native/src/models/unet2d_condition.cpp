@@ -1,6 +1,4 @@
-// kind "unet2d_condition": the Stable Diffusion UNet, the function of diffusers'
-// UNet2DConditionModel (diffusers/models/unets/unet_2d_condition.py, unet_2d_blocks.py) with its
-// state_dict keys:
+// The Stable Diffusion UNet (models/unet2d_condition.hpp), with diffusers' state_dict keys:
 //
 //   conv_in, time_embedding.linear_1/linear_2,
 //   down_blocks.<i>.{resnets.<j>, attentions.<j>, downsamplers.0.conv},
@@ -14,161 +12,204 @@
 // (an int or one value per block; each head then has out_channels / heads dimensions). Features
 // that SD 1.x/2.x do not use (class/addition embeddings, encoder_hid_proj, GLIGEN, dual cross
 // attention, fourier time embedding, ...) are refused by name rather than silently ignored.
+#include "unet2d_condition.hpp"
+
 #include <algorithm>
 
-#include "../module.hpp"
-#include "../tensor.hpp"
-#include "sd_blocks.hpp"
+#include "../core/module.hpp"
+#include "../core/tensor.hpp"
 
 namespace d2g::sd {
 namespace {
 
 const char* const kWhere = "unet2d_condition";
 
-struct UNetConfig {
-  int64_t in_channels, out_channels, groups, downsample_padding, conv_in_kernel, conv_out_kernel, time_embed_dim;
-  double norm_eps, dropout, freq_shift, mid_block_scale_factor;
-  bool center_input_sample, flip_sin_to_cos, use_linear_projection, upcast_attention, scale_shift;
-  Act act;
-  c10::optional<Act> time_embedding_act, timestep_post_act;
-  std::vector<int64_t> block_out_channels, layers_per_block, transformer_layers_per_block, heads, cross_attention_dim;
-  std::vector<bool> only_cross_attention;
-  std::vector<std::string> down_block_types, up_block_types;
-  std::string mid_block_type;
+}  // namespace
 
-  explicit UNetConfig(const Config& c) {
-    refuse_unsupported(c);
-    in_channels = c.integer("in_channels", 4);
-    out_channels = c.integer("out_channels", 4);
-    center_input_sample = c.boolean("center_input_sample", false);
-    flip_sin_to_cos = c.boolean("flip_sin_to_cos", true);
-    freq_shift = c.number("freq_shift", 0);
-    down_block_types = c.strings("down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
-                                                      "CrossAttnDownBlock2D", "DownBlock2D"});
-    up_block_types = c.strings("up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
-                                                  "CrossAttnUpBlock2D"});
-    mid_block_type = c.str("mid_block_type", "UNetMidBlock2DCrossAttn");
-    block_out_channels = c.integers("block_out_channels", {320, 640, 1280, 1280});
-    const size_t n = block_out_channels.size();
-    if (n == 0) fail(D2G_INVALID_ARGUMENT, kWhere, ": block_out_channels is empty");
-    if (down_block_types.size() != n || up_block_types.size() != n)
-      fail(D2G_INVALID_ARGUMENT, kWhere, ": down_block_types (", down_block_types.size(), "), up_block_types (",
-           up_block_types.size(), ") and block_out_channels (", n, ") must have the same length");
-    for (auto& t : down_block_types) {
-      std::string s = t.rfind("UNetRes", 0) == 0 ? t.substr(7) : t;
-      if (s != "CrossAttnDownBlock2D" && s != "DownBlock2D")
-        fail(D2G_INVALID_ARGUMENT, kWhere, ": down block type '", t,
-             "' is not supported (supported: CrossAttnDownBlock2D, DownBlock2D)");
-      t = s;
+UNet2DConditionOptions::UNet2DConditionOptions(const Config& c) {
+  refuse_unsupported(c);
+  in_channels = c.integer("in_channels", 4);
+  out_channels = c.integer("out_channels", 4);
+  center_input_sample = c.boolean("center_input_sample", false);
+  flip_sin_to_cos = c.boolean("flip_sin_to_cos", true);
+  freq_shift = c.number("freq_shift", 0);
+  down_block_types = c.strings("down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                                                    "CrossAttnDownBlock2D", "DownBlock2D"});
+  up_block_types = c.strings("up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
+                                                "CrossAttnUpBlock2D"});
+  mid_block_type = c.str("mid_block_type", "UNetMidBlock2DCrossAttn");
+  if (mid_block_type == "none") mid_block_type.clear();  // diffusers' mid_block_type None: no mid block
+  block_out_channels = c.integers("block_out_channels", {320, 640, 1280, 1280});
+  const size_t n = block_out_channels.size();
+  if (n == 0) fail(D2G_INVALID_ARGUMENT, kWhere, ": block_out_channels is empty");
+  if (down_block_types.size() != n || up_block_types.size() != n)
+    fail(D2G_INVALID_ARGUMENT, kWhere, ": down_block_types (", down_block_types.size(), "), up_block_types (",
+         up_block_types.size(), ") and block_out_channels (", n, ") must have the same length");
+  for (auto& t : down_block_types) {
+    std::string s = t.rfind("UNetRes", 0) == 0 ? t.substr(7) : t;
+    if (s != "CrossAttnDownBlock2D" && s != "DownBlock2D")
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": down block type '", t,
+           "' is not supported (supported: CrossAttnDownBlock2D, DownBlock2D)");
+    t = s;
+  }
+  for (auto& t : up_block_types) {
+    std::string s = t.rfind("UNetRes", 0) == 0 ? t.substr(7) : t;
+    if (s != "CrossAttnUpBlock2D" && s != "UpBlock2D")
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": up block type '", t,
+           "' is not supported (supported: CrossAttnUpBlock2D, UpBlock2D)");
+    t = s;
+  }
+  if (!mid_block_type.empty() && mid_block_type != "UNetMidBlock2DCrossAttn" && mid_block_type != "UNetMidBlock2D")
+    fail(D2G_INVALID_ARGUMENT, kWhere, ": mid_block_type '", mid_block_type,
+         "' is not supported (supported: UNetMidBlock2DCrossAttn, UNetMidBlock2D, none)");
+  layers_per_block = c.integers_or_repeat("layers_per_block", n, 2);
+  for (auto v : layers_per_block)  // checked first: the per-layer lists below are sized by it
+    if (v <= 0 || v > 64)
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": config key 'layers_per_block' must be positive and at most 64, not ", v);
+  heads = c.integers_or_repeat("attention_head_dim", n, 8);
+  // transformer_layers_per_block: "t" (every attention), "t0;t1;..." (per block) or
+  // "a,b;c,d" (per block and layer); the same for the up blocks' reverse_transformer_layers_per_block.
+  auto per_layer = [&](const char* key, const std::vector<int64_t>& layers) {
+    auto v = c.integer_lists(key);
+    if (v.size() == 1 && v[0].size() == 1) v.assign(layers.size(), v[0]);
+    if (v.size() != layers.size())
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' has ", v.size(), " blocks, expected 1 or ", layers.size());
+    for (size_t i = 0; i < v.size(); i++) {
+      if (v[i].size() == 1) v[i].assign(static_cast<size_t>(layers[i]), v[i][0]);
+      if (static_cast<int64_t>(v[i].size()) < layers[i])
+        fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' gives block ", i, " ", v[i].size(),
+             " values for its ", layers[i], " layers");
+      v[i].resize(static_cast<size_t>(layers[i]));  // as diffusers: extra entries are not read
+      for (auto t : v[i])
+        if (t < 0 || t > 64)
+          fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' must hold 0 to 64, not ", t);
     }
-    for (auto& t : up_block_types) {
-      std::string s = t.rfind("UNetRes", 0) == 0 ? t.substr(7) : t;
-      if (s != "CrossAttnUpBlock2D" && s != "UpBlock2D")
-        fail(D2G_INVALID_ARGUMENT, kWhere, ": up block type '", t,
-             "' is not supported (supported: CrossAttnUpBlock2D, UpBlock2D)");
-      t = s;
-    }
-    if (mid_block_type != "UNetMidBlock2DCrossAttn" && mid_block_type != "UNetMidBlock2D")
-      fail(D2G_INVALID_ARGUMENT, kWhere, ": mid_block_type '", mid_block_type,
-           "' is not supported (supported: UNetMidBlock2DCrossAttn, UNetMidBlock2D)");
-    layers_per_block = c.integers_or_repeat("layers_per_block", n, 2);
-    transformer_layers_per_block = c.integers_or_repeat("transformer_layers_per_block", n, 1);
-    heads = c.integers_or_repeat("attention_head_dim", n, 8);
-    cross_attention_dim = c.integers_or_repeat("cross_attention_dim", n, 1280);
-    for (auto s : c.strings("only_cross_attention", {"false"})) only_cross_attention.push_back(s == "true" || s == "1");
-    if (only_cross_attention.size() == 1) only_cross_attention.assign(n, only_cross_attention[0]);
-    if (only_cross_attention.size() != n)
-      fail(D2G_INVALID_ARGUMENT, kWhere, ": config key 'only_cross_attention' has ", only_cross_attention.size(),
-           " values, expected 1 or ", n);
-    downsample_padding = c.integer("downsample_padding", 1);
-    mid_block_scale_factor = c.number("mid_block_scale_factor", 1.0);
-    dropout = c.number("dropout", 0.0);
-    act = activation(c.str("act_fn", "silu"), std::string(kWhere) + ": act_fn");
-    groups = c.integer("norm_num_groups", 32);
-    norm_eps = c.number("norm_eps", 1e-5);
-    use_linear_projection = c.boolean("use_linear_projection", false);
-    upcast_attention = c.boolean("upcast_attention", false);
-    const std::string shift = c.str("resnet_time_scale_shift", "default");
-    if (shift != "default" && shift != "scale_shift")
-      fail(D2G_INVALID_ARGUMENT, kWhere, ": resnet_time_scale_shift '", shift,
-           "' is not supported (supported: default, scale_shift)");
-    scale_shift = shift == "scale_shift";
-    conv_in_kernel = c.integer("conv_in_kernel", 3);
-    conv_out_kernel = c.integer("conv_out_kernel", 3);
-    time_embed_dim = c.integer("time_embedding_dim", block_out_channels[0] * 4);
-    if (c.has("time_embedding_act_fn"))
-      time_embedding_act = activation(c.str("time_embedding_act_fn"), std::string(kWhere) + ": time_embedding_act_fn");
-    if (c.has("timestep_post_act"))
-      timestep_post_act = activation(c.str("timestep_post_act"), std::string(kWhere) + ": timestep_post_act");
-
-    auto positive = [](const char* key, int64_t v) {
-      if (v <= 0) fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' must be positive, not ", v);
-    };
-    positive("in_channels", in_channels);
-    positive("out_channels", out_channels);
-    positive("norm_num_groups", groups);
-    positive("time_embedding_dim", time_embed_dim);
-    for (auto v : block_out_channels) positive("block_out_channels", v);
-    for (auto v : layers_per_block) positive("layers_per_block", v);
-    for (auto v : transformer_layers_per_block) positive("transformer_layers_per_block", v);
-    for (auto v : cross_attention_dim) positive("cross_attention_dim", v);
+    return v;
+  };
+  down_transformer_layers =
+      c.has("transformer_layers_per_block") ? per_layer("transformer_layers_per_block", layers_per_block)
+                                            : std::vector<std::vector<int64_t>>(n, std::vector<int64_t>{1});
+  if (!c.has("transformer_layers_per_block"))
+    for (size_t i = 0; i < n; i++) down_transformer_layers[i].assign(static_cast<size_t>(layers_per_block[i]), 1);
+  std::vector<int64_t> up_layers;
+  for (size_t i = 0; i < n; i++) up_layers.push_back(layers_per_block[n - 1 - i] + 1);
+  if (c.has("reverse_transformer_layers_per_block")) {
+    up_transformer_layers = per_layer("reverse_transformer_layers_per_block", up_layers);
+  } else {
     for (size_t i = 0; i < n; i++) {
-      positive("attention_head_dim", heads[i]);
-      if (block_out_channels[i] % heads[i] != 0)
-        fail(D2G_INVALID_ARGUMENT, kWhere, ": block ", i, " has ", block_out_channels[i],
-             " channels, which cannot be split into attention_head_dim = ", heads[i], " heads");
+      const auto& down = down_transformer_layers[n - 1 - i];
+      for (auto t : down)
+        if (t != down[0])
+          fail(D2G_INVALID_ARGUMENT, kWhere, ": per-layer transformer_layers_per_block needs "
+               "reverse_transformer_layers_per_block for the up blocks");
+      up_transformer_layers.emplace_back(static_cast<size_t>(up_layers[i]), down.empty() ? 1 : down[0]);
     }
-    if (conv_in_kernel <= 0 || conv_in_kernel % 2 == 0 || conv_out_kernel <= 0 || conv_out_kernel % 2 == 0)
-      fail(D2G_INVALID_ARGUMENT, kWhere, ": conv_in_kernel and conv_out_kernel must be odd and positive");
   }
+  mid_transformer_layers = down_transformer_layers.back().empty() ? 1 : down_transformer_layers.back()[0];
+  cross_attention_dim = c.integers_or_repeat("cross_attention_dim", n, 1280);
+  for (auto s : c.strings("only_cross_attention", {"false"})) only_cross_attention.push_back(s == "true" || s == "1");
+  if (only_cross_attention.size() == 1) only_cross_attention.assign(n, only_cross_attention[0]);
+  if (only_cross_attention.size() != n)
+    fail(D2G_INVALID_ARGUMENT, kWhere, ": config key 'only_cross_attention' has ", only_cross_attention.size(),
+         " values, expected 1 or ", n);
+  downsample_padding = c.integer("downsample_padding", 1);
+  mid_block_scale_factor = c.number("mid_block_scale_factor", 1.0);
+  dropout = c.number("dropout", 0.0);
+  act = activation(c.str("act_fn", "silu"), std::string(kWhere) + ": act_fn");
+  groups = c.integer("norm_num_groups", 32);
+  norm_eps = c.number("norm_eps", 1e-5);
+  use_linear_projection = c.boolean("use_linear_projection", false);
+  upcast_attention = c.boolean("upcast_attention", false);
+  const std::string shift = c.str("resnet_time_scale_shift", "default");
+  if (shift != "default" && shift != "scale_shift")
+    fail(D2G_INVALID_ARGUMENT, kWhere, ": resnet_time_scale_shift '", shift,
+         "' is not supported (supported: default, scale_shift)");
+  scale_shift = shift == "scale_shift";
+  conv_in_kernel = c.integer("conv_in_kernel", 3);
+  conv_out_kernel = c.integer("conv_out_kernel", 3);
+  time_embed_dim = c.integer("time_embedding_dim", block_out_channels[0] * 4);
+  if (c.has("time_embedding_act_fn"))
+    time_embedding_act = activation(c.str("time_embedding_act_fn"), std::string(kWhere) + ": time_embedding_act_fn");
+  if (c.has("timestep_post_act"))
+    timestep_post_act = activation(c.str("timestep_post_act"), std::string(kWhere) + ": timestep_post_act");
 
-  // Keys that would change the network in ways this implementation does not have.
-  static void refuse_unsupported(const Config& c) {
-    for (const char* key : {"class_embed_type", "addition_embed_type", "encoder_hid_dim", "encoder_hid_dim_type",
-                            "num_class_embeds", "time_cond_proj_dim", "num_attention_heads", "cross_attention_norm",
-                            "reverse_transformer_layers_per_block"})
-      if (c.has(key))
-        fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' (= ", c.str(key),
-             ") is not supported; Stable Diffusion 1.x/2.x UNets leave it null");
-    const std::pair<const char*, const char*> expected[] = {{"dual_cross_attention", "false"},
-                                                            {"class_embeddings_concat", "false"},
-                                                            {"attention_type", "default"},
-                                                            {"time_embedding_type", "positional"}};
-    for (auto& [key, value] : expected)
-      if (c.has(key) && c.str(key) != value)
-        fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' = ", c.str(key), " is not supported (only ", value,
-             ")");
+  // Positive, and bounded: a config is outside input, and a count of 2^31 would only exhaust memory.
+  auto positive = [](const char* key, int64_t v, int64_t max) {
+    if (v <= 0 || v > max)
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' must be positive and at most ", max, ", not ", v);
+  };
+  if (n > 16) fail(D2G_INVALID_ARGUMENT, kWhere, ": at most 16 blocks, not ", n);
+  positive("in_channels", in_channels, 4096);
+  positive("out_channels", out_channels, 4096);
+  positive("norm_num_groups", groups, 4096);
+  positive("time_embedding_dim", time_embed_dim, 1 << 18);
+  for (auto v : block_out_channels) positive("block_out_channels", v, 1 << 16);
+  for (auto v : layers_per_block) positive("layers_per_block", v, 64);
+  for (auto v : cross_attention_dim) positive("cross_attention_dim", v, 1 << 16);
+  for (size_t i = 0; i < n; i++) {
+    // A block without attention never reads its head count (diffusers accepts null there, sent as 0).
+    const bool attention = down_block_types[i] == "CrossAttnDownBlock2D" || up_block_types[n - 1 - i] == "CrossAttnUpBlock2D" ||
+                           (i + 1 == n && mid_block_type == "UNetMidBlock2DCrossAttn");
+    if (!attention && heads[i] == 0) continue;
+    positive("attention_head_dim", heads[i], 4096);
+    if (block_out_channels[i] % heads[i] != 0)
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": block ", i, " has ", block_out_channels[i],
+           " channels, which cannot be split into attention_head_dim = ", heads[i], " heads");
   }
+  if (conv_in_kernel <= 0 || conv_in_kernel % 2 == 0 || conv_out_kernel <= 0 || conv_out_kernel % 2 == 0 ||
+      conv_in_kernel > 15 || conv_out_kernel > 15)
+    fail(D2G_INVALID_ARGUMENT, kWhere, ": conv_in_kernel and conv_out_kernel must be odd, positive and at most 15");
+}
 
-  ResnetBlock2DOptions resnet(int64_t in, int64_t out) const {
-    ResnetBlock2DOptions r;
-    r.in_channels = in;
-    r.out_channels = out;
-    r.temb_channels = time_embed_dim;
-    r.groups = groups;
-    r.eps = norm_eps;
-    r.dropout = dropout;
-    r.scale_shift = scale_shift;
-    r.act = act;
-    return r;
-  }
 
-  TransformerOptions transformer(int64_t channels, int64_t block_heads, int64_t layers, int64_t cross_dim,
-                                 bool only_cross) const {
-    TransformerOptions t;
-    t.heads = block_heads;
-    t.head_dim = channels / block_heads;
-    t.in_channels = channels;
-    t.num_layers = layers;
-    t.cross_attention_dim = cross_dim;
-    t.norm_num_groups = groups;
-    t.use_linear_projection = use_linear_projection;
-    t.only_cross_attention = only_cross;
-    t.upcast_attention = upcast_attention;
-    t.dropout = dropout;
-    return t;
-  }
-};
+// Keys that would change the network in ways this implementation does not have.
+void UNet2DConditionOptions::refuse_unsupported(const Config& c) {
+  for (const char* key : {"class_embed_type", "addition_embed_type", "encoder_hid_dim", "encoder_hid_dim_type",
+                          "num_class_embeds", "time_cond_proj_dim", "num_attention_heads", "cross_attention_norm"})
+    if (c.has(key))
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' (= ", c.str(key),
+           ") is not supported; Stable Diffusion 1.x/2.x UNets leave it null");
+  const std::pair<const char*, const char*> expected[] = {{"dual_cross_attention", "false"},
+                                                          {"class_embeddings_concat", "false"},
+                                                          {"attention_type", "default"},
+                                                          {"time_embedding_type", "positional"}};
+  for (auto& [key, value] : expected)
+    if (c.has(key) && c.str(key) != value)
+      fail(D2G_INVALID_ARGUMENT, kWhere, ": config key '", key, "' = ", c.str(key), " is not supported (only ", value,
+           ")");
+}
+
+
+ResnetBlock2DOptions UNet2DConditionOptions::resnet(int64_t in, int64_t out) const {
+  ResnetBlock2DOptions r;
+  r.in_channels = in;
+  r.out_channels = out;
+  r.temb_channels = time_embed_dim;
+  r.groups = groups;
+  r.eps = norm_eps;
+  r.dropout = dropout;
+  r.scale_shift = scale_shift;
+  r.act = act;
+  return r;
+}
+
+TransformerOptions UNet2DConditionOptions::transformer(int64_t channels, int64_t block_heads, int64_t layers, int64_t cross_dim,
+                               bool only_cross) const {
+  TransformerOptions t;
+  t.heads = block_heads;
+  t.head_dim = channels / block_heads;
+  t.in_channels = channels;
+  t.num_layers = layers;
+  t.cross_attention_dim = cross_dim;
+  t.norm_num_groups = groups;
+  t.use_linear_projection = use_linear_projection;
+  t.only_cross_attention = only_cross;
+  t.upcast_attention = upcast_attention;
+  t.dropout = dropout;
+  return t;
+}
+
+namespace {
 
 template <typename T>
 std::vector<std::shared_ptr<typename T::ContainedType>> ptrs(const std::vector<T>& holders) {
@@ -177,18 +218,22 @@ std::vector<std::shared_ptr<typename T::ContainedType>> ptrs(const std::vector<T
   return out;
 }
 
+}  // namespace
+
+// The blocks of the UNet (declared in the header only by name: they are its parts, not a public API).
+
 // One level of the encoder: (resnet, transformer) x num_layers, then a strided conv. Every output
 // along the way is a skip connection for the decoder. A DownBlock2D is the same without transformers.
 class DownBlockImpl : public torch::nn::Module {
  public:
-  DownBlockImpl(const UNetConfig& c, size_t i, int64_t in, const std::string& where) {
+  DownBlockImpl(const UNet2DConditionOptions& c, size_t i, int64_t in, const std::string& where) {
     const int64_t out = c.block_out_channels[i];
     const bool cross = c.down_block_types[i] == "CrossAttnDownBlock2D";
     for (int64_t j = 0; j < c.layers_per_block[i]; j++) {
       resnets.push_back(ResnetBlock2D(c.resnet(j == 0 ? in : out, out), where + ".resnets." + std::to_string(j)));
       if (cross)
         attentions.push_back(Transformer2DModel(
-            c.transformer(out, c.heads[i], c.transformer_layers_per_block[i], c.cross_attention_dim[i],
+            c.transformer(out, c.heads[i], c.down_transformer_layers[i][static_cast<size_t>(j)], c.cross_attention_dim[i],
                           c.only_cross_attention[i]),
             where + ".attentions." + std::to_string(j)));
     }
@@ -217,13 +262,12 @@ class DownBlockImpl : public torch::nn::Module {
   std::vector<Transformer2DModel> attentions;
   Downsample2D downsampler{nullptr};
 };
-TORCH_MODULE(DownBlock);
 
 // UNetMidBlock2DCrossAttn: resnet, then (transformer, resnet) once; UNetMidBlock2D (in a UNet):
 // a single resnet. Both scale their resnets' outputs by 1 / mid_block_scale_factor.
 class MidBlockImpl : public torch::nn::Module {
  public:
-  explicit MidBlockImpl(const UNetConfig& c) {
+  explicit MidBlockImpl(const UNet2DConditionOptions& c) {
     const int64_t ch = c.block_out_channels.back();
     auto r = c.resnet(ch, ch);
     r.output_scale_factor = c.mid_block_scale_factor;
@@ -231,7 +275,7 @@ class MidBlockImpl : public torch::nn::Module {
     resnets.push_back(ResnetBlock2D(r, "mid_block.resnets.0"));
     if (cross) {
       attentions.push_back(Transformer2DModel(
-          c.transformer(ch, c.heads.back(), c.transformer_layers_per_block.back(), c.cross_attention_dim.back(), false),
+          c.transformer(ch, c.heads.back(), c.mid_transformer_layers, c.cross_attention_dim.back(), false),
           "mid_block.attentions.0"));
       resnets.push_back(ResnetBlock2D(r, "mid_block.resnets.1"));
       register_list(*this, "attentions", ptrs(attentions));
@@ -248,13 +292,12 @@ class MidBlockImpl : public torch::nn::Module {
   std::vector<ResnetBlock2D> resnets;
   std::vector<Transformer2DModel> attentions;
 };
-TORCH_MODULE(MidBlock);
 
 // One level of the decoder: (concatenate a skip, resnet, transformer) x (layers + 1), then
 // nearest x2 upsampling and a conv. An UpBlock2D is the same without transformers.
 class UpBlockImpl : public torch::nn::Module {
  public:
-  UpBlockImpl(const UNetConfig& c, size_t i, const std::string& where) {
+  UpBlockImpl(const UNet2DConditionOptions& c, size_t i, const std::string& where) {
     const size_t n = c.block_out_channels.size();
     const size_t level = n - 1 - i;  // the encoder level this block mirrors
     const int64_t out = c.block_out_channels[level];
@@ -268,7 +311,7 @@ class UpBlockImpl : public torch::nn::Module {
       resnets.push_back(ResnetBlock2D(c.resnet(resnet_in + res_skip, out), where + ".resnets." + std::to_string(j)));
       if (cross)
         attentions.push_back(Transformer2DModel(
-            c.transformer(out, c.heads[level], c.transformer_layers_per_block[level], c.cross_attention_dim[level],
+            c.transformer(out, c.heads[level], c.up_transformer_layers[i][static_cast<size_t>(j)], c.cross_attention_dim[level],
                           c.only_cross_attention[level]),
             where + ".attentions." + std::to_string(j)));
     }
@@ -296,89 +339,75 @@ class UpBlockImpl : public torch::nn::Module {
   std::vector<Transformer2DModel> attentions;
   Upsample2D upsampler{nullptr};
 };
-TORCH_MODULE(UpBlock);
 
-}  // namespace
 
-class UNet2DConditionModelImpl : public torch::nn::Module {
- public:
-  explicit UNet2DConditionModelImpl(const UNetConfig& c) : config(c) {
-    const auto& ch = c.block_out_channels;
-    const size_t n = ch.size();
-    conv_in = register_module(
-        "conv_in", d2g::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch[0], c.conv_in_kernel)
-                                         .padding((c.conv_in_kernel - 1) / 2)));
-    time_embedding =
-        register_module("time_embedding", TimestepEmbedding(ch[0], c.time_embed_dim, c.act, c.timestep_post_act));
-    for (size_t i = 0; i < n; i++)
-      down_blocks.push_back(DownBlock(c, i, i == 0 ? ch[0] : ch[i - 1], "down_blocks." + std::to_string(i)));
-    register_list(*this, "down_blocks", ptrs(down_blocks));
-    mid_block = register_module("mid_block", MidBlock(c));
-    for (size_t i = 0; i < n; i++) up_blocks.push_back(UpBlock(c, i, "up_blocks." + std::to_string(i)));
-    register_list(*this, "up_blocks", ptrs(up_blocks));
-    conv_norm_out = register_module("conv_norm_out", group_norm(c.groups, ch[0], c.norm_eps, "conv_norm_out"));
-    conv_out = register_module(
-        "conv_out", d2g::Conv2d(torch::nn::Conv2dOptions(ch[0], c.out_channels, c.conv_out_kernel)
-                                          .padding((c.conv_out_kernel - 1) / 2)));
-  }
+UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionOptions& c) : config(c) {
+  const auto& ch = c.block_out_channels;
+  const size_t n = ch.size();
+  conv_in = register_module("conv_in", d2g::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch[0], c.conv_in_kernel)
+                                                       .padding((c.conv_in_kernel - 1) / 2)));
+  time_embedding =
+      register_module("time_embedding", TimestepEmbedding(ch[0], c.time_embed_dim, c.act, c.timestep_post_act));
+  for (size_t i = 0; i < n; i++)
+    down_blocks.push_back(
+        std::make_shared<DownBlockImpl>(c, i, i == 0 ? ch[0] : ch[i - 1], "down_blocks." + std::to_string(i)));
+  register_list(*this, "down_blocks", down_blocks);
+  if (!c.mid_block_type.empty()) mid_block = register_module("mid_block", std::make_shared<MidBlockImpl>(c));
+  for (size_t i = 0; i < n; i++) up_blocks.push_back(std::make_shared<UpBlockImpl>(c, i, "up_blocks." + std::to_string(i)));
+  register_list(*this, "up_blocks", up_blocks);
+  conv_norm_out = register_module("conv_norm_out", group_norm(c.groups, ch[0], c.norm_eps, "conv_norm_out"));
+  conv_out = register_module("conv_out", d2g::Conv2d(torch::nn::Conv2dOptions(ch[0], c.out_channels, c.conv_out_kernel)
+                                                         .padding((c.conv_out_kernel - 1) / 2)));
+}
 
-  // Activations after each down block, the mid block and each up block, in that order.
-  int64_t feature_count() const { return static_cast<int64_t>(down_blocks.size() + 1 + up_blocks.size()); }
+int64_t UNet2DConditionModelImpl::feature_count() const {
+  return static_cast<int64_t>(down_blocks.size() + (mid_block ? 1 : 0) + up_blocks.size());
+}
 
-  // sample [B, in, H, W]; timestep 0-dim or [1] or [B] (any device); context [B, T, cross_attention_dim].
-  // Appends the activations to *features when it is not null.
-  at::Tensor forward(at::Tensor sample, const at::Tensor& timestep, const at::Tensor& context,
-                     std::vector<at::Tensor>* features) {
-    const int64_t batch = sample.size(0);
-    // Sizes that are not multiples of 2^upsamplers need the skips' sizes for upsampling.
-    const int64_t factor = int64_t{1} << (up_blocks.size() - 1);
-    const bool forward_upsample_size = sample.size(2) % factor != 0 || sample.size(3) % factor != 0;
-    if (config.center_input_sample) sample = 2 * sample - 1.0;
+at::Tensor UNet2DConditionModelImpl::forward(at::Tensor sample, const at::Tensor& timestep, const at::Tensor& context,
+                                             std::vector<at::Tensor>* features) {
+  const int64_t batch = sample.size(0);
+  // Sizes that are not multiples of 2^upsamplers need the skips' sizes for upsampling.
+  const int64_t factor = int64_t{1} << (up_blocks.size() - 1);
+  const bool forward_upsample_size = sample.size(2) % factor != 0 || sample.size(3) % factor != 0;
+  if (config.center_input_sample) sample = 2 * sample - 1.0;
 
-    at::Tensor t = timestep.dim() == 0 ? timestep.reshape({1}) : timestep;
-    t = t.to(sample.device()).expand({batch});
-    at::Tensor emb = timestep_embedding(t, config.block_out_channels[0], config.flip_sin_to_cos, config.freq_shift);
-    emb = time_embedding(emb.to(sample.scalar_type()));
-    if (config.time_embedding_act) emb = activate(*config.time_embedding_act, emb);
+  at::Tensor t = timestep.dim() == 0 ? timestep.reshape({1}) : timestep;
+  t = t.to(sample.device()).expand({batch});
+  at::Tensor emb = timestep_embedding(t, config.block_out_channels[0], config.flip_sin_to_cos, config.freq_shift);
+  emb = time_embedding(emb.to(sample.scalar_type()));
+  if (config.time_embedding_act) emb = activate(*config.time_embedding_act, emb);
 
-    at::Tensor h = conv_forward(conv_in, sample);
-    std::vector<at::Tensor> skips{h};
-    for (auto& block : down_blocks) {
-      h = block(h, emb, context, skips);
-      if (features) features->push_back(h);
-    }
-    h = mid_block(h, emb, context);
+  at::Tensor h = conv_forward(conv_in, sample);
+  std::vector<at::Tensor> skips{h};
+  for (auto& block : down_blocks) {
+    h = block->forward(h, emb, context, skips);
     if (features) features->push_back(h);
-    for (size_t i = 0; i < up_blocks.size(); i++) {
-      auto& block = up_blocks[i];
-      c10::optional<std::vector<int64_t>> upsample_size;
-      const size_t remaining = skips.size() - block->resnets.size();
-      if (i + 1 < up_blocks.size() && forward_upsample_size)
-        upsample_size = std::vector<int64_t>{skips[remaining - 1].size(2), skips[remaining - 1].size(3)};
-      h = block(h, skips, emb, context, upsample_size);
-      if (features) features->push_back(h);
-    }
-    return conv_forward(conv_out, norm_act(conv_norm_out, config.act, h));
   }
-
-  UNetConfig config;
-  d2g::Conv2d conv_in{nullptr}, conv_out{nullptr};
-  TimestepEmbedding time_embedding{nullptr};
-  std::vector<DownBlock> down_blocks;
-  MidBlock mid_block{nullptr};
-  std::vector<UpBlock> up_blocks;
-  torch::nn::GroupNorm conv_norm_out{nullptr};
-};
-
+  if (mid_block) {
+    h = mid_block->forward(h, emb, context);
+    if (features) features->push_back(h);
+  }
+  for (size_t i = 0; i < up_blocks.size(); i++) {
+    auto& block = up_blocks[i];
+    c10::optional<std::vector<int64_t>> upsample_size;
+    const size_t remaining = skips.size() - block->resnets.size();
+    if (i + 1 < up_blocks.size() && forward_upsample_size)
+      upsample_size = std::vector<int64_t>{skips[remaining - 1].size(2), skips[remaining - 1].size(3)};
+    h = block->forward(h, skips, emb, context, upsample_size);
+    if (features) features->push_back(h);
+  }
+  return conv_forward(conv_out, norm_act(conv_norm_out, config.act, h));
+}
 static RegisterKind reg_unet2d_condition("unet2d_condition", [](const Config& c) {
-  return std::static_pointer_cast<torch::nn::Module>(std::make_shared<UNet2DConditionModelImpl>(UNetConfig(c)));
+  return std::static_pointer_cast<torch::nn::Module>(std::make_shared<UNet2DConditionModelImpl>(UNet2DConditionOptions(c)));
 });
 
-// Checks the inputs of a UNet call against the network; the messages say what to change.
-static void check_unet_inputs(const UNet2DConditionModelImpl& net, const at::Tensor& sample, const at::Tensor& timestep,
-                              const at::Tensor& context) {
-  const auto& c = net.config;
-  const auto opts = module_options(net);
+
+void UNet2DConditionModelImpl::check_inputs(const at::Tensor& sample, const at::Tensor& timestep,
+                                            const at::Tensor& context) const {
+  const auto& c = config;
+  const auto opts = module_options(*this);
   check_input(sample, "sample", opts, 4, {-1, c.in_channels},
               "[batch, " + std::to_string(c.in_channels) + " (in_channels), height, width]");
   const int64_t batch = sample.size(0);
@@ -399,58 +428,3 @@ static void check_unet_inputs(const UNet2DConditionModelImpl& net, const at::Ten
 }
 
 }  // namespace d2g::sd
-
-using d2g::fail;
-
-extern "C" {
-
-d2g_status* d2g_unet_forward(const d2g_module* m, const d2g_tensor* sample, const d2g_tensor* timestep,
-                             const d2g_tensor* encoder_hidden_states, d2g_tensor** out) {
-  D2G_GUARD({
-    d2g::require(out, "out");
-    auto& net = d2g::module_as<d2g::sd::UNet2DConditionModelImpl>(m, "unet2d_condition");
-    const at::Tensor& x = d2g::unwrap(sample, "sample");
-    const at::Tensor& t = d2g::unwrap(timestep, "timestep");
-    const at::Tensor& ctx = d2g::unwrap(encoder_hidden_states, "encoder_hidden_states");
-    d2g::sd::check_unet_inputs(net, x, t, ctx);
-    torch::NoGradGuard no_grad;
-    *out = d2g::wrap(net.forward(x, t, ctx, nullptr));
-  })
-}
-
-d2g_status* d2g_unet_feature_count(const d2g_module* m, int* count) {
-  D2G_GUARD({
-    d2g::require(count, "count");
-    auto& net = d2g::module_as<d2g::sd::UNet2DConditionModelImpl>(m, "unet2d_condition");
-    *count = static_cast<int>(net.feature_count());
-  })
-}
-
-d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sample, const d2g_tensor* timestep,
-                                      const d2g_tensor* encoder_hidden_states, d2g_tensor** out,
-                                      d2g_tensor** features, int capacity, int* count) {
-  D2G_GUARD({
-    d2g::require(out, "out");
-    d2g::require(features, "features");
-    d2g::require(count, "count");
-    auto& net = d2g::module_as<d2g::sd::UNet2DConditionModelImpl>(m, "unet2d_condition");
-    if (capacity < net.feature_count())
-      fail(D2G_INVALID_ARGUMENT, "features has room for ", capacity, " handles but this UNet gives ",
-           net.feature_count(), " (see d2g_unet_feature_count)");
-    const at::Tensor& x = d2g::unwrap(sample, "sample");
-    const at::Tensor& t = d2g::unwrap(timestep, "timestep");
-    const at::Tensor& ctx = d2g::unwrap(encoder_hidden_states, "encoder_hidden_states");
-    d2g::sd::check_unet_inputs(net, x, t, ctx);
-    torch::NoGradGuard no_grad;
-    std::vector<at::Tensor> acts;
-    at::Tensor y = net.forward(x, t, ctx, &acts);
-    std::vector<std::unique_ptr<d2g_tensor>> handles;
-    for (auto& a : acts) handles.emplace_back(d2g::wrap(std::move(a)));
-    std::unique_ptr<d2g_tensor> result(d2g::wrap(std::move(y)));
-    for (size_t i = 0; i < handles.size(); i++) features[i] = handles[i].release();
-    *count = static_cast<int>(handles.size());
-    *out = result.release();
-  })
-}
-
-}  // extern "C"

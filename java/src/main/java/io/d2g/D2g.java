@@ -1,14 +1,9 @@
 package io.d2g;
 
-import static io.d2g.bindings.d2g_h.*;
-
 import io.d2g.internal.Native;
 import io.d2g.internal.NativeLibrary;
 import io.d2g.io.OutputKind;
 import io.d2g.io.Outputs;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,20 +14,17 @@ public final class D2g {
 
   /** Version of the native shim. */
   public static String version() {
-    Native.load();
-    return Native.string(d2g_version());
+    return Native.version();
   }
 
   /** Version of the LibTorch the shim was built against. */
   public static String torchVersion() {
-    Native.load();
-    return Native.string(d2g_torch_version());
+    return Native.torchVersion();
   }
 
   /** Whether the LibTorch in use was built with CUDA. */
   public static boolean cudaCompiled() {
-    Native.load();
-    return d2g_cuda_compiled() != 0;
+    return Native.cudaCompiled();
   }
 
   /** Where the native library was loaded from. */
@@ -41,39 +33,31 @@ public final class D2g {
   }
 
   public static boolean cudaAvailable() {
-    Native.load();
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_cuda_is_available(out));
-    return out.get(ValueLayout.JAVA_INT, 0) != 0;
+    return Native.cudaAvailable();
   }
 
   public static int cudaDeviceCount() {
-    Native.load();
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_cuda_device_count(out));
-    return out.get(ValueLayout.JAVA_INT, 0);
+    return Native.cudaDeviceCount();
   }
 
   public static String cudaDeviceName(int index) {
-    Native.load();
-    MemorySegment buf = Native.scratch();
-    Native.check(d2g_cuda_device_name(index, buf, 256));
-    return buf.getString(0);
+    return Native.cudaDeviceName(index);
   }
 
   /** Every device this process can use: cpu first, then each CUDA device. */
   public static List<Device> devices() {
-    Native.load();
     List<Device> list = new ArrayList<>();
     list.add(Device.CPU);
     if (cudaAvailable()) for (int i = 0; i < cudaDeviceCount(); i++) list.add(Device.cuda(i));
     return list;
   }
 
-  /** Seeds every random generator (CPU and all CUDA devices). */
+  /**
+   * Seeds the default random generators (CPU and all CUDA devices): what draws use when they are
+   * given no {@link Generator}.
+   */
   public static void manualSeed(long seed) {
-    Native.load();
-    Native.check(d2g_manual_seed(seed));
+    Native.manualSeed(seed);
   }
 
   /**
@@ -81,8 +65,7 @@ public final class D2g {
    * error). LibTorch's defaults: off for matrix products, on for cuDNN convolutions.
    */
   public static void setAllowTf32(boolean allow) {
-    Native.load();
-    Native.check(d2g_set_allow_tf32(allow ? 1 : 0));
+    Native.setAllowTf32(allow);
   }
 
   /**
@@ -94,10 +77,7 @@ public final class D2g {
    *     the CUDA compiler at build time); without them the switch changes nothing
    */
   public static boolean setFusedKernels(boolean enabled) {
-    Native.load();
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_set_fused_kernels(enabled ? 1 : 0, out));
-    return out.get(ValueLayout.JAVA_INT, 0) != 0;
+    return Native.setFusedKernels(enabled);
   }
 
   /**
@@ -105,29 +85,25 @@ public final class D2g {
    * {@code Tensor.of} copies to the CPU, and {@link Tensor#copyFrom(float[])},
    * {@link Tensor#copyTo(float[])}, {@link Tensor#toFloatArray()} and their siblings on contiguous
    * CPU tensors. The calling thread copies one part and {@code threads - 1} short-lived helper
-   * threads the others. One core rarely saturates memory bandwidth: on the 2-core benchmark VM a
-   * 64 MiB copy takes about 8 ms on one thread and 5 ms on two.
+   * threads the others. One core rarely saturates memory bandwidth (benchmarks/README.md has the
+   * figures).
    *
    * @param threads 1 to 64, or 0 for the default, {@code min(4, available processors)}
    * @return the setting this replaces
    * @throws InvalidArgumentException if threads is outside 0..64
    */
   public static int setHostCopyThreads(int threads) {
-    Native.load();
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_set_host_copy_threads(threads, out));
-    return out.get(ValueLayout.JAVA_INT, 0);
+    return Native.setHostCopyThreads(threads);
   }
 
   /**
    * How cuDNN picks convolution algorithms, for the whole process: {@code true} times every
    * candidate on each new shape and keeps the fastest (a slow first run), {@code false} uses
-   * cuDNN's heuristics (LibTorch's default). On full-size SD1.5 in f16 channels_last (H200)
-   * benchmarking found no faster step and made the first image 6 s instead of 0.24 s.
+   * cuDNN's heuristics (LibTorch's default). For the one-step SD1.5 pipeline benchmarking found no
+   * faster step and made the first image much slower (benchmarks/README.md).
    */
   public static void setCudnnBenchmark(boolean enabled) {
-    Native.load();
-    Native.check(d2g_set_cudnn_benchmark(enabled ? 1 : 0));
+    Native.setCudnnBenchmark(enabled);
   }
 
   /**
@@ -138,8 +114,7 @@ public final class D2g {
    * @throws InvalidArgumentException if a trace is already being recorded or LibTorch cannot trace
    */
   public static void startTrace() {
-    Native.load();
-    Native.check(d2g_profiler_start());
+    Native.profilerStart();
   }
 
   /**
@@ -148,26 +123,20 @@ public final class D2g {
    * Outputs}).
    */
   public static void stopTrace(Path path) {
-    Native.load();
-    try (Outputs.StagedFile staged = Outputs.stageFile(path, OutputKind.jsonFile("Chrome trace"), false);
-        Arena arena = Arena.ofConfined()) {
-      Native.check(d2g_profiler_stop(arena.allocateFrom(staged.path().toString())));
+    try (Outputs.StagedFile staged = Outputs.stageFile(path, OutputKind.jsonFile("Chrome trace"), false)) {
+      Native.profilerStop(staged.path().toString());
       staged.commit();
     }
   }
 
   /** Peak bytes held by the CUDA caching allocator on a device; {@code reset} starts a new peak. */
   public static long cudaMemoryPeak(Device device, boolean reset) {
-    Native.load();
     if (!device.isCuda()) throw new InvalidArgumentException("memory peaks are kept for CUDA devices, not " + device);
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_cuda_memory_peak(device.index(), reset ? 1 : 0, out));
-    return out.get(ValueLayout.JAVA_LONG, 0);
+    return Native.cudaMemoryPeak(device.index(), reset);
   }
 
   /** Waits for all queued work on a CUDA device (no-op for the CPU). */
   public static void synchronize(Device device) {
-    Native.load();
-    if (device.isCuda()) Native.check(d2g_synchronize(device.index()));
+    if (device.isCuda()) Native.synchronize(device.index());
   }
 }

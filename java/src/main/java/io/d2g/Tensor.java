@@ -1,17 +1,13 @@
 package io.d2g;
 
-import static io.d2g.bindings.d2g_h.*;
-
-import io.d2g.bindings.d2g_h;
+import io.d2g.internal.Access;
 import io.d2g.internal.Native;
 import io.d2g.internal.NativeHandle;
-import java.lang.foreign.AddressLayout;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * An n-dimensional array in LibTorch, on the CPU or a CUDA device. Owns exactly one native handle.
@@ -27,30 +23,31 @@ import java.util.Arrays;
  * {@link #data()} views a CPU tensor's memory without copying.
  */
 public final class Tensor implements AutoCloseable {
-  private static final AddressLayout PTR = ValueLayout.ADDRESS;
+  static {
+    Access.setTensors(new Access.Tensors() {
+      @Override
+      public Tensor adopt(MemorySegment h) {
+        if (h.address() == 0) throw new NativeFailureException("the native library returned no tensor");
+        return new Tensor(h);
+      }
+
+      @Override
+      public MemorySegment handle(Tensor t) {
+        return t.handle();
+      }
+    });
+  }
 
   private final NativeHandle handle;
   private long[] shape; // cached: a handle's shape never changes
   private DType dtype;
 
   private Tensor(MemorySegment address) {
-    this.handle = new NativeHandle(this, address, d2g_h::d2g_tensor_free);
+    this.handle = NativeHandle.tensor(this, address);
   }
 
-  /** Takes ownership of a handle the caller got from the C API. Not for general use. */
-  public static Tensor adopt(MemorySegment nativeHandle) {
-    if (nativeHandle.address() == 0) throw new InvalidArgumentException("null tensor handle");
-    return new Tensor(nativeHandle);
-  }
-
-  /** Reads the out-handle a C call wrote into scratch and adopts it. */
-  private static Tensor adoptOut(MemorySegment status, MemorySegment out) {
-    Native.check(status);
-    return new Tensor(out.get(PTR, 0));
-  }
-
-  /** The native handle, for passing to the C API. Throws if closed. */
-  public MemorySegment handle() {
+  /** The native handle. Throws if closed. */
+  private MemorySegment handle() {
     return handle.get("tensor is closed");
   }
 
@@ -68,22 +65,26 @@ public final class Tensor implements AutoCloseable {
 
   /** An uninitialised tensor. */
   public static Tensor empty(DType dtype, Device device, long... shape) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_empty(Native.shapeArg(shape), shape.length, dtype.code(), device.typeCode(),
-        device.index(), 0, out), out);
+    return new Tensor(Native.tensorEmpty(shape, dtype, device, false));
   }
 
   /** An uninitialised tensor in page-locked host memory, for fast asynchronous copies to CUDA. */
   public static Tensor emptyPinned(DType dtype, long... shape) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_empty(Native.shapeArg(shape), shape.length, dtype.code(), 0, 0, 1, out), out);
+    return new Tensor(Native.tensorEmpty(shape, dtype, Device.CPU, true));
   }
 
-  /** Standard-normal samples (floating dtypes), from the generator seeded by {@link D2g#manualSeed}. */
+  /**
+   * Standard-normal samples (floating dtypes) on the device, from its default generator (seeded by
+   * {@link D2g#manualSeed}). Code that must be reproducible whatever else runs passes its own
+   * {@link Generator} instead.
+   */
   public static Tensor randn(DType dtype, Device device, long... shape) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_randn(Native.shapeArg(shape), shape.length, dtype.code(), device.typeCode(),
-        device.index(), out), out);
+    return new Tensor(Native.tensorRandn(shape, dtype, device, MemorySegment.NULL));
+  }
+
+  /** Standard-normal samples (floating dtypes) drawn from {@code gen}, on the generator's device. */
+  public static Tensor randn(Generator gen, DType dtype, long... shape) {
+    return new Tensor(Native.tensorRandn(shape, dtype, gen.device(), Access.handle(gen)));
   }
 
   /**
@@ -98,12 +99,7 @@ public final class Tensor implements AutoCloseable {
     if (memory.address() % dtype.byteSize() != 0)
       throw new InvalidArgumentException("memory at 0x" + Long.toHexString(memory.address())
           + " is not aligned to " + dtype.byteSize() + " bytes for " + dtype);
-    MemorySegment ctx = Native.borrow(memory);
-    MemorySegment out = Native.scratch();
-    MemorySegment status = d2g_tensor_from_blob(memory, memory.byteSize(), Native.shapeArg(shape), shape.length,
-        dtype.code(), Native.RELEASE_CALLBACK, ctx, out);
-    if (status.address() != 0) Native.unborrow(ctx);
-    return adoptOut(status, out);
+    return new Tensor(Native.tensorFromBlob(memory, shape, dtype, memory));
   }
 
   /** Zero-copy over a direct buffer's bytes from 0 to its capacity. */
@@ -184,13 +180,13 @@ public final class Tensor implements AutoCloseable {
 
   /** dst.copy_(src): converts dtype and crosses devices; src's shape must equal or broadcast to ours. */
   public Tensor copyFrom(Tensor src) {
-    Native.check(d2g_tensor_copy_(handle(), src.handle(), 0));
+    Native.tensorCopy(handle(), src.handle(), false);
     return this;
   }
 
   /** Like {@link #copyFrom(Tensor)}, but a pinned-host to CUDA (or back) copy may run asynchronously. */
   public Tensor copyFromAsync(Tensor src) {
-    Native.check(d2g_tensor_copy_(handle(), src.handle(), 1));
+    Native.tensorCopy(handle(), src.handle(), true);
     return this;
   }
 
@@ -250,30 +246,14 @@ public final class Tensor implements AutoCloseable {
    * storage, so it stays valid after this tensor is closed, until the view itself is unreachable.
    */
   public MemorySegment data() {
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_tensor_alias(handle(), out));
-    MemorySegment alias = out.get(PTR, 0);
-    MemorySegment ptr = out.asSlice(8, 8);
-    MemorySegment status = d2g_tensor_data_ptr(alias, ptr);
-    if (status.address() != 0) {
-      d2g_tensor_free(alias);
-      Native.check(status);
-    }
-    return ptr.get(PTR, 0).reinterpret(byteSize(), Arena.ofAuto(), s -> d2g_tensor_free(alias));
+    return Native.tensorData(handle(), byteSize());
   }
 
   // ---- metadata ----------------------------------------------------------------------------------
 
   public long[] shape() {
     long[] s = shape;
-    if (s == null) {
-      MemorySegment out = Native.scratch();
-      Native.check(d2g_tensor_ndim(handle(), out));
-      int ndim = out.get(ValueLayout.JAVA_INT, 0);
-      Native.check(d2g_tensor_shape(handle(), out, ndim));
-      s = out.asSlice(0, 8L * ndim).toArray(ValueLayout.JAVA_LONG);
-      shape = s;
-    }
+    if (s == null) s = shape = Native.tensorShape(handle());
     return s.clone();
   }
 
@@ -293,38 +273,27 @@ public final class Tensor implements AutoCloseable {
 
   public DType dtype() {
     DType d = dtype;
-    if (d == null) {
-      MemorySegment out = Native.scratch();
-      Native.check(d2g_tensor_dtype(handle(), out));
-      d = dtype = DType.fromCode(out.get(ValueLayout.JAVA_INT, 0));
-    }
+    if (d == null) d = dtype = Native.tensorDtype(handle());
     return d;
   }
 
   public Device device() {
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_tensor_device(handle(), out, out.asSlice(4)));
-    int type = out.get(ValueLayout.JAVA_INT, 0);
-    return type == 1 ? Device.cuda(out.get(ValueLayout.JAVA_INT, 4)) : Device.CPU;
+    return Native.tensorDevice(handle());
   }
 
   public boolean isContiguous() {
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_tensor_is_contiguous(handle(), out));
-    return out.get(ValueLayout.JAVA_INT, 0) != 0;
+    return Native.tensorIsContiguous(handle());
   }
 
   // ---- conversion and operations -----------------------------------------------------------------
 
   /** A tensor on {@code device} with {@code dtype}; shares memory with this one if nothing changes. */
   public Tensor to(Device device, DType dtype) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_to(handle(), device.typeCode(), device.index(), dtype.code(), 0, out), out);
+    return new Tensor(Native.tensorTo(handle(), device, dtype, false));
   }
 
   public Tensor to(Device device) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_to(handle(), device.typeCode(), device.index(), -1, 0, out), out);
+    return new Tensor(Native.tensorTo(handle(), device, null, false));
   }
 
   public Tensor to(DType dtype) {
@@ -332,39 +301,43 @@ public final class Tensor implements AutoCloseable {
   }
 
   public Tensor contiguous() {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_contiguous(handle(), out), out);
+    return new Tensor(Native.tensorContiguous(handle()));
   }
 
   /** Same elements, new shape; one dimension may be -1. Shares memory where torch's reshape does. */
   public Tensor reshape(long... newShape) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_tensor_reshape(handle(), Native.shapeArg(newShape), newShape.length, out), out);
+    return new Tensor(Native.tensorReshape(handle(), newShape));
   }
 
   /** this + other, with broadcasting and type promotion. */
   public Tensor add(Tensor other) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_add(handle(), other.handle(), out), out);
+    return new Tensor(Native.add(handle(), other.handle()));
   }
 
   /** Matrix product with torch.matmul's rules (1-D, 2-D, batched). */
   public Tensor matmul(Tensor other) {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_matmul(handle(), other.handle(), out), out);
+    return new Tensor(Native.matmul(handle(), other.handle()));
   }
 
   /** Sum of all elements, as a 0-dimensional tensor. */
   public Tensor sum() {
-    MemorySegment out = Native.scratch();
-    return adoptOut(d2g_sum(handle(), out), out);
+    return new Tensor(Native.sum(handle()));
+  }
+
+  /**
+   * The tensors joined along {@code dim} (torch.cat): one dtype and device, equal sizes except along
+   * {@code dim}. A new tensor; the parts are not closed.
+   */
+  public static Tensor cat(List<Tensor> parts, int dim) {
+    if (parts.isEmpty()) throw new InvalidArgumentException("cat needs at least one tensor");
+    MemorySegment[] handles = new MemorySegment[parts.size()];
+    for (int i = 0; i < handles.length; i++) handles[i] = parts.get(i).handle();
+    return new Tensor(Native.cat(handles, dim));
   }
 
   /** The value of a one-element tensor. */
   public double item() {
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_tensor_item(handle(), out));
-    return out.get(ValueLayout.JAVA_DOUBLE, 0);
+    return Native.item(handle());
   }
 
   @Override

@@ -2,11 +2,13 @@ package io.d2g.benchmarks;
 
 import io.d2g.D2g;
 import io.d2g.io.Outputs;
-import io.d2g.nn.ModuleConfig;
+import io.d2g.models.AutoencoderKL;
+import io.d2g.models.AutoencoderKLConfig;
+import io.d2g.models.ClipTextConfig;
+import io.d2g.models.ClipTextModel;
+import io.d2g.models.UNet2DConditionConfig;
+import io.d2g.models.UNet2DConditionModel;
 import io.d2g.nn.NativeModule;
-import io.d2g.sd.AutoencoderKL;
-import io.d2g.sd.ClipTextModel;
-import io.d2g.sd.UNet2DConditionModel;
 import java.nio.file.Path;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
@@ -40,16 +42,16 @@ public final class ModuleInitBench {
     }
     Path presets = Path.of("../java/src/main/resources/io/d2g/sd/presets/sd15");
     Path results = Path.of(System.getProperty("d2g.bench.results", "target/results"));
-    Map<String, Function<ModuleConfig, NativeModule>> networks = new LinkedHashMap<>();
-    networks.put("unet", UNet2DConditionModel::new);
-    networks.put("vae", AutoencoderKL::new);
-    networks.put("text_encoder", ClipTextModel::new);
+    Map<String, Function<Path, NativeModule>> networks = new LinkedHashMap<>();
+    networks.put("unet", json -> new UNet2DConditionModel(UNet2DConditionConfig.read(json)));
+    networks.put("vae", json -> new AutoencoderKL(AutoencoderKLConfig.read(json)));
+    networks.put("text_encoder", json -> new ClipTextModel(ClipTextConfig.read(json)));
 
     Map<String, Object> figures = new LinkedHashMap<>();
     System.out.println("| network | initialised (s) | withoutInit (s) |");
     System.out.println("|---|---:|---:|");
     for (var e : networks.entrySet()) {
-      ModuleConfig config = ModuleConfig.read(presets.resolve(e.getKey() + ".json"));
+      Path config = presets.resolve(e.getKey() + ".json");
       double init = median(reps, () -> e.getValue().apply(config));
       double empty = median(reps, () -> NativeModule.withoutInit(() -> e.getValue().apply(config)));
       System.out.printf("| %s | %.2f | %.3f |%n", e.getKey(), init, empty);

@@ -2,6 +2,7 @@ package io.d2g.benchmarks;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2g.benchmarks.ZeroCopyFigures.Figure;
+import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.math.BigDecimal;
@@ -19,7 +20,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import io.d2g.io.Outputs;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;

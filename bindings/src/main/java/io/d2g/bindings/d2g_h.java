@@ -1254,6 +1254,373 @@ public class d2g_h extends d2g_h$shared {
         return D2G_CUDA;
     }
 
+    private static class d2g_generator_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_generator_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_create(int device_type, int device_index, uint64_t seed, d2g_generator **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_generator_create$descriptor() {
+        return d2g_generator_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_create(int device_type, int device_index, uint64_t seed, d2g_generator **out)
+     * }
+     */
+    public static MethodHandle d2g_generator_create$handle() {
+        return d2g_generator_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_create(int device_type, int device_index, uint64_t seed, d2g_generator **out)
+     * }
+     */
+    public static MemorySegment d2g_generator_create$address() {
+        return d2g_generator_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_create(int device_type, int device_index, uint64_t seed, d2g_generator **out)
+     * }
+     */
+    public static MemorySegment d2g_generator_create(int device_type, int device_index, long seed, MemorySegment out) {
+        var mh$ = d2g_generator_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_generator_create", device_type, device_index, seed, out);
+            }
+            return (MemorySegment)mh$.invokeExact(device_type, device_index, seed, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_generator_seed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_generator_seed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_seed(d2g_generator *g, uint64_t seed)
+     * }
+     */
+    public static FunctionDescriptor d2g_generator_seed$descriptor() {
+        return d2g_generator_seed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_seed(d2g_generator *g, uint64_t seed)
+     * }
+     */
+    public static MethodHandle d2g_generator_seed$handle() {
+        return d2g_generator_seed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_seed(d2g_generator *g, uint64_t seed)
+     * }
+     */
+    public static MemorySegment d2g_generator_seed$address() {
+        return d2g_generator_seed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_seed(d2g_generator *g, uint64_t seed)
+     * }
+     */
+    public static MemorySegment d2g_generator_seed(MemorySegment g, long seed) {
+        var mh$ = d2g_generator_seed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_generator_seed", g, seed);
+            }
+            return (MemorySegment)mh$.invokeExact(g, seed);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_generator_get_state {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_generator_get_state");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_get_state(const d2g_generator *g, d2g_tensor **state)
+     * }
+     */
+    public static FunctionDescriptor d2g_generator_get_state$descriptor() {
+        return d2g_generator_get_state.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_get_state(const d2g_generator *g, d2g_tensor **state)
+     * }
+     */
+    public static MethodHandle d2g_generator_get_state$handle() {
+        return d2g_generator_get_state.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_get_state(const d2g_generator *g, d2g_tensor **state)
+     * }
+     */
+    public static MemorySegment d2g_generator_get_state$address() {
+        return d2g_generator_get_state.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_get_state(const d2g_generator *g, d2g_tensor **state)
+     * }
+     */
+    public static MemorySegment d2g_generator_get_state(MemorySegment g, MemorySegment state) {
+        var mh$ = d2g_generator_get_state.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_generator_get_state", g, state);
+            }
+            return (MemorySegment)mh$.invokeExact(g, state);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_generator_set_state {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_generator_set_state");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_set_state(d2g_generator *g, const d2g_tensor *state)
+     * }
+     */
+    public static FunctionDescriptor d2g_generator_set_state$descriptor() {
+        return d2g_generator_set_state.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_set_state(d2g_generator *g, const d2g_tensor *state)
+     * }
+     */
+    public static MethodHandle d2g_generator_set_state$handle() {
+        return d2g_generator_set_state.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_set_state(d2g_generator *g, const d2g_tensor *state)
+     * }
+     */
+    public static MemorySegment d2g_generator_set_state$address() {
+        return d2g_generator_set_state.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_set_state(d2g_generator *g, const d2g_tensor *state)
+     * }
+     */
+    public static MemorySegment d2g_generator_set_state(MemorySegment g, MemorySegment state) {
+        var mh$ = d2g_generator_set_state.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_generator_set_state", g, state);
+            }
+            return (MemorySegment)mh$.invokeExact(g, state);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_generator_device {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_generator_device");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_device(const d2g_generator *g, int *device_type, int *device_index)
+     * }
+     */
+    public static FunctionDescriptor d2g_generator_device$descriptor() {
+        return d2g_generator_device.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_device(const d2g_generator *g, int *device_type, int *device_index)
+     * }
+     */
+    public static MethodHandle d2g_generator_device$handle() {
+        return d2g_generator_device.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_device(const d2g_generator *g, int *device_type, int *device_index)
+     * }
+     */
+    public static MemorySegment d2g_generator_device$address() {
+        return d2g_generator_device.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_generator_device(const d2g_generator *g, int *device_type, int *device_index)
+     * }
+     */
+    public static MemorySegment d2g_generator_device(MemorySegment g, MemorySegment device_type, MemorySegment device_index) {
+        var mh$ = d2g_generator_device.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_generator_device", g, device_type, device_index);
+            }
+            return (MemorySegment)mh$.invokeExact(g, device_type, device_index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_generator_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_generator_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_generator_free(d2g_generator *g)
+     * }
+     */
+    public static FunctionDescriptor d2g_generator_free$descriptor() {
+        return d2g_generator_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_generator_free(d2g_generator *g)
+     * }
+     */
+    public static MethodHandle d2g_generator_free$handle() {
+        return d2g_generator_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_generator_free(d2g_generator *g)
+     * }
+     */
+    public static MemorySegment d2g_generator_free$address() {
+        return d2g_generator_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_generator_free(d2g_generator *g)
+     * }
+     */
+    public static void d2g_generator_free(MemorySegment g) {
+        var mh$ = d2g_generator_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_generator_free", g);
+            }
+            mh$.invokeExact(g);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_tensor_empty {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
@@ -1328,6 +1695,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_INT,
             d2g_h.C_INT,
             d2g_h.C_INT,
+            d2g_h.C_POINTER,
             d2g_h.C_POINTER
         );
 
@@ -1339,7 +1707,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, d2g_tensor **out)
+     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_tensor_randn$descriptor() {
@@ -1349,7 +1717,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, d2g_tensor **out)
+     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_tensor_randn$handle() {
@@ -1359,7 +1727,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, d2g_tensor **out)
+     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_tensor_randn$address() {
@@ -1368,16 +1736,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, d2g_tensor **out)
+     * d2g_status *d2g_tensor_randn(const int64_t *shape, int ndim, int dtype, int device_type, int device_index, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_tensor_randn(MemorySegment shape, int ndim, int dtype, int device_type, int device_index, MemorySegment out) {
+    public static MemorySegment d2g_tensor_randn(MemorySegment shape, int ndim, int dtype, int device_type, int device_index, MemorySegment gen, MemorySegment out) {
         var mh$ = d2g_tensor_randn.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_tensor_randn", shape, ndim, dtype, device_type, device_index, out);
+                traceDowncall("d2g_tensor_randn", shape, ndim, dtype, device_type, device_index, gen, out);
             }
-            return (MemorySegment)mh$.invokeExact(shape, ndim, dtype, device_type, device_index, out);
+            return (MemorySegment)mh$.invokeExact(shape, ndim, dtype, device_type, device_index, gen, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2508,6 +2876,69 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_cat {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_cat");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_cat$descriptor() {
+        return d2g_cat.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_cat$handle() {
+        return d2g_cat.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_cat$address() {
+        return d2g_cat.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_cat(MemorySegment tensors, int count, int dim, MemorySegment out) {
+        var mh$ = d2g_cat.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_cat", tensors, count, dim, out);
+            }
+            return (MemorySegment)mh$.invokeExact(tensors, count, dim, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_sum {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
@@ -3435,6 +3866,68 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_clip_text_project {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_clip_text_project");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * }
+     */
+    public static FunctionDescriptor d2g_clip_text_project$descriptor() {
+        return d2g_clip_text_project.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * }
+     */
+    public static MethodHandle d2g_clip_text_project$handle() {
+        return d2g_clip_text_project.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * }
+     */
+    public static MemorySegment d2g_clip_text_project$address() {
+        return d2g_clip_text_project.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * }
+     */
+    public static MemorySegment d2g_clip_text_project(MemorySegment m, MemorySegment pooled, MemorySegment text_embeds) {
+        var mh$ = d2g_clip_text_project.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_clip_text_project", m, pooled, text_embeds);
+            }
+            return (MemorySegment)mh$.invokeExact(m, pooled, text_embeds);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_vae_encode {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
@@ -3565,6 +4058,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
             d2g_h.C_POINTER
         );
 
@@ -3576,7 +4070,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_vae_sample$descriptor() {
@@ -3586,7 +4080,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_vae_sample$handle() {
@@ -3596,7 +4090,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_vae_sample$address() {
@@ -3605,16 +4099,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_vae_sample(MemorySegment mean, MemorySegment logvar, MemorySegment out) {
+    public static MemorySegment d2g_vae_sample(MemorySegment mean, MemorySegment logvar, MemorySegment gen, MemorySegment out) {
         var mh$ = d2g_vae_sample.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_vae_sample", mean, logvar, out);
+                traceDowncall("d2g_vae_sample", mean, logvar, gen, out);
             }
-            return (MemorySegment)mh$.invokeExact(mean, logvar, out);
+            return (MemorySegment)mh$.invokeExact(mean, logvar, gen, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3812,6 +4306,33 @@ public class d2g_h extends d2g_h$shared {
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
+    }
+    private static final int D2G_PREDICT_EPSILON = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_prediction.D2G_PREDICT_EPSILON = 0
+     * }
+     */
+    public static int D2G_PREDICT_EPSILON() {
+        return D2G_PREDICT_EPSILON;
+    }
+    private static final int D2G_PREDICT_V = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_prediction.D2G_PREDICT_V = 1
+     * }
+     */
+    public static int D2G_PREDICT_V() {
+        return D2G_PREDICT_V;
+    }
+    private static final int D2G_PREDICT_SAMPLE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_prediction.D2G_PREDICT_SAMPLE = 2
+     * }
+     */
+    public static int D2G_PREDICT_SAMPLE() {
+        return D2G_PREDICT_SAMPLE;
     }
 
     private static class d2g_onestep_create {

@@ -1,8 +1,8 @@
 package io.d2g.examples;
 
 import io.d2g.cli.Commands;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * {@code ./d2g example NAME [options]}: runs one of the example and benchmark mains of this module;

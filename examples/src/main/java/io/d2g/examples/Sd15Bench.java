@@ -1,7 +1,5 @@
 package io.d2g.examples;
 
-import static io.d2g.bindings.d2g_h.d2g_unet_forward;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.d2g.D2g;
@@ -10,19 +8,18 @@ import io.d2g.Device;
 import io.d2g.Tensor;
 import io.d2g.TensorScope;
 import io.d2g.cli.Commands;
-import io.d2g.internal.Native;
+import io.d2g.diffusion.NoiseSchedule;
+import io.d2g.diffusion.Prediction;
+import io.d2g.hub.DiffusersFolder;
+import io.d2g.hub.Safetensors;
+import io.d2g.hub.SafetensorsFile;
 import io.d2g.io.OutputKind;
 import io.d2g.io.Outputs;
-import io.d2g.io.Safetensors;
-import io.d2g.io.SafetensorsFile;
+import io.d2g.models.AutoencoderKL;
+import io.d2g.models.ClipTextModel;
+import io.d2g.models.UNet2DConditionModel;
 import io.d2g.nn.NativeModule;
-import io.d2g.sd.AutoencoderKL;
-import io.d2g.sd.ClipTextModel;
-import io.d2g.sd.DiffusersFolder;
-import io.d2g.sd.NoiseSchedule;
-import io.d2g.sd.OneStepPipeline;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import io.d2g.pipelines.OneStepPipeline;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -117,11 +114,11 @@ public final class Sd15Bench implements Callable<Integer> {
     ObjectNode speed = JSON.createObjectNode();
 
     long t0 = System.nanoTime();
-    ClipTextModel text = DiffusersFolder.load(ref.resolve("text_encoder"), ClipTextModel::new,
+    ClipTextModel text = DiffusersFolder.load(ref.resolve("text_encoder"), ClipTextModel.FAMILY,
         DiffusersFolder.LoadOptions.DEFAULT.on(gpu, DType.F32));
-    NativeModule unet = DiffusersFolder.load(ref.resolve("unet"), c -> NativeModule.create("unet2d_condition", c),
+    UNet2DConditionModel unet = DiffusersFolder.load(ref.resolve("unet"), UNet2DConditionModel.FAMILY,
         DiffusersFolder.LoadOptions.DEFAULT.on(gpu, DType.F32));
-    AutoencoderKL vae = DiffusersFolder.load(ref.resolve("vae"), AutoencoderKL::new,
+    AutoencoderKL vae = DiffusersFolder.load(ref.resolve("vae"), AutoencoderKL.FAMILY,
         DiffusersFolder.LoadOptions.DEFAULT.on(gpu, DType.F32));
     for (NativeModule m : new NativeModule[] {text, unet, vae}) m.eval();
     System.out.printf("loaded f32 weights in %.1f s%n", (System.nanoTime() - t0) / 1e9);
@@ -160,7 +157,7 @@ public final class Sd15Bench implements Callable<Integer> {
       vae.channelsLast(nhwc);
       for (int b : new int[] {1, 4}) {
         try (TensorScope s = new TensorScope();
-            OneStepPipeline p = new OneStepPipeline(text, unet, vae, NoiseSchedule.Prediction.EPSILON, sf, graphs)) {
+            OneStepPipeline p = new OneStepPipeline(text, unet, vae, Prediction.EPSILON, sf, graphs)) {
           long[] ids = new long[b * 77];
           for (int i = 0; i < ids.length; i++) ids[i] = i % 77 == 0 ? 49406 : i % 77 < 12 ? 320 + i % 77 : 49407;
           Tensor idCpu = s.track(Tensor.of(ids, b, 77));
@@ -203,7 +200,7 @@ public final class Sd15Bench implements Callable<Integer> {
       vae.channelsLast(true);
       for (boolean graphs : new boolean[] {true, false}) {
         try (TensorScope s = new TensorScope();
-            OneStepPipeline p = new OneStepPipeline(text, unet, vae, NoiseSchedule.Prediction.EPSILON, sf, graphs)) {
+            OneStepPipeline p = new OneStepPipeline(text, unet, vae, Prediction.EPSILON, sf, graphs)) {
           long[] ids = new long[77];
           for (int i = 0; i < ids.length; i++) ids[i] = i == 0 ? 49406 : i < 12 ? 320 + i : 49407;
           Tensor idCpu = s.track(Tensor.of(ids, 1, 77));
@@ -262,7 +259,7 @@ public final class Sd15Bench implements Callable<Integer> {
     return 0;
   }
 
-  private static ObjectNode compare(ClipTextModel text, NativeModule unet, AutoencoderKL vae, Path io, DType dt,
+  private static ObjectNode compare(ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae, Path io, DType dt,
       Device gpu) {
     ObjectNode r = JSON.createObjectNode();
     try (SafetensorsFile f = Safetensors.open(io); TensorScope s = new TensorScope()) {
@@ -273,9 +270,7 @@ public final class Sd15Bench implements Callable<Integer> {
       Tensor lat = s.track(f.tensor("latents").to(gpu, dt));
       Tensor ts = s.track(f.tensor("timestep").to(gpu));
       Tensor ctx = s.track(f.tensor("text_hidden").to(gpu, dt));
-      MemorySegment o = Native.scratch();
-      Native.check(d2g_unet_forward(unet.handle(), lat.handle(), ts.handle(), ctx.handle(), o));
-      Tensor eps = s.track(Tensor.adopt(o.get(ValueLayout.ADDRESS, 0)));
+      Tensor eps = s.track(unet.forward(lat, ts, ctx));
       Tensor epsRef = s.track(f.tensor("unet_out"));
       r.put("unet_out", relErr(eps, epsRef));
       float[] z = epsRef.toFloatArray();

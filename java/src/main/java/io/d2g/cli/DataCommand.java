@@ -1,22 +1,22 @@
 package io.d2g.cli;
 
-import io.d2g.data.BuildReport;
-import io.d2g.data.ContactSheet;
-import io.d2g.data.EmojiDataset;
-import io.d2g.data.EmojiDatasetBuilder;
-import io.d2g.data.EmojiRecord;
-import io.d2g.data.EmojiStyle;
-import io.d2g.data.SceneComposer;
-import io.d2g.data.SkinTones;
-import io.d2g.data.Splits;
-import io.d2g.data.SpriteAtlas;
+import io.d2g.data.emoji.BuildReport;
+import io.d2g.data.emoji.ContactSheet;
+import io.d2g.data.emoji.EmojiDataset;
+import io.d2g.data.emoji.EmojiDatasetBuilder;
+import io.d2g.data.emoji.EmojiRecord;
+import io.d2g.data.emoji.EmojiStyle;
+import io.d2g.data.emoji.SceneComposer;
+import io.d2g.data.emoji.SkinTones;
+import io.d2g.data.emoji.Splits;
+import io.d2g.data.emoji.SpriteAtlas;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code d2g data}: datasets. */
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Build and inspect training datasets.",

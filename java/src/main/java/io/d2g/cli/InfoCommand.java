@@ -4,8 +4,8 @@ import io.d2g.D2g;
 import io.d2g.Device;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** {@code d2g info}: versions, where LibTorch came from, and the devices this process can use. */
 @Command(name = "info", mixinStandardHelpOptions = true,

@@ -1,7 +1,7 @@
 package io.d2g.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** Entry point of the {@code ./d2g} launcher. */
 @Command(

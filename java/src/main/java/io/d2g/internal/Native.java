@@ -3,40 +3,49 @@ package io.d2g.internal;
 import static io.d2g.bindings.d2g_h.*;
 
 import io.d2g.D2gException;
+import io.d2g.DType;
+import io.d2g.Device;
 import io.d2g.DeviceOutOfMemoryException;
 import io.d2g.DeviceUnavailableException;
 import io.d2g.InvalidArgumentException;
 import io.d2g.NativeFailureException;
 import io.d2g.NativeIoException;
-import io.d2g.bindings.d2g_h;
 import io.d2g.bindings.d2g_release_fn;
+import io.d2g.diffusion.Prediction;
 import java.lang.foreign.Arena;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The glue between the jextract bindings ({@link d2g_h}) and the idiomatic API: loads the library,
- * turns status objects into typed exceptions, and owns the few pieces of FFM plumbing (scratch
- * memory for out-parameters, heap-array copies, the release callback for borrowed memory).
+ * The C API (native/include/d2g.h) as Java methods, and the only code that calls the
+ * jextract-generated bindings ({@code io.d2g.bindings}): one method per C function, which loads the
+ * library if needed, passes the arguments, turns a non-NULL status into the typed exception for its
+ * code, and returns the result (new handles as raw addresses, which the public classes own through
+ * {@link NativeHandle}). Enum codes come from the header's own constants.
  *
- * <p>Not public API.
+ * <p>Not public API: the module does not export this package.
  */
 public final class Native {
   private Native() {}
 
   /**
-   * Loads the native library unless it is loaded already (a volatile read then). Called before the
-   * first native call of every entry point, so that a missing library surfaces as a {@link
+   * Loads the native library unless it is loaded already (a volatile read then). Every entry point
+   * calls it before its first native call, so that a missing library surfaces as a {@link
    * io.d2g.LibraryLoadException} at the call, every time, rather than as an error while a class is
    * initialised (which Java turns into ExceptionInInitializerError once, NoClassDefFoundError after).
    */
   public static void load() {
     NativeLibrary.load();
   }
+
+  // ---- status ---------------------------------------------------------------------------------
 
   /** Throws the typed exception for a non-NULL status, after freeing it. */
   public static void check(MemorySegment status) {
@@ -52,28 +61,64 @@ public final class Native {
     } finally {
       d2g_status_free(status);
     }
-    return switch (code) {
-      case 1 -> new InvalidArgumentException(message);
-      case 2 -> new DeviceOutOfMemoryException(message);
-      case 3 -> new DeviceUnavailableException(message);
-      case 5 -> new NativeIoException(message);
-      default -> new NativeFailureException(message);
+    if (code == D2G_INVALID_ARGUMENT()) return new InvalidArgumentException(message);
+    if (code == D2G_OUT_OF_MEMORY()) return new DeviceOutOfMemoryException(message);
+    if (code == D2G_DEVICE_UNAVAILABLE()) return new DeviceUnavailableException(message);
+    if (code == D2G_IO_ERROR()) return new NativeIoException(message);
+    return new NativeFailureException(message);
+  }
+
+  /** The status codes of d2g.h, by name (for tests that tie the Java side to the header). */
+  public static Map<String, Integer> statusCodes() {
+    return Map.of("OK", D2G_OK(), "INVALID_ARGUMENT", D2G_INVALID_ARGUMENT(), "OUT_OF_MEMORY", D2G_OUT_OF_MEMORY(),
+        "DEVICE_UNAVAILABLE", D2G_DEVICE_UNAVAILABLE(), "NATIVE_FAILURE", D2G_NATIVE_FAILURE(), "IO_ERROR",
+        D2G_IO_ERROR());
+  }
+
+  // ---- enum codes, from the header's constants --------------------------------------------------
+
+  public static int dtypeCode(DType t) {
+    return switch (t) {
+      case F32 -> D2G_F32();
+      case F16 -> D2G_F16();
+      case BF16 -> D2G_BF16();
+      case I32 -> D2G_I32();
+      case I64 -> D2G_I64();
+      case U8 -> D2G_U8();
+      case BOOL -> D2G_BOOL();
+      case F64 -> D2G_F64();
     };
   }
 
-  /** A static C string returned by the library. */
-  public static String string(MemorySegment cString) {
-    return cString.reinterpret(Long.MAX_VALUE).getString(0);
+  public static DType dtype(int code) {
+    for (DType t : DType.values()) if (dtypeCode(t) == code) return t;
+    throw new NativeFailureException("the native library reported an unknown dtype code " + code);
   }
 
-  // ---- scratch memory for out-parameters ---------------------------------------------------
+  public static int deviceTypeCode(Device d) {
+    return d.isCuda() ? D2G_CUDA() : D2G_CPU();
+  }
+
+  private static Device device(int type, int index) {
+    return type == D2G_CUDA() ? Device.cuda(index) : Device.CPU;
+  }
+
+  public static int predictionCode(Prediction p) {
+    return switch (p) {
+      case EPSILON -> D2G_PREDICT_EPSILON();
+      case V_PREDICTION -> D2G_PREDICT_V();
+      case SAMPLE -> D2G_PREDICT_SAMPLE();
+    };
+  }
+
+  // ---- scratch memory for out-parameters ------------------------------------------------------
 
   /**
    * 512 bytes of native memory private to the calling Java thread (virtual threads included: the
    * memory follows the Java thread, not the carrier), for out-parameters and small argument arrays.
    * Valid until the thread's next call that uses it; never handed to native code that keeps it.
    */
-  public static MemorySegment scratch() {
+  private static MemorySegment scratch() {
     NativeLibrary.load();
     return SCRATCH.get();
   }
@@ -82,15 +127,264 @@ public final class Native {
       ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(512, 16));
 
   /** Writes shape into scratch (from byte offset 256) and returns that slice. */
-  public static MemorySegment shapeArg(long[] shape) {
+  private static MemorySegment shapeArg(MemorySegment scratch, long[] shape) {
     if (shape.length > 16)
       throw new InvalidArgumentException("a tensor may have at most 16 dimensions, got " + shape.length);
-    MemorySegment s = scratch().asSlice(256, 8L * 16);
+    MemorySegment s = scratch.asSlice(256, 8L * 16);
     MemorySegment.copy(shape, 0, s, ValueLayout.JAVA_LONG, 0, shape.length);
     return s;
   }
 
-  // ---- heap array copies (one copy, no staging buffer) --------------------------------------
+  /** Checks a call that wrote one new handle into {@code out} and returns the handle. */
+  private static MemorySegment handle(MemorySegment status, MemorySegment out) {
+    check(status);
+    return out.get(ValueLayout.ADDRESS, 0);
+  }
+
+  private static int intOut(MemorySegment status, MemorySegment out) {
+    check(status);
+    return out.get(ValueLayout.JAVA_INT, 0);
+  }
+
+  private static String string(MemorySegment cString) {
+    return cString.reinterpret(Long.MAX_VALUE).getString(0);
+  }
+
+  private static int flag(boolean b) {
+    return b ? 1 : 0;
+  }
+
+  // ---- library and devices --------------------------------------------------------------------
+
+  public static String version() {
+    load();
+    return string(d2g_version());
+  }
+
+  public static String torchVersion() {
+    load();
+    return string(d2g_torch_version());
+  }
+
+  public static boolean cudaCompiled() {
+    load();
+    return d2g_cuda_compiled() != 0;
+  }
+
+  public static boolean cudaAvailable() {
+    MemorySegment out = scratch();
+    return intOut(d2g_cuda_is_available(out), out) != 0;
+  }
+
+  public static int cudaDeviceCount() {
+    MemorySegment out = scratch();
+    return intOut(d2g_cuda_device_count(out), out);
+  }
+
+  public static String cudaDeviceName(int index) {
+    MemorySegment buf = scratch();
+    check(d2g_cuda_device_name(index, buf, 256));
+    return buf.getString(0);
+  }
+
+  public static void manualSeed(long seed) {
+    load();
+    check(d2g_manual_seed(seed));
+  }
+
+  public static void synchronize(int deviceIndex) {
+    load();
+    check(d2g_synchronize(deviceIndex));
+  }
+
+  public static void setAllowTf32(boolean allow) {
+    load();
+    check(d2g_set_allow_tf32(flag(allow)));
+  }
+
+  /** Returns whether the build has the kernels. */
+  public static boolean setFusedKernels(boolean enabled) {
+    MemorySegment out = scratch();
+    return intOut(d2g_set_fused_kernels(flag(enabled), out), out) != 0;
+  }
+
+  /** Returns the setting replaced. */
+  public static int setHostCopyThreads(int threads) {
+    MemorySegment out = scratch();
+    return intOut(d2g_set_host_copy_threads(threads, out), out);
+  }
+
+  public static void setCudnnBenchmark(boolean enabled) {
+    load();
+    check(d2g_set_cudnn_benchmark(flag(enabled)));
+  }
+
+  public static void profilerStart() {
+    load();
+    check(d2g_profiler_start());
+  }
+
+  public static void profilerStop(String path) {
+    load();
+    try (Arena arena = Arena.ofConfined()) {
+      check(d2g_profiler_stop(arena.allocateFrom(path)));
+    }
+  }
+
+  public static long cudaMemoryPeak(int deviceIndex, boolean reset) {
+    MemorySegment out = scratch();
+    check(d2g_cuda_memory_peak(deviceIndex, flag(reset), out));
+    return out.get(ValueLayout.JAVA_LONG, 0);
+  }
+
+  // ---- generators -----------------------------------------------------------------------------
+
+  public static MemorySegment generatorCreate(Device device, long seed) {
+    MemorySegment out = scratch();
+    return handle(d2g_generator_create(deviceTypeCode(device), device.index(), seed, out), out);
+  }
+
+  public static void generatorSeed(MemorySegment g, long seed) {
+    check(d2g_generator_seed(g, seed));
+  }
+
+  /** A new tensor handle holding the state. */
+  public static MemorySegment generatorGetState(MemorySegment g) {
+    MemorySegment out = scratch();
+    return handle(d2g_generator_get_state(g, out), out);
+  }
+
+  public static void generatorSetState(MemorySegment g, MemorySegment stateTensor) {
+    check(d2g_generator_set_state(g, stateTensor));
+  }
+
+  static void generatorFree(MemorySegment g) {
+    d2g_generator_free(g);
+  }
+
+  // ---- tensors --------------------------------------------------------------------------------
+
+  public static MemorySegment tensorEmpty(long[] shape, DType dtype, Device device, boolean pinned) {
+    MemorySegment out = scratch();
+    return handle(d2g_tensor_empty(shapeArg(out, shape), shape.length, dtypeCode(dtype), deviceTypeCode(device),
+        device.index(), flag(pinned), out), out);
+  }
+
+  /** gen: a generator handle, or NULL for the device's default generator. */
+  public static MemorySegment tensorRandn(long[] shape, DType dtype, Device device, MemorySegment gen) {
+    MemorySegment out = scratch();
+    return handle(d2g_tensor_randn(shapeArg(out, shape), shape.length, dtypeCode(dtype), deviceTypeCode(device),
+        device.index(), gen, out), out);
+  }
+
+  /**
+   * A CPU tensor over {@code memory} (borrowed: {@code owner} is kept reachable until LibTorch lets
+   * go of the storage).
+   */
+  public static MemorySegment tensorFromBlob(MemorySegment memory, long[] shape, DType dtype, Object owner) {
+    MemorySegment ctx = borrow(owner);
+    MemorySegment out = scratch();
+    MemorySegment status = d2g_tensor_from_blob(memory, memory.byteSize(), shapeArg(out, shape), shape.length,
+        dtypeCode(dtype), RELEASE_CALLBACK, ctx, out);
+    if (status.address() != 0) unborrow(ctx);
+    return handle(status, out);
+  }
+
+  public static void tensorCopy(MemorySegment dst, MemorySegment src, boolean nonBlocking) {
+    check(d2g_tensor_copy_(dst, src, flag(nonBlocking)));
+  }
+
+  /**
+   * A zero-copy view of a contiguous CPU tensor's memory, valid until the view is unreachable: it
+   * holds its own reference to the storage (an alias handle freed with the view).
+   */
+  public static MemorySegment tensorData(MemorySegment t, long byteSize) {
+    MemorySegment out = scratch();
+    MemorySegment alias = handle(d2g_tensor_alias(t, out), out);
+    MemorySegment ptr = out.asSlice(8, 8);
+    MemorySegment status = d2g_tensor_data_ptr(alias, ptr);
+    if (status.address() != 0) {
+      d2g_tensor_free(alias);
+      check(status);
+    }
+    return ptr.get(ValueLayout.ADDRESS, 0).reinterpret(byteSize, Arena.ofAuto(), s -> d2g_tensor_free(alias));
+  }
+
+  public static long[] tensorShape(MemorySegment t) {
+    MemorySegment out = scratch();
+    int ndim = intOut(d2g_tensor_ndim(t, out), out);
+    check(d2g_tensor_shape(t, out, ndim));
+    return out.asSlice(0, 8L * ndim).toArray(ValueLayout.JAVA_LONG);
+  }
+
+  public static DType tensorDtype(MemorySegment t) {
+    MemorySegment out = scratch();
+    return dtype(intOut(d2g_tensor_dtype(t, out), out));
+  }
+
+  public static Device tensorDevice(MemorySegment t) {
+    MemorySegment out = scratch();
+    check(d2g_tensor_device(t, out, out.asSlice(4)));
+    return device(out.get(ValueLayout.JAVA_INT, 0), out.get(ValueLayout.JAVA_INT, 4));
+  }
+
+  public static boolean tensorIsContiguous(MemorySegment t) {
+    MemorySegment out = scratch();
+    return intOut(d2g_tensor_is_contiguous(t, out), out) != 0;
+  }
+
+  /** dtype null keeps it. */
+  public static MemorySegment tensorTo(MemorySegment t, Device device, DType dtype, boolean nonBlocking) {
+    MemorySegment out = scratch();
+    return handle(d2g_tensor_to(t, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype),
+        flag(nonBlocking), out), out);
+  }
+
+  public static MemorySegment tensorContiguous(MemorySegment t) {
+    MemorySegment out = scratch();
+    return handle(d2g_tensor_contiguous(t, out), out);
+  }
+
+  public static MemorySegment tensorReshape(MemorySegment t, long[] shape) {
+    MemorySegment out = scratch();
+    return handle(d2g_tensor_reshape(t, shapeArg(out, shape), shape.length, out), out);
+  }
+
+  public static MemorySegment add(MemorySegment a, MemorySegment b) {
+    MemorySegment out = scratch();
+    return handle(d2g_add(a, b, out), out);
+  }
+
+  public static MemorySegment matmul(MemorySegment a, MemorySegment b) {
+    MemorySegment out = scratch();
+    return handle(d2g_matmul(a, b, out), out);
+  }
+
+  public static MemorySegment cat(MemorySegment[] tensors, int dim) {
+    MemorySegment out = scratch();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, tensors.length);
+      for (int i = 0; i < tensors.length; i++) arr.setAtIndex(ValueLayout.ADDRESS, i, tensors[i]);
+      return handle(d2g_cat(arr, tensors.length, dim, out), out);
+    }
+  }
+
+  public static MemorySegment sum(MemorySegment t) {
+    MemorySegment out = scratch();
+    return handle(d2g_sum(t, out), out);
+  }
+
+  public static double item(MemorySegment t) {
+    MemorySegment out = scratch();
+    check(d2g_tensor_item(t, out));
+    return out.get(ValueLayout.JAVA_DOUBLE, 0);
+  }
+
+  static void tensorFree(MemorySegment t) {
+    d2g_tensor_free(t);
+  }
+
+  // ---- heap array copies (one copy, no staging buffer) ----------------------------------------
 
   /** Critical downcalls for heap copies, looked up once the library is loaded (by the first use). */
   private static final class Critical {
@@ -132,8 +426,7 @@ public final class Native {
   private static final AtomicLong NEXT_ID = new AtomicLong(1);
 
   /** The release callback handed to d2g_tensor_from_blob: drops the keep-alive of one borrow. */
-  public static final MemorySegment RELEASE_CALLBACK =
-      d2g_release_fn.allocate(Native::release, Arena.global());
+  private static final MemorySegment RELEASE_CALLBACK = d2g_release_fn.allocate(Native::release, Arena.global());
 
   private static void release(MemorySegment context) {
     // Runs on whatever thread drops the last reference; must never throw into native code.
@@ -144,20 +437,183 @@ public final class Native {
     }
   }
 
-  /** Registers an owner to keep reachable; returns the context to pass with {@link #RELEASE_CALLBACK}. */
-  public static MemorySegment borrow(Object owner) {
+  private static MemorySegment borrow(Object owner) {
     long id = NEXT_ID.getAndIncrement();
     BORROWED.put(id, owner);
     return MemorySegment.ofAddress(id);
   }
 
-  /** Undoes {@link #borrow} when the native call that would have taken it failed. */
-  public static void unborrow(MemorySegment context) {
+  private static void unborrow(MemorySegment context) {
     BORROWED.remove(context.address());
   }
 
   /** How many borrowed memory owners are still in use by native tensors (for tests and leak checks). */
   public static int borrowedCount() {
     return BORROWED.size();
+  }
+
+  // ---- modules --------------------------------------------------------------------------------
+
+  /** config: the native key=value text (see ModuleConfig). */
+  public static MemorySegment moduleCreate(String kind, String config, boolean initialise) {
+    MemorySegment out = scratch();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment k = arena.allocateFrom(kind), c = arena.allocateFrom(config);
+      return handle(initialise ? d2g_module_create(k, c, out) : d2g_module_create_empty(k, c, out), out);
+    }
+  }
+
+  public static void moduleTo(MemorySegment m, Device device, DType dtype) {
+    check(d2g_module_to(m, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype)));
+  }
+
+  public static void moduleSetChannelsLast(MemorySegment m, boolean channelsLast) {
+    check(d2g_module_set_channels_last(m, flag(channelsLast)));
+  }
+
+  public static void moduleSetTraining(MemorySegment m, boolean training) {
+    check(d2g_module_set_training(m, flag(training)));
+  }
+
+  /** Names of the state entries, in order. */
+  public static List<String> moduleStateNames(MemorySegment m) {
+    return moduleState(m, false).names;
+  }
+
+  /** Names and new tensor handles sharing the entries' memory, in order. */
+  public static StateEntries moduleState(MemorySegment m, boolean withTensors) {
+    MemorySegment out = scratch();
+    check(d2g_module_state_size(m, out));
+    long n = out.get(ValueLayout.JAVA_LONG, 0);
+    List<String> names = new ArrayList<>((int) n);
+    List<MemorySegment> tensors = new ArrayList<>(withTensors ? (int) n : 0);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment buf = arena.allocate(1024);
+      MemorySegment t = arena.allocate(ValueLayout.ADDRESS);
+      for (long i = 0; i < n; i++) {
+        check(d2g_module_state_entry(m, i, buf, buf.byteSize(), withTensors ? t : MemorySegment.NULL));
+        names.add(buf.getString(0));
+        if (withTensors) tensors.add(t.get(ValueLayout.ADDRESS, 0));
+      }
+    } catch (RuntimeException e) {
+      tensors.forEach(Native::tensorFree);
+      throw e;
+    }
+    return new StateEntries(names, tensors);
+  }
+
+  /** A module's state: names and (when asked for) new tensor handles, in the same order. */
+  public record StateEntries(List<String> names, List<MemorySegment> tensors) {}
+
+  public static void moduleLoadState(MemorySegment m, List<String> names, List<MemorySegment> tensors, boolean strict) {
+    try (Arena arena = Arena.ofConfined()) {
+      int n = names.size();
+      MemorySegment ns = arena.allocate(ValueLayout.ADDRESS, Math.max(1, n));
+      MemorySegment hs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, n));
+      for (int i = 0; i < n; i++) {
+        ns.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(names.get(i)));
+        hs.setAtIndex(ValueLayout.ADDRESS, i, tensors.get(i));
+      }
+      check(d2g_module_load_state(m, ns, hs, n, flag(strict)));
+    }
+  }
+
+  static void moduleFree(MemorySegment m) {
+    d2g_module_free(m);
+  }
+
+  // ---- model families -------------------------------------------------------------------------
+
+  public static MemorySegment linearForward(MemorySegment m, MemorySegment x) {
+    MemorySegment out = scratch();
+    return handle(d2g_linear_forward(m, x, out), out);
+  }
+
+  /** Two handles (hidden, pooled); either NULL when not asked for. */
+  public static MemorySegment[] clipTextForward(MemorySegment m, MemorySegment ids, int hiddenLayer,
+      boolean finalLayerNorm, boolean hidden, boolean pooled) {
+    MemorySegment out = scratch();
+    out.set(ValueLayout.ADDRESS, 0, MemorySegment.NULL);
+    out.set(ValueLayout.ADDRESS, 8, MemorySegment.NULL);
+    check(d2g_clip_text_forward(m, ids, hiddenLayer, flag(finalLayerNorm), hidden ? out : MemorySegment.NULL,
+        pooled ? out.asSlice(8) : MemorySegment.NULL));
+    return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
+  }
+
+  public static MemorySegment clipTextProject(MemorySegment m, MemorySegment pooled) {
+    MemorySegment out = scratch();
+    return handle(d2g_clip_text_project(m, pooled, out), out);
+  }
+
+  /** Two handles: mean, logvar. */
+  public static MemorySegment[] vaeEncode(MemorySegment m, MemorySegment x) {
+    MemorySegment out = scratch();
+    check(d2g_vae_encode(m, x, out, out.asSlice(8)));
+    return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
+  }
+
+  public static MemorySegment vaeDecode(MemorySegment m, MemorySegment z) {
+    MemorySegment out = scratch();
+    return handle(d2g_vae_decode(m, z, out), out);
+  }
+
+  public static MemorySegment vaeSample(MemorySegment mean, MemorySegment logvar, MemorySegment gen) {
+    MemorySegment out = scratch();
+    return handle(d2g_vae_sample(mean, logvar, gen, out), out);
+  }
+
+  public static MemorySegment unetForward(MemorySegment m, MemorySegment sample, MemorySegment timestep,
+      MemorySegment context) {
+    MemorySegment out = scratch();
+    return handle(d2g_unet_forward(m, sample, timestep, context, out), out);
+  }
+
+  public static int unetFeatureCount(MemorySegment m) {
+    MemorySegment out = scratch();
+    return intOut(d2g_unet_feature_count(m, out), out);
+  }
+
+  /** The output handle first, then the features' handles. */
+  public static List<MemorySegment> unetForwardFeatures(MemorySegment m, MemorySegment sample, MemorySegment timestep,
+      MemorySegment context) {
+    int capacity = unetFeatureCount(m);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+      MemorySegment features = arena.allocate(ValueLayout.ADDRESS, capacity);
+      MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
+      check(d2g_unet_forward_features(m, sample, timestep, context, out, features, capacity, count));
+      int n = count.get(ValueLayout.JAVA_INT, 0);
+      List<MemorySegment> all = new ArrayList<>(n + 1);
+      all.add(out.get(ValueLayout.ADDRESS, 0));
+      for (int i = 0; i < n; i++) all.add(features.getAtIndex(ValueLayout.ADDRESS, i));
+      return all;
+    }
+  }
+
+  // ---- pipelines ------------------------------------------------------------------------------
+
+  public static MemorySegment onestepCreate(MemorySegment text, MemorySegment unet, MemorySegment vae,
+      Prediction prediction, double scalingFactor, boolean cudaGraphs) {
+    MemorySegment out = scratch();
+    return handle(d2g_onestep_create(text, unet, vae, predictionCode(prediction), scalingFactor, flag(cudaGraphs), out),
+        out);
+  }
+
+  public static MemorySegment onestepRun(MemorySegment p, MemorySegment ids, MemorySegment noise, long timestep,
+      double alphaBar) {
+    MemorySegment out = scratch();
+    return handle(d2g_onestep_run(p, ids, noise, timestep, alphaBar, out), out);
+  }
+
+  /** text, unet, vae milliseconds of the last run. */
+  public static float[] onestepLastTimings(MemorySegment p) {
+    MemorySegment out = scratch();
+    check(d2g_onestep_last_timings(p, out, out.asSlice(4), out.asSlice(8)));
+    return new float[] {out.get(ValueLayout.JAVA_FLOAT, 0), out.get(ValueLayout.JAVA_FLOAT, 4),
+        out.get(ValueLayout.JAVA_FLOAT, 8)};
+  }
+
+  static void onestepFree(MemorySegment p) {
+    d2g_onestep_free(p);
   }
 }

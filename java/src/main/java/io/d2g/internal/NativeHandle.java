@@ -14,7 +14,7 @@ import java.lang.ref.Cleaner;
 public final class NativeHandle implements Runnable {
   /** The C API's {@code _free} for this kind of handle. */
   @FunctionalInterface
-  public interface Free {
+  interface Free {
     void free(MemorySegment handle);
   }
 
@@ -24,8 +24,28 @@ public final class NativeHandle implements Runnable {
   private final Free free;
   private final Cleaner.Cleanable cleanable;
 
+  /** A tensor handle owned by {@code owner}. */
+  public static NativeHandle tensor(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::tensorFree);
+  }
+
+  /** A module handle owned by {@code owner}. */
+  public static NativeHandle module(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::moduleFree);
+  }
+
+  /** A generator handle owned by {@code owner}. */
+  public static NativeHandle generator(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::generatorFree);
+  }
+
+  /** A one-step pipeline handle owned by {@code owner}. */
+  public static NativeHandle onestep(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::onestepFree);
+  }
+
   /** Takes ownership of {@code address} for {@code owner}: freed when closed or when the owner becomes unreachable. */
-  public NativeHandle(Object owner, MemorySegment address, Free free) {
+  private NativeHandle(Object owner, MemorySegment address, Free free) {
     this.address = address;
     this.free = free;
     this.cleanable = CLEANER.register(owner, this);

@@ -1,11 +1,8 @@
 package io.d2g.nn;
 
-import static io.d2g.bindings.d2g_h.d2g_linear_forward;
-
 import io.d2g.Tensor;
+import io.d2g.internal.Access;
 import io.d2g.internal.Native;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Map;
 
 /** y = x Wᵀ + b, like torch.nn.Linear (state keys "weight", "bias"). */
@@ -15,8 +12,6 @@ public final class Linear extends NativeModule {
   }
 
   public Tensor forward(Tensor x) {
-    MemorySegment out = Native.scratch();
-    Native.check(d2g_linear_forward(handle(), x.handle(), out));
-    return Tensor.adopt(out.get(ValueLayout.ADDRESS, 0));
+    return Access.tensor(Native.linearForward(Access.handle(this), Access.handle(x)));
   }
 }

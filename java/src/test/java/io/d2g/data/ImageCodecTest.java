@@ -2,10 +2,12 @@ package io.d2g.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.d2g.data.emoji.FakeNpm;
+import io.d2g.data.emoji.IconifySet;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-class ImageCodecTest {
+public class ImageCodecTest {
   @Test
   void pngRoundTripIsExactAndDeterministic() {
     byte[] px = new byte[13 * 7 * 4];
@@ -76,7 +78,7 @@ class ImageCodecTest {
     assertPixel(up, 2, 3, 100, 100, 100, 255);
   }
 
-  static void assertPixel(RgbaImage img, int x, int y, int r, int g, int b, int a) {
+  public static void assertPixel(RgbaImage img, int x, int y, int r, int g, int b, int a) {
     int i = (y * img.width() + x) * 4;
     byte[] p = img.rgba();
     String got = (p[i] & 255) + "," + (p[i + 1] & 255) + "," + (p[i + 2] & 255) + "," + (p[i + 3] & 255);

@@ -4,14 +4,15 @@ import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.Tensor;
-import io.d2g.data.ContactSheet;
-import io.d2g.data.EmojiDatasetBuilder;
-import io.d2g.data.EmojiStyle;
-import io.d2g.data.FakeNpm;
-import io.d2g.data.Splits;
-import io.d2g.sd.ClipTextModel;
-import io.d2g.sd.DiffusersFolder;
-import io.d2g.text.ClipTokenizer;
+import io.d2g.data.emoji.ContactSheet;
+import io.d2g.data.emoji.EmojiDatasetBuilder;
+import io.d2g.data.emoji.EmojiStyle;
+import io.d2g.data.emoji.FakeNpm;
+import io.d2g.data.emoji.Splits;
+import io.d2g.hub.ClipTokenizer;
+import io.d2g.hub.DiffusersFolder;
+import io.d2g.hub.Safetensors;
+import io.d2g.models.ClipTextModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -97,7 +98,7 @@ public enum Writers {
 
   /** The tiny CLIP text model of the fixtures, its weights nudged by {@code variant}. */
   static ClipTextModel clip(int variant) {
-    ClipTextModel m = DiffusersFolder.load(Fixtures.path("sd", "clip_tiny"), ClipTextModel::new);
+    ClipTextModel m = DiffusersFolder.load(Fixtures.path("sd", "clip_tiny"), ClipTextModel.FAMILY);
     if (variant != 1) {
       Map<String, Tensor> state = m.state();
       Tensor w = state.get("text_model.final_layer_norm.bias");

@@ -109,10 +109,19 @@ class NativeModuleTest {
   }
 
   @Test
-  void configFromJsonKeepsScalarsAndLists() throws Exception {
-    var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
-        "{\"_class_name\":\"X\",\"a\":1,\"b\":[1,2,3],\"c\":\"CrossAttnDownBlock2D\",\"d\":null,\"e\":true,\"f\":{\"x\":1}}");
-    ModuleConfig c = ModuleConfig.fromJson(node);
-    assertEquals("a=1\nb=1,2,3\nc=CrossAttnDownBlock2D\ne=true\n", c.toNative());
+  void configsHoldOnlyWhatTheNativeTextCanCarry() {
+    ModuleConfig c = new ModuleConfig().set("a", 1).set("b", List.of(1, 2, 3)).set("c", "CrossAttnDownBlock2D")
+        .set("e", true).setNested("t", List.of(List.of(1, 2), List.of(3)));
+    assertEquals("a=1\nb=1,2,3\nc=CrossAttnDownBlock2D\ne=true\nt=1,2;3\n", c.toNative());
+    // no key can be smuggled in through a key or a value
+    for (String key : new String[] {"a=b", "x\ny", "", "Upper", "a b"})
+      assertThrows(InvalidArgumentException.class, () -> new ModuleConfig().set(key, 1), key);
+    for (Object value : new Object[] {"1\nout_features=9", "x=y", "a,b", "a;b", "\u0000", "é", "x".repeat(300)})
+      assertThrows(InvalidArgumentException.class, () -> new ModuleConfig().set("in_features", value), value.toString());
+    assertThrows(InvalidArgumentException.class, () -> new ModuleConfig().set("k", new Object()));
+    // and the native side refuses what gets past: an unknown key, a key given twice
+    var e = assertThrows(InvalidArgumentException.class, () -> NativeModule.create("linear",
+        ModuleConfig.of(Map.of("in_features", 3, "out_features", 2, "biass", true))));
+    assertTrue(e.getMessage().contains("unknown config key 'biass'"), e.getMessage());
   }
 }

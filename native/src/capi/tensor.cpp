@@ -1,0 +1,324 @@
+// The C API's tensor section (d2g.h, "tensors"): creation, copies, metadata, conversions and the few
+// operations the API exposes.
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../core/generator.hpp"
+#include "../core/host_memory.hpp"
+#include "../core/small_ops.hpp"
+#include "../core/tensor.hpp"
+
+using d2g::fail;
+using d2g::unwrap;
+using d2g::wrap;
+
+extern "C" {
+
+d2g_status* d2g_tensor_empty(const int64_t* shape, int ndim, int dtype, int device_type, int device_index,
+                             int pinned, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto sizes = d2g::to_shape(shape, ndim);
+    auto options = at::TensorOptions().dtype(d2g::to_scalar_type(dtype)).device(d2g::to_device(device_type, device_index));
+    if (pinned) {
+      if (device_type != D2G_CPU) fail(D2G_INVALID_ARGUMENT, "pinned memory is host memory: use device cpu");
+      if (!torch::cuda::is_available())
+        fail(D2G_DEVICE_UNAVAILABLE, "pinned host memory needs CUDA, which is not available");
+      options = options.pinned_memory(true);
+    }
+    bool host = device_type == D2G_CPU && !pinned && !at::globalContext().deterministicAlgorithms();
+    *out = wrap(host ? d2g::empty_host(sizes, d2g::to_scalar_type(dtype)) : at::empty(sizes, options));
+  })
+}
+
+d2g_status* d2g_tensor_randn(const int64_t* shape, int ndim, int dtype, int device_type, int device_index,
+                             const d2g_generator* gen, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto sizes = d2g::to_shape(shape, ndim);
+    auto st = d2g::to_scalar_type(dtype);
+    if (!at::isFloatingType(st))
+      fail(D2G_INVALID_ARGUMENT, "randn needs a floating dtype, not ", d2g::dtype_name(dtype));
+    auto device = d2g::to_device(device_type, device_index);
+    auto g = d2g::generator_for(gen, device, "randn");
+    *out = wrap(at::randn(sizes, g, at::TensorOptions().dtype(st).device(device)));
+  })
+}
+
+d2g_status* d2g_tensor_from_blob(void* data, size_t nbytes, const int64_t* shape, int ndim, int dtype,
+                                 d2g_release_fn release, void* context, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto sizes = d2g::to_shape(shape, ndim);
+    auto st = d2g::to_scalar_type(dtype);
+    d2g::check_nbytes(d2g::nbytes_of(sizes, st), nbytes, "memory");
+    if (data == nullptr && nbytes != 0) fail(D2G_INVALID_ARGUMENT, "data is NULL");
+    at::Tensor t;
+    if (release != nullptr) {
+      t = at::from_blob(data, sizes, [release, context](void*) { release(context); }, at::TensorOptions().dtype(st));
+    } else {
+      t = at::from_blob(data, sizes, at::TensorOptions().dtype(st));
+    }
+    *out = wrap(std::move(t));
+  })
+}
+
+d2g_status* d2g_tensor_from_host(const void* data, size_t nbytes, const int64_t* shape, int ndim, int dtype,
+                                 int device_type, int device_index, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto sizes = d2g::to_shape(shape, ndim);
+    auto st = d2g::to_scalar_type(dtype);
+    d2g::check_nbytes(d2g::nbytes_of(sizes, st), nbytes, "data");
+    if (data == nullptr && nbytes != 0) fail(D2G_INVALID_ARGUMENT, "data is NULL");
+    auto device = d2g::to_device(device_type, device_index);
+    at::Tensor t = device.is_cpu() ? d2g::empty_host(sizes, st) : at::empty(sizes, at::TensorOptions().dtype(st).device(device));
+    if (nbytes != 0) {
+      if (device.is_cpu()) {
+        d2g::copy_bytes(t.data_ptr(), data, nbytes);
+      } else {
+        t.copy_(at::from_blob(const_cast<void*>(data), sizes, at::TensorOptions().dtype(st)));
+      }
+    }
+    *out = wrap(std::move(t));
+  })
+}
+
+d2g_status* d2g_tensor_copy_from_host(d2g_tensor* dst, const void* data, size_t nbytes) {
+  D2G_GUARD({
+    at::Tensor& t = const_cast<at::Tensor&>(unwrap(dst, "dst"));
+    d2g::check_nbytes(t.nbytes(), nbytes, "data");
+    if (nbytes == 0) return nullptr;
+    if (data == nullptr) fail(D2G_INVALID_ARGUMENT, "data is NULL");
+    if (t.device().is_cpu() && t.is_contiguous()) {
+      d2g::copy_bytes(t.data_ptr(), data, nbytes);
+    } else {
+      t.copy_(at::from_blob(const_cast<void*>(data), t.sizes(), at::TensorOptions().dtype(t.scalar_type())));
+    }
+  })
+}
+
+d2g_status* d2g_tensor_copy_to_host(const d2g_tensor* src, void* data, size_t nbytes) {
+  D2G_GUARD({
+    const at::Tensor& t = unwrap(src, "src");
+    d2g::check_nbytes(t.nbytes(), nbytes, "destination");
+    if (nbytes == 0) return nullptr;
+    if (data == nullptr) fail(D2G_INVALID_ARGUMENT, "data is NULL");
+    if (t.device().is_cpu() && t.is_contiguous()) {
+      d2g::copy_bytes(data, t.data_ptr(), nbytes);
+    } else {
+      at::from_blob(data, t.sizes(), at::TensorOptions().dtype(t.scalar_type())).copy_(t);
+    }
+  })
+}
+
+d2g_status* d2g_set_host_copy_threads(int threads, int* previous) {
+  D2G_GUARD({
+    if (threads < 0 || threads > d2g::kMaxCopyThreads)
+      fail(D2G_INVALID_ARGUMENT, "threads must be 0 (the default) to ", d2g::kMaxCopyThreads, ", got ", threads);
+    int before = d2g::set_copy_threads(threads);
+    if (previous != nullptr) *previous = before;
+  })
+}
+
+d2g_status* d2g_tensor_copy_(d2g_tensor* dst, const d2g_tensor* src, int non_blocking) {
+  D2G_GUARD({
+    at::Tensor& d = const_cast<at::Tensor&>(unwrap(dst, "dst"));
+    const at::Tensor& s = unwrap(src, "src");
+    d2g::check_broadcast(d, s, "copy_", true);
+    d.copy_(s, non_blocking != 0);
+  })
+}
+
+d2g_status* d2g_tensor_data_ptr(const d2g_tensor* h, void** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    if (!t.device().is_cpu())
+      fail(D2G_INVALID_ARGUMENT, "data pointer needs a CPU tensor, this is ", d2g::describe(t), "; copy it with to(cpu)");
+    if (!t.is_contiguous())
+      fail(D2G_INVALID_ARGUMENT, "data pointer needs a contiguous tensor; call contiguous() first");
+    *out = t.data_ptr();
+  })
+}
+
+d2g_status* d2g_tensor_alias(const d2g_tensor* h, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = wrap(unwrap(h));
+  })
+}
+
+d2g_status* d2g_tensor_ndim(const d2g_tensor* h, int* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = static_cast<int>(unwrap(h).dim());
+  })
+}
+
+d2g_status* d2g_tensor_shape(const d2g_tensor* h, int64_t* shape, int capacity) {
+  D2G_GUARD({
+    const at::Tensor& t = unwrap(h);
+    if (capacity < 0) fail(D2G_INVALID_ARGUMENT, "capacity is negative");
+    if (capacity > 0) d2g::require(shape, "shape");
+    int n = std::min<int>(capacity, static_cast<int>(t.dim()));
+    for (int i = 0; i < n; i++) shape[i] = t.size(i);
+  })
+}
+
+d2g_status* d2g_tensor_dtype(const d2g_tensor* h, int* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = d2g::from_scalar_type(unwrap(h).scalar_type());
+  })
+}
+
+d2g_status* d2g_tensor_device(const d2g_tensor* h, int* device_type, int* device_index) {
+  D2G_GUARD({
+    d2g::require(device_type, "device_type");
+    d2g::require(device_index, "device_index");
+    auto d = unwrap(h).device();
+    *device_type = d.is_cuda() ? D2G_CUDA : D2G_CPU;
+    *device_index = d.is_cuda() ? d.index() : 0;
+  })
+}
+
+d2g_status* d2g_tensor_numel(const d2g_tensor* h, int64_t* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = unwrap(h).numel();
+  })
+}
+
+d2g_status* d2g_tensor_is_contiguous(const d2g_tensor* h, int* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = unwrap(h).is_contiguous() ? 1 : 0;
+  })
+}
+
+d2g_status* d2g_tensor_to(const d2g_tensor* h, int device_type, int device_index, int dtype, int non_blocking,
+                          d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    auto device = d2g::to_device(device_type, device_index);
+    auto st = dtype == -1 ? t.scalar_type() : d2g::to_scalar_type(dtype);
+    *out = wrap(t.to(device, st, non_blocking != 0, /*copy=*/false));
+  })
+}
+
+d2g_status* d2g_tensor_contiguous(const d2g_tensor* h, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = wrap(unwrap(h).contiguous());
+  })
+}
+
+d2g_status* d2g_tensor_reshape(const d2g_tensor* h, const int64_t* shape, int ndim, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    if (ndim < 0 || ndim > D2G_MAX_DIMS) fail(D2G_INVALID_ARGUMENT, "ndim ", ndim, " is out of range 0..", D2G_MAX_DIMS);
+    if (ndim > 0) d2g::require(shape, "shape");
+    std::vector<int64_t> sizes(shape, shape + ndim);
+    int64_t known = 1;
+    int infer = -1;
+    for (int i = 0; i < ndim; i++) {
+      if (sizes[i] == -1) {
+        if (infer >= 0) fail(D2G_INVALID_ARGUMENT, "reshape: only one dimension may be -1");
+        infer = i;
+      } else if (sizes[i] < 0) {
+        fail(D2G_INVALID_ARGUMENT, "reshape: dimension ", i, " has negative size ", sizes[i]);
+      } else {
+        known *= sizes[i];
+      }
+    }
+    if ((infer < 0 && known != t.numel()) || (infer >= 0 && (known == 0 || t.numel() % known != 0)))
+      fail(D2G_INVALID_ARGUMENT, "reshape: cannot view ", d2g::describe(t), " (", t.numel(), " elements) as ",
+           c10::IntArrayRef(sizes));
+    *out = wrap(t.reshape(sizes));
+  })
+}
+
+d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& x = unwrap(a, "a");
+    const at::Tensor& y = unwrap(b, "b");
+    // A 0-dim CPU tensor is a scalar in torch and may meet any device; everything else must match.
+    if (x.device() != y.device() && !(x.dim() == 0 && x.is_cpu()) && !(y.dim() == 0 && y.is_cpu()))
+      d2g::same_device(x, y, "add");
+    d2g::check_broadcast(x, y, "add", false);
+    at::Tensor sum = d2g::small_add(x, y);
+    *out = wrap(sum.defined() ? std::move(sum) : at::add(x, y));
+  })
+}
+
+d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& x = unwrap(a, "a");
+    const at::Tensor& y = unwrap(b, "b");
+    d2g::same_device(x, y, "matmul");
+    if (x.scalar_type() != y.scalar_type())
+      fail(D2G_INVALID_ARGUMENT, "matmul: dtypes differ (", d2g::describe(x), " and ", d2g::describe(y),
+           "); convert one with to()");
+    if (x.dim() == 0 || y.dim() == 0) fail(D2G_INVALID_ARGUMENT, "matmul: both arguments need at least 1 dimension");
+    int64_t k1 = x.size(-1);
+    int64_t k2 = y.dim() == 1 ? y.size(0) : y.size(-2);
+    if (k1 != k2)
+      fail(D2G_INVALID_ARGUMENT, "matmul: inner dimensions differ: ", x.sizes(), " @ ", y.sizes(), " (", k1, " vs ", k2, ")");
+    *out = wrap(at::matmul(x, y));
+  })
+}
+
+d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    if (count < 1) fail(D2G_INVALID_ARGUMENT, "cat needs at least one tensor, got ", count);
+    d2g::require(tensors, "tensors");
+    std::vector<at::Tensor> parts;
+    parts.reserve(static_cast<size_t>(count));
+    for (int i = 0; i < count; i++) parts.push_back(unwrap(tensors[i], "tensors[i]"));
+    const at::Tensor& first = parts[0];
+    const int64_t nd = first.dim();
+    if (nd == 0) fail(D2G_INVALID_ARGUMENT, "cat: 0-dim tensors cannot be joined");
+    if (dim < -nd || dim >= nd) fail(D2G_INVALID_ARGUMENT, "cat: dim ", dim, " is out of range for ", nd, " dimensions");
+    const int64_t d = dim < 0 ? dim + nd : dim;
+    for (int i = 1; i < count; i++) {
+      const at::Tensor& t = parts[i];
+      d2g::same_device(first, t, "cat");
+      if (t.scalar_type() != first.scalar_type())
+        fail(D2G_INVALID_ARGUMENT, "cat: dtypes differ (", d2g::describe(first), " and ", d2g::describe(t), ")");
+      bool fits = t.dim() == nd;
+      for (int64_t k = 0; fits && k < nd; k++) fits = k == d || t.size(k) == first.size(k);
+      if (!fits)
+        fail(D2G_INVALID_ARGUMENT, "cat: shapes ", first.sizes(), " and ", t.sizes(), " differ outside dimension ", d);
+    }
+    *out = wrap(at::cat(parts, d));
+  })
+}
+
+d2g_status* d2g_sum(const d2g_tensor* h, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    *out = wrap(at::sum(unwrap(h)));
+  })
+}
+
+d2g_status* d2g_tensor_item(const d2g_tensor* h, double* out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    if (t.numel() != 1) fail(D2G_INVALID_ARGUMENT, "item needs a one-element tensor, this is ", d2g::describe(t));
+    *out = t.item<double>();
+  })
+}
+
+void d2g_tensor_free(d2g_tensor* h) { delete h; }
+
+}  // extern "C"
