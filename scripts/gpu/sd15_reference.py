@@ -2,7 +2,7 @@
 """Reference side of the full-size SD1.5 parity check and PyTorch baseline timings (GPU machine).
 
 Builds diffusers' UNet2DConditionModel and AutoencoderKL and transformers' CLIPTextModel at SD1.5
-size from our preset configs (java/src/main/resources/io/d2g/sd/presets/sd15), with random weights
+size from our preset configs (java/src/main/resources/io/d2g/models/presets/sd15), with random weights
 (seeded), saves them as a diffusers folder (safetensors), and runs fixed inputs through them in f32
 (TF32 off) and f16. Writes:
   OUT/unet, OUT/vae, OUT/text_encoder     the weights (f32), diffusers layout
@@ -24,7 +24,7 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 out = sys.argv[1]
 timing = "--no-timing" not in sys.argv
-presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/sd/presets/sd15")
+presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
 
 
 def cfg(name):

@@ -38,6 +38,9 @@ public final class Tensor implements AutoCloseable {
     });
   }
 
+  /** The most dimensions a tensor may have (the C API's D2G_MAX_DIMS). */
+  public static final int MAX_DIMS = 16;
+
   private final NativeHandle handle;
   private long[] shape; // cached: a handle's shape never changes
   private DType dtype;

@@ -40,7 +40,7 @@ public final class ModuleInitBench {
           + "-Dd2g.bench.results=DIR (default target/results), -Dd2g.bench.force=true (replace an older module-init.json)");
       System.exit(2);
     }
-    Path presets = Path.of("../java/src/main/resources/io/d2g/sd/presets/sd15");
+    Path presets = Path.of("../java/src/main/resources/io/d2g/models/presets/sd15");
     Path results = Path.of(System.getProperty("d2g.bench.results", "target/results"));
     Map<String, Function<Path, NativeModule>> networks = new LinkedHashMap<>();
     networks.put("unet", json -> new UNet2DConditionModel(UNet2DConditionConfig.read(json)));
@@ -61,7 +61,7 @@ public final class ModuleInitBench {
     json.put("machine", ZeroCopyReport.machine() + ", LibTorch " + D2g.torchVersion());
     json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
     json.put("method", "seconds from the constructor call to a usable CPU module (f32), median of " + reps
-        + "; SD1.5 presets (java/src/main/resources/io/d2g/sd/presets/sd15)");
+        + "; SD1.5 presets (java/src/main/resources/io/d2g/models/presets/sd15)");
     json.put("figures", figures);
     Path out = Outputs.writeResults(results.resolve("module-init.json"), "d2g ModuleInitBench",
         Boolean.getBoolean("d2g.bench.force"), json);

@@ -137,7 +137,7 @@ public final class Sd15Bench implements Callable<Integer> {
     // ---- speed: f16, CUDA graphs ----
     D2g.setAllowTf32(true);
     double sf = vae.scalingFactor();
-    NoiseSchedule schedule = NoiseSchedule.read(Path.of("java/src/main/resources/io/d2g/sd/presets/sd15/scheduler.json"));
+    NoiseSchedule schedule = NoiseSchedule.read(Path.of("java/src/main/resources/io/d2g/models/presets/sd15/scheduler.json"));
     long t = 999;
     double abar = schedule.alphaBar((int) t);
     D2g.synchronize(gpu);

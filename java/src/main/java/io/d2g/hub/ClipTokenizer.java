@@ -159,7 +159,7 @@ public final class ClipTokenizer {
         JsonNode cfg = readJson(f);
         for (String k : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
           String t = tokenContent(cfg.get(k));
-          if (t != null && !special.containsKey(k)) special.put(k, t);
+          if (t != null) special.put(k, t);
         }
         JsonNode ml = cfg.get("model_max_length");
         // transformers writes a huge sentinel (1e30) when there is no limit; keep 77 then.

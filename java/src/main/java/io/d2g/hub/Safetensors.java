@@ -50,11 +50,15 @@ import java.util.Map;
  * Safetensors.write(path, Map.of("weight", w), Map.of("format", "pt"));
  * }</pre>
  *
- * <p>Reading validates the whole header before any tensor is made: the header length is at most
- * {@link #MAX_HEADER_BYTES} and inside the file, the JSON is well formed with no duplicate keys,
- * every dtype is known to the format, shapes are non-negative, each byte range equals
- * product(shape) times the element size, and the ranges lie inside the data section without
- * overlapping. Every violation is a {@link CheckpointException} naming the file and the tensor.
+ * <p>Reading validates the whole header before any tensor is made, at least as strictly as the
+ * reference reader (Rust safetensors): the header length is at most {@link #MAX_HEADER_BYTES} and
+ * inside the file, the JSON is well formed (whitespace around it allowed), every dtype is known to
+ * the format, shapes are non-negative, each byte range equals product(shape) times the element size,
+ * and the ranges tile the data section exactly: from byte 0, no gaps, no overlaps, no trailing bytes.
+ * Stricter than the reference: a tensor name given twice is refused (the reference keeps the last
+ * one silently), and so is a tensor of more than {@value io.d2g.Tensor#MAX_DIMS} dimensions (more than
+ * this library's tensors hold). Every violation is a {@link CheckpointException} naming the file and
+ * the tensor.
  * Pickle checkpoints ({@code .bin}, {@code .ckpt}, {@code .pt}, {@code .pth}) are refused: loading
  * them can run arbitrary code.
  *
@@ -154,7 +158,7 @@ public final class Safetensors {
     } catch (CharacterCodingException e) {
       throw bad(path, "has a header that is not valid UTF-8");
     }
-    if (!text.startsWith("{"))
+    if (!text.stripLeading().startsWith("{"))
       throw bad(path, "has a header that does not start with '{'; the file is corrupt or not a safetensors file");
     JsonNode root;
     try {
@@ -169,6 +173,7 @@ public final class Safetensors {
       String name = e.getKey();
       JsonNode v = e.getValue();
       if (name.equals("__metadata__")) {
+        if (v.isNull()) continue; // the reference accepts "__metadata__": null
         if (!v.isObject()) throw bad(path, "has a __metadata__ entry that is not a JSON object of strings");
         for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
           var kv = m.next();
@@ -180,7 +185,7 @@ public final class Safetensors {
       }
       infos.put(name, parseEntry(path, name, v, dataSize));
     }
-    checkOverlaps(path, infos);
+    checkTiling(path, infos, dataSize);
     return infos;
   }
 
@@ -197,6 +202,9 @@ public final class Safetensors {
     if (dtype == null)
       throw badTensor(path, name, "has unknown dtype '" + dt.textValue() + "' (known: "
           + Arrays.toString(SafetensorsDType.values()) + ")");
+    if (sh.size() > io.d2g.Tensor.MAX_DIMS)
+      throw badTensor(path, name, "has " + sh.size() + " dimensions; this library's tensors have at most "
+          + io.d2g.Tensor.MAX_DIMS);
     long[] shape = new long[sh.size()];
     long numel = 1;
     for (int i = 0; i < shape.length; i++) {
@@ -233,16 +241,26 @@ public final class Safetensors {
     return new TensorInfo(name, dtype, shape, o[0], o[1]);
   }
 
-  private static void checkOverlaps(Path path, Map<String, TensorInfo> infos) {
-    List<TensorInfo> sorted = new ArrayList<>();
-    for (TensorInfo i : infos.values()) if (i.byteSize() > 0) sorted.add(i);
-    sorted.sort(Comparator.comparingLong(TensorInfo::begin));
-    for (int k = 1; k < sorted.size(); k++) {
-      TensorInfo a = sorted.get(k - 1), b = sorted.get(k);
-      if (b.begin() < a.end())
-        throw bad(path, "has overlapping tensors: '" + a.name() + "' [" + a.begin() + ", " + a.end() + ") and '"
-            + b.name() + "' [" + b.begin() + ", " + b.end() + "); the file is corrupt");
+  /**
+   * The tensors, in the order of their data, must cover the data section exactly: each starts where
+   * the previous one ends (the first at 0), and the last ends at the end of the file.
+   */
+  private static void checkTiling(Path path, Map<String, TensorInfo> infos, long dataSize) {
+    List<TensorInfo> sorted = new ArrayList<>(infos.values());
+    sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+    long end = 0;
+    String last = null;
+    for (TensorInfo t : sorted) {
+      if (t.begin() != end)
+        throw bad(path, "has tensor '" + t.name() + "' at bytes [" + t.begin() + ", " + t.end() + ") but "
+            + (last == null ? "the data starts at 0" : "'" + last + "' ends at " + end)
+            + (t.begin() > end ? ": a gap of unused bytes" : ": overlapping tensors") + "; the file is corrupt");
+      end = t.end();
+      last = t.name();
     }
+    if (end != dataSize)
+      throw bad(path, "has " + dataSize + " bytes of data but its tensors cover " + end
+          + (dataSize > end ? " (trailing bytes no tensor owns)" : "") + "; the file is corrupt");
   }
 
   private static void rejectPickleName(Path path) {

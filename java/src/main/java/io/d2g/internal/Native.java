@@ -128,8 +128,9 @@ public final class Native {
 
   /** Writes shape into scratch (from byte offset 256) and returns that slice. */
   private static MemorySegment shapeArg(MemorySegment scratch, long[] shape) {
-    if (shape.length > 16)
-      throw new InvalidArgumentException("a tensor may have at most 16 dimensions, got " + shape.length);
+    if (shape.length > io.d2g.Tensor.MAX_DIMS)
+      throw new InvalidArgumentException("a tensor may have at most " + io.d2g.Tensor.MAX_DIMS + " dimensions, got "
+          + shape.length);
     MemorySegment s = scratch.asSlice(256, 8L * 16);
     MemorySegment.copy(shape, 0, s, ValueLayout.JAVA_LONG, 0, shape.length);
     return s;

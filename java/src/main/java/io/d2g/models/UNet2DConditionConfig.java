@@ -280,7 +280,7 @@ public final class UNet2DConditionConfig {
     else o.put("time_embedding_dim", timeEmbeddingDim);
     if (timestepPostAct == null) o.putNull("timestep_post_act");
     else o.put("timestep_post_act", timestepPostAct);
-    nested(o, "transformer_layers_per_block", transformerLayersPerBlock);
+    compact(o, "transformer_layers_per_block", transformerLayersPerBlock);
     upBlockTypes.forEach(o.putArray("up_block_types")::add);
     o.put("upcast_attention", upcastAttention);
     o.put("use_linear_projection", useLinearProjection);
@@ -289,6 +289,15 @@ public final class UNet2DConditionConfig {
 
   private static void ints(ArrayNode a, List<Integer> v) {
     v.forEach(a::add);
+  }
+
+  /** The shortest form diffusers reads back the same: one integer, one per block, or per block and layer. */
+  private static void compact(ObjectNode o, String key, List<List<Integer>> v) {
+    boolean perBlock = v.stream().allMatch(l -> l.stream().distinct().count() <= 1);
+    List<Integer> firsts = v.stream().map(l -> l.isEmpty() ? 1 : l.get(0)).toList();
+    if (perBlock && firsts.stream().distinct().count() == 1) o.put(key, firsts.get(0));
+    else if (perBlock) ints(o.putArray(key), firsts);
+    else nested(o, key, v);
   }
 
   private static void nested(ObjectNode o, String key, List<List<Integer>> v) {

@@ -124,7 +124,7 @@ class ClipTokenizerTest {
   void badFoldersAreClearErrors() throws IOException {
     Path empty = Files.createDirectories(dir.resolve("empty"));
     var e = assertThrows(CheckpointException.class, () -> ClipTokenizer.load(empty));
-    assertTrue(e.getMessage().contains("vocab.json and merges.txt"), e.getMessage());
+    assertTrue(e.getMessage().contains("vocab.json + merges.txt nor tokenizer.json"), e.getMessage());
     Path bad = Files.createDirectories(dir.resolve("bad"));
     Files.writeString(bad.resolve("vocab.json"), "{\"a</w>\": 0, \"<|startoftext|>\": 1, \"<|endoftext|>\": 2}");
     Files.writeString(bad.resolve("merges.txt"), "#version: 0.2\na b c\n");
@@ -136,5 +136,77 @@ class ClipTokenizerTest {
     assertTrue(e3.getMessage().contains("pad token '<pad>' is not in the vocabulary"), e3.getMessage());
     Files.writeString(bad.resolve("vocab.json"), "{\"a\": ");
     assertThrows(CheckpointException.class, () -> ClipTokenizer.load(bad));
+  }
+
+  @Test
+  void anEmptySpecialTokenIsRefusedInsteadOfLoopingForever() throws IOException {
+    Path d = Files.createDirectories(dir.resolve("empty-pad"));
+    Files.writeString(d.resolve("vocab.json"), "{\"\": 0, \"a</w>\": 1, \"<|startoftext|>\": 2, \"<|endoftext|>\": 3}");
+    Files.writeString(d.resolve("merges.txt"), "#version: 0.2\n");
+    Files.writeString(d.resolve("special_tokens_map.json"), "{\"pad_token\": \"\"}");
+    var e = assertThrows(CheckpointException.class, () -> ClipTokenizer.load(d));
+    assertTrue(e.getMessage().contains("pad token is empty"), e.getMessage());
+  }
+
+  @Test
+  void aHugeWordCostsLittleAndOnlyTheKeptTokensAreComputed() {
+    // a 30,000-letter word once took 18 s (quadratic merging over the whole text); both the merging
+    // and the amount of text processed are bounded now
+    String word = "ab".repeat(15_000);
+    int[] ids = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> sd15.encode(word + " cat"));
+    assertEquals(77, ids.length);
+    assertEquals(sd15.bosId(), ids[0]);
+    assertEquals(sd15.eosId(), ids[76]);
+    String many = "cat ".repeat(200_000);
+    assertEquals(77, assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> sd15.encode(many)).length);
+  }
+
+  /** The merging as the reference's slow tokenizer writes it: every occurrence of the best pair, repeatedly. */
+  private static List<String> slowBpe(ClipTokenizer tok, List<String> symbols, java.util.Map<String, Integer> ranks) {
+    while (symbols.size() > 1) {
+      int best = Integer.MAX_VALUE, at = -1;
+      for (int i = 0; i + 1 < symbols.size(); i++) {
+        Integer r = ranks.get(symbols.get(i) + " " + symbols.get(i + 1));
+        if (r != null && r < best) {
+          best = r;
+          at = i;
+        }
+      }
+      if (at < 0) break;
+      String a = symbols.get(at), b = symbols.get(at + 1);
+      List<String> next = new ArrayList<>();
+      for (int i = 0; i < symbols.size(); )
+        if (i + 1 < symbols.size() && symbols.get(i).equals(a) && symbols.get(i + 1).equals(b)) {
+          next.add(a + b);
+          i += 2;
+        } else {
+          next.add(symbols.get(i++));
+        }
+      symbols = next;
+    }
+    return symbols;
+  }
+
+  @Test
+  void theHeapMergeGivesTheSlowTokenizersTokensOnRandomWords() throws IOException {
+    Path merges = dir.resolve("sd15/merges.txt");
+    List<String> m;
+    try (var in = Files.newInputStream(merges)) {
+      m = ClipTokenizer.readMerges(in);
+    }
+    java.util.Map<String, Integer> ranks = new java.util.HashMap<>();
+    for (int i = 0; i < m.size(); i++) ranks.putIfAbsent(m.get(i), i);
+    java.util.Random r = new java.util.Random(1);
+    String letters = "aabcdeeefghiijklmnoooprrsstttuuvwxyz";
+    for (int n = 0; n < 2000; n++) {
+      StringBuilder w = new StringBuilder();
+      int len = 1 + r.nextInt(n < 1900 ? 12 : 200);
+      for (int i = 0; i < len; i++) w.append(letters.charAt(r.nextInt(letters.length())));
+      String word = w.toString();
+      List<String> symbols = new ArrayList<>();
+      for (int i = 0; i < word.length(); i++)
+        symbols.add(word.charAt(i) + (i == word.length() - 1 ? "</w>" : ""));
+      assertEquals(slowBpe(sd15, symbols, ranks), sd15.tokenize(word), word);
+    }
   }
 }
