@@ -173,109 +173,204 @@ public final class Native {
   }
 
   public static boolean cudaAvailable() {
-    MemorySegment out = scratch();
-    return intOut(d2g_cuda_is_available(out), out) != 0;
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_cuda_is_available(out), out) != 0;
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static int cudaDeviceCount() {
-    MemorySegment out = scratch();
-    return intOut(d2g_cuda_device_count(out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_cuda_device_count(out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static String cudaDeviceName(int index) {
-    MemorySegment buf = scratch();
-    check(d2g_cuda_device_name(index, buf, 256));
-    return buf.getString(0);
+    ExitGuard.enter();
+    try {
+      MemorySegment buf = scratch();
+      check(d2g_cuda_device_name(index, buf, 256));
+      return buf.getString(0);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void manualSeed(long seed) {
-    load();
-    check(d2g_manual_seed(seed));
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_manual_seed(seed));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void synchronize(int deviceIndex) {
-    load();
-    check(d2g_synchronize(deviceIndex));
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_synchronize(deviceIndex));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void setAllowTf32(boolean allow) {
-    load();
-    check(d2g_set_allow_tf32(flag(allow)));
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_set_allow_tf32(flag(allow)));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** Returns whether the build has the kernels. */
   public static boolean setFusedKernels(boolean enabled) {
-    MemorySegment out = scratch();
-    return intOut(d2g_set_fused_kernels(flag(enabled), out), out) != 0;
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_set_fused_kernels(flag(enabled), out), out) != 0;
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** Returns the setting replaced. */
   public static int setHostCopyThreads(int threads) {
-    MemorySegment out = scratch();
-    return intOut(d2g_set_host_copy_threads(threads, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_set_host_copy_threads(threads, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void setCudnnBenchmark(boolean enabled) {
-    load();
-    check(d2g_set_cudnn_benchmark(flag(enabled)));
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_set_cudnn_benchmark(flag(enabled)));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void profilerStart() {
-    load();
-    check(d2g_profiler_start());
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_profiler_start());
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void profilerStop(String path) {
-    load();
-    try (Arena arena = Arena.ofConfined()) {
-      check(d2g_profiler_stop(arena.allocateFrom(path)));
+    ExitGuard.enter();
+    try {
+      load();
+      try (Arena arena = Arena.ofConfined()) {
+        check(d2g_profiler_stop(arena.allocateFrom(path)));
+      }
+    } finally {
+      ExitGuard.leave();
     }
   }
 
   public static long cudaMemoryPeak(int deviceIndex, boolean reset) {
-    MemorySegment out = scratch();
-    check(d2g_cuda_memory_peak(deviceIndex, flag(reset), out));
-    return out.get(ValueLayout.JAVA_LONG, 0);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_cuda_memory_peak(deviceIndex, flag(reset), out));
+      return out.get(ValueLayout.JAVA_LONG, 0);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   // ---- generators -----------------------------------------------------------------------------
 
   public static MemorySegment generatorCreate(Device device, long seed) {
-    MemorySegment out = scratch();
-    return handle(d2g_generator_create(deviceTypeCode(device), device.index(), seed, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_generator_create(deviceTypeCode(device), device.index(), seed, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void generatorSeed(MemorySegment g, long seed) {
-    check(d2g_generator_seed(g, seed));
+    ExitGuard.enter();
+    try {
+      check(d2g_generator_seed(g, seed));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** A new tensor handle holding the state. */
   public static MemorySegment generatorGetState(MemorySegment g) {
-    MemorySegment out = scratch();
-    return handle(d2g_generator_get_state(g, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_generator_get_state(g, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void generatorSetState(MemorySegment g, MemorySegment stateTensor) {
-    check(d2g_generator_set_state(g, stateTensor));
+    ExitGuard.enter();
+    try {
+      check(d2g_generator_set_state(g, stateTensor));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   static void generatorFree(MemorySegment g) {
-    d2g_generator_free(g);
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_generator_free(g);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   // ---- tensors --------------------------------------------------------------------------------
 
   public static MemorySegment tensorEmpty(long[] shape, DType dtype, Device device, boolean pinned) {
-    MemorySegment out = scratch();
-    return handle(d2g_tensor_empty(shapeArg(out, shape), shape.length, dtypeCode(dtype), deviceTypeCode(device),
-        device.index(), flag(pinned), out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_tensor_empty(shapeArg(out, shape), shape.length, dtypeCode(dtype), deviceTypeCode(device),
+          device.index(), flag(pinned), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** gen: a generator handle, or NULL for the device's default generator. */
   public static MemorySegment tensorRandn(long[] shape, DType dtype, Device device, MemorySegment gen) {
-    MemorySegment out = scratch();
-    return handle(d2g_tensor_randn(shapeArg(out, shape), shape.length, dtypeCode(dtype), deviceTypeCode(device),
-        device.index(), gen, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_tensor_randn(shapeArg(out, shape), shape.length, dtypeCode(dtype), deviceTypeCode(device),
+          device.index(), gen, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /**
@@ -283,16 +378,26 @@ public final class Native {
    * go of the storage).
    */
   public static MemorySegment tensorFromBlob(MemorySegment memory, long[] shape, DType dtype, Object owner) {
-    MemorySegment ctx = borrow(owner);
-    MemorySegment out = scratch();
-    MemorySegment status = d2g_tensor_from_blob(memory, memory.byteSize(), shapeArg(out, shape), shape.length,
-        dtypeCode(dtype), RELEASE_CALLBACK, ctx, out);
-    if (status.address() != 0) unborrow(ctx);
-    return handle(status, out);
+    ExitGuard.enter();
+    try {
+      MemorySegment ctx = borrow(owner);
+      MemorySegment out = scratch();
+      MemorySegment status = d2g_tensor_from_blob(memory, memory.byteSize(), shapeArg(out, shape), shape.length,
+          dtypeCode(dtype), RELEASE_CALLBACK, ctx, out);
+      if (status.address() != 0) unborrow(ctx);
+      return handle(status, out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void tensorCopy(MemorySegment dst, MemorySegment src, boolean nonBlocking) {
-    check(d2g_tensor_copy_(dst, src, flag(nonBlocking)));
+    ExitGuard.enter();
+    try {
+      check(d2g_tensor_copy_(dst, src, flag(nonBlocking)));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /**
@@ -300,89 +405,159 @@ public final class Native {
    * holds its own reference to the storage (an alias handle freed with the view).
    */
   public static MemorySegment tensorData(MemorySegment t, long byteSize) {
-    MemorySegment out = scratch();
-    MemorySegment alias = handle(d2g_tensor_alias(t, out), out);
-    MemorySegment ptr = out.asSlice(8, 8);
-    MemorySegment status = d2g_tensor_data_ptr(alias, ptr);
-    if (status.address() != 0) {
-      d2g_tensor_free(alias);
-      check(status);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      MemorySegment alias = handle(d2g_tensor_alias(t, out), out);
+      MemorySegment ptr = out.asSlice(8, 8);
+      MemorySegment status = d2g_tensor_data_ptr(alias, ptr);
+      if (status.address() != 0) {
+        d2g_tensor_free(alias);
+        check(status);
+      }
+      return ptr.get(ValueLayout.ADDRESS, 0).reinterpret(byteSize, Arena.ofAuto(), s -> tensorFree(alias));
+    } finally {
+      ExitGuard.leave();
     }
-    return ptr.get(ValueLayout.ADDRESS, 0).reinterpret(byteSize, Arena.ofAuto(), s -> d2g_tensor_free(alias));
   }
 
   public static long[] tensorShape(MemorySegment t) {
-    MemorySegment out = scratch();
-    int ndim = intOut(d2g_tensor_ndim(t, out), out);
-    check(d2g_tensor_shape(t, out, ndim));
-    return out.asSlice(0, 8L * ndim).toArray(ValueLayout.JAVA_LONG);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      int ndim = intOut(d2g_tensor_ndim(t, out), out);
+      check(d2g_tensor_shape(t, out, ndim));
+      return out.asSlice(0, 8L * ndim).toArray(ValueLayout.JAVA_LONG);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static DType tensorDtype(MemorySegment t) {
-    MemorySegment out = scratch();
-    return dtype(intOut(d2g_tensor_dtype(t, out), out));
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return dtype(intOut(d2g_tensor_dtype(t, out), out));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static Device tensorDevice(MemorySegment t) {
-    MemorySegment out = scratch();
-    check(d2g_tensor_device(t, out, out.asSlice(4)));
-    return device(out.get(ValueLayout.JAVA_INT, 0), out.get(ValueLayout.JAVA_INT, 4));
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_tensor_device(t, out, out.asSlice(4)));
+      return device(out.get(ValueLayout.JAVA_INT, 0), out.get(ValueLayout.JAVA_INT, 4));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static boolean tensorIsContiguous(MemorySegment t) {
-    MemorySegment out = scratch();
-    return intOut(d2g_tensor_is_contiguous(t, out), out) != 0;
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_tensor_is_contiguous(t, out), out) != 0;
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** dtype null keeps it. */
   public static MemorySegment tensorTo(MemorySegment t, Device device, DType dtype, boolean nonBlocking) {
-    MemorySegment out = scratch();
-    return handle(d2g_tensor_to(t, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype),
-        flag(nonBlocking), out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_tensor_to(t, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype),
+          flag(nonBlocking), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment tensorContiguous(MemorySegment t) {
-    MemorySegment out = scratch();
-    return handle(d2g_tensor_contiguous(t, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_tensor_contiguous(t, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment tensorReshape(MemorySegment t, long[] shape) {
-    MemorySegment out = scratch();
-    return handle(d2g_tensor_reshape(t, shapeArg(out, shape), shape.length, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_tensor_reshape(t, shapeArg(out, shape), shape.length, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment add(MemorySegment a, MemorySegment b) {
-    MemorySegment out = scratch();
-    return handle(d2g_add(a, b, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_add(a, b, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment matmul(MemorySegment a, MemorySegment b) {
-    MemorySegment out = scratch();
-    return handle(d2g_matmul(a, b, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_matmul(a, b, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment cat(MemorySegment[] tensors, int dim) {
-    MemorySegment out = scratch();
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, tensors.length);
-      for (int i = 0; i < tensors.length; i++) arr.setAtIndex(ValueLayout.ADDRESS, i, tensors[i]);
-      return handle(d2g_cat(arr, tensors.length, dim, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, tensors.length);
+        for (int i = 0; i < tensors.length; i++) arr.setAtIndex(ValueLayout.ADDRESS, i, tensors[i]);
+        return handle(d2g_cat(arr, tensors.length, dim, out), out);
+      }
+    } finally {
+      ExitGuard.leave();
     }
   }
 
   public static MemorySegment sum(MemorySegment t) {
-    MemorySegment out = scratch();
-    return handle(d2g_sum(t, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_sum(t, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static double item(MemorySegment t) {
-    MemorySegment out = scratch();
-    check(d2g_tensor_item(t, out));
-    return out.get(ValueLayout.JAVA_DOUBLE, 0);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_tensor_item(t, out));
+      return out.get(ValueLayout.JAVA_DOUBLE, 0);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   static void tensorFree(MemorySegment t) {
-    d2g_tensor_free(t);
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_tensor_free(t);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   // ---- heap array copies (one copy, no staging buffer) ----------------------------------------
@@ -401,23 +576,33 @@ public final class Native {
 
   /** Copies a heap or native segment into a tensor of exactly that many bytes. */
   public static void copyFromHost(MemorySegment tensor, MemorySegment data) {
+    ExitGuard.enter();
     try {
-      check((MemorySegment) Critical.COPY_FROM_HOST.invokeExact(tensor, data, data.byteSize()));
-    } catch (D2gException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new NativeFailureException("copy into tensor failed: " + t);
+      try {
+        check((MemorySegment) Critical.COPY_FROM_HOST.invokeExact(tensor, data, data.byteSize()));
+      } catch (D2gException e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new NativeFailureException("copy into tensor failed: " + t);
+      }
+    } finally {
+      ExitGuard.leave();
     }
   }
 
   /** Copies a tensor of exactly {@code data.byteSize()} bytes into a heap or native segment. */
   public static void copyToHost(MemorySegment tensor, MemorySegment data) {
+    ExitGuard.enter();
     try {
-      check((MemorySegment) Critical.COPY_TO_HOST.invokeExact(tensor, data, data.byteSize()));
-    } catch (D2gException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new NativeFailureException("copy out of tensor failed: " + t);
+      try {
+        check((MemorySegment) Critical.COPY_TO_HOST.invokeExact(tensor, data, data.byteSize()));
+      } catch (D2gException e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new NativeFailureException("copy out of tensor failed: " + t);
+      }
+    } finally {
+      ExitGuard.leave();
     }
   }
 
@@ -457,23 +642,43 @@ public final class Native {
 
   /** config: the native key=value text (see ModuleConfig). */
   public static MemorySegment moduleCreate(String kind, String config, boolean initialise) {
-    MemorySegment out = scratch();
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment k = arena.allocateFrom(kind), c = arena.allocateFrom(config);
-      return handle(initialise ? d2g_module_create(k, c, out) : d2g_module_create_empty(k, c, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment k = arena.allocateFrom(kind), c = arena.allocateFrom(config);
+        return handle(initialise ? d2g_module_create(k, c, out) : d2g_module_create_empty(k, c, out), out);
+      }
+    } finally {
+      ExitGuard.leave();
     }
   }
 
   public static void moduleTo(MemorySegment m, Device device, DType dtype) {
-    check(d2g_module_to(m, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype)));
+    ExitGuard.enter();
+    try {
+      check(d2g_module_to(m, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype)));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void moduleSetChannelsLast(MemorySegment m, boolean channelsLast) {
-    check(d2g_module_set_channels_last(m, flag(channelsLast)));
+    ExitGuard.enter();
+    try {
+      check(d2g_module_set_channels_last(m, flag(channelsLast)));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static void moduleSetTraining(MemorySegment m, boolean training) {
-    check(d2g_module_set_training(m, flag(training)));
+    ExitGuard.enter();
+    try {
+      check(d2g_module_set_training(m, flag(training)));
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** Names of the state entries, in order. */
@@ -483,111 +688,171 @@ public final class Native {
 
   /** Names and new tensor handles sharing the entries' memory, in order. */
   public static StateEntries moduleState(MemorySegment m, boolean withTensors) {
-    MemorySegment out = scratch();
-    check(d2g_module_state_size(m, out));
-    long n = out.get(ValueLayout.JAVA_LONG, 0);
-    List<String> names = new ArrayList<>((int) n);
-    List<MemorySegment> tensors = new ArrayList<>(withTensors ? (int) n : 0);
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment buf = arena.allocate(1024);
-      MemorySegment t = arena.allocate(ValueLayout.ADDRESS);
-      for (long i = 0; i < n; i++) {
-        check(d2g_module_state_entry(m, i, buf, buf.byteSize(), withTensors ? t : MemorySegment.NULL));
-        names.add(buf.getString(0));
-        if (withTensors) tensors.add(t.get(ValueLayout.ADDRESS, 0));
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_module_state_size(m, out));
+      long n = out.get(ValueLayout.JAVA_LONG, 0);
+      List<String> names = new ArrayList<>((int) n);
+      List<MemorySegment> tensors = new ArrayList<>(withTensors ? (int) n : 0);
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(1024);
+        MemorySegment t = arena.allocate(ValueLayout.ADDRESS);
+        for (long i = 0; i < n; i++) {
+          check(d2g_module_state_entry(m, i, buf, buf.byteSize(), withTensors ? t : MemorySegment.NULL));
+          names.add(buf.getString(0));
+          if (withTensors) tensors.add(t.get(ValueLayout.ADDRESS, 0));
+        }
+      } catch (RuntimeException e) {
+        tensors.forEach(Native::tensorFree);
+        throw e;
       }
-    } catch (RuntimeException e) {
-      tensors.forEach(Native::tensorFree);
-      throw e;
+      return new StateEntries(names, tensors);
+    } finally {
+      ExitGuard.leave();
     }
-    return new StateEntries(names, tensors);
   }
 
   /** A module's state: names and (when asked for) new tensor handles, in the same order. */
   public record StateEntries(List<String> names, List<MemorySegment> tensors) {}
 
   public static void moduleLoadState(MemorySegment m, List<String> names, List<MemorySegment> tensors, boolean strict) {
-    try (Arena arena = Arena.ofConfined()) {
-      int n = names.size();
-      MemorySegment ns = arena.allocate(ValueLayout.ADDRESS, Math.max(1, n));
-      MemorySegment hs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, n));
-      for (int i = 0; i < n; i++) {
-        ns.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(names.get(i)));
-        hs.setAtIndex(ValueLayout.ADDRESS, i, tensors.get(i));
+    ExitGuard.enter();
+    try {
+      try (Arena arena = Arena.ofConfined()) {
+        int n = names.size();
+        MemorySegment ns = arena.allocate(ValueLayout.ADDRESS, Math.max(1, n));
+        MemorySegment hs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, n));
+        for (int i = 0; i < n; i++) {
+          ns.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(names.get(i)));
+          hs.setAtIndex(ValueLayout.ADDRESS, i, tensors.get(i));
+        }
+        check(d2g_module_load_state(m, ns, hs, n, flag(strict)));
       }
-      check(d2g_module_load_state(m, ns, hs, n, flag(strict)));
+    } finally {
+      ExitGuard.leave();
     }
   }
 
   static void moduleFree(MemorySegment m) {
-    d2g_module_free(m);
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_module_free(m);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   // ---- model families -------------------------------------------------------------------------
 
   public static MemorySegment linearForward(MemorySegment m, MemorySegment x) {
-    MemorySegment out = scratch();
-    return handle(d2g_linear_forward(m, x, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_linear_forward(m, x, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** Two handles (hidden, pooled); either NULL when not asked for. */
   public static MemorySegment[] clipTextForward(MemorySegment m, MemorySegment ids, int hiddenLayer,
       boolean finalLayerNorm, boolean hidden, boolean pooled) {
-    MemorySegment out = scratch();
-    out.set(ValueLayout.ADDRESS, 0, MemorySegment.NULL);
-    out.set(ValueLayout.ADDRESS, 8, MemorySegment.NULL);
-    check(d2g_clip_text_forward(m, ids, hiddenLayer, flag(finalLayerNorm), hidden ? out : MemorySegment.NULL,
-        pooled ? out.asSlice(8) : MemorySegment.NULL));
-    return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      out.set(ValueLayout.ADDRESS, 0, MemorySegment.NULL);
+      out.set(ValueLayout.ADDRESS, 8, MemorySegment.NULL);
+      check(d2g_clip_text_forward(m, ids, hiddenLayer, flag(finalLayerNorm), hidden ? out : MemorySegment.NULL,
+          pooled ? out.asSlice(8) : MemorySegment.NULL));
+      return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment clipTextProject(MemorySegment m, MemorySegment pooled) {
-    MemorySegment out = scratch();
-    return handle(d2g_clip_text_project(m, pooled, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_clip_text_project(m, pooled, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** Two handles: mean, logvar. */
   public static MemorySegment[] vaeEncode(MemorySegment m, MemorySegment x) {
-    MemorySegment out = scratch();
-    check(d2g_vae_encode(m, x, out, out.asSlice(8)));
-    return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_vae_encode(m, x, out, out.asSlice(8)));
+      return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment vaeDecode(MemorySegment m, MemorySegment z) {
-    MemorySegment out = scratch();
-    return handle(d2g_vae_decode(m, z, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_vae_decode(m, z, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment vaeSample(MemorySegment mean, MemorySegment logvar, MemorySegment gen) {
-    MemorySegment out = scratch();
-    return handle(d2g_vae_sample(mean, logvar, gen, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_vae_sample(mean, logvar, gen, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment unetForward(MemorySegment m, MemorySegment sample, MemorySegment timestep,
       MemorySegment context) {
-    MemorySegment out = scratch();
-    return handle(d2g_unet_forward(m, sample, timestep, context, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_unet_forward(m, sample, timestep, context, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static int unetFeatureCount(MemorySegment m) {
-    MemorySegment out = scratch();
-    return intOut(d2g_unet_feature_count(m, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_unet_feature_count(m, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** The output handle first, then the features' handles. */
   public static List<MemorySegment> unetForwardFeatures(MemorySegment m, MemorySegment sample, MemorySegment timestep,
       MemorySegment context) {
-    int capacity = unetFeatureCount(m);
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-      MemorySegment features = arena.allocate(ValueLayout.ADDRESS, capacity);
-      MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
-      check(d2g_unet_forward_features(m, sample, timestep, context, out, features, capacity, count));
-      int n = count.get(ValueLayout.JAVA_INT, 0);
-      List<MemorySegment> all = new ArrayList<>(n + 1);
-      all.add(out.get(ValueLayout.ADDRESS, 0));
-      for (int i = 0; i < n; i++) all.add(features.getAtIndex(ValueLayout.ADDRESS, i));
-      return all;
+    ExitGuard.enter();
+    try {
+      int capacity = unetFeatureCount(m);
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+        MemorySegment features = arena.allocate(ValueLayout.ADDRESS, capacity);
+        MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
+        check(d2g_unet_forward_features(m, sample, timestep, context, out, features, capacity, count));
+        int n = count.get(ValueLayout.JAVA_INT, 0);
+        List<MemorySegment> all = new ArrayList<>(n + 1);
+        all.add(out.get(ValueLayout.ADDRESS, 0));
+        for (int i = 0; i < n; i++) all.add(features.getAtIndex(ValueLayout.ADDRESS, i));
+        return all;
+      }
+    } finally {
+      ExitGuard.leave();
     }
   }
 
@@ -595,26 +860,46 @@ public final class Native {
 
   public static MemorySegment onestepCreate(MemorySegment text, MemorySegment unet, MemorySegment vae,
       Prediction prediction, double scalingFactor, boolean cudaGraphs) {
-    MemorySegment out = scratch();
-    return handle(d2g_onestep_create(text, unet, vae, predictionCode(prediction), scalingFactor, flag(cudaGraphs), out),
-        out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_onestep_create(text, unet, vae, predictionCode(prediction), scalingFactor, flag(cudaGraphs), out),
+          out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   public static MemorySegment onestepRun(MemorySegment p, MemorySegment ids, MemorySegment noise, long timestep,
       double alphaBar) {
-    MemorySegment out = scratch();
-    return handle(d2g_onestep_run(p, ids, noise, timestep, alphaBar, out), out);
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_onestep_run(p, ids, noise, timestep, alphaBar, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   /** text, unet, vae milliseconds of the last run. */
   public static float[] onestepLastTimings(MemorySegment p) {
-    MemorySegment out = scratch();
-    check(d2g_onestep_last_timings(p, out, out.asSlice(4), out.asSlice(8)));
-    return new float[] {out.get(ValueLayout.JAVA_FLOAT, 0), out.get(ValueLayout.JAVA_FLOAT, 4),
-        out.get(ValueLayout.JAVA_FLOAT, 8)};
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_onestep_last_timings(p, out, out.asSlice(4), out.asSlice(8)));
+      return new float[] {out.get(ValueLayout.JAVA_FLOAT, 0), out.get(ValueLayout.JAVA_FLOAT, 4),
+          out.get(ValueLayout.JAVA_FLOAT, 8)};
+    } finally {
+      ExitGuard.leave();
+    }
   }
 
   static void onestepFree(MemorySegment p) {
-    d2g_onestep_free(p);
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_onestep_free(p);
+    } finally {
+      ExitGuard.leave();
+    }
   }
 }

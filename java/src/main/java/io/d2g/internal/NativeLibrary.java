@@ -44,7 +44,10 @@ public final class NativeLibrary {
     Path p = loaded;
     if (p != null) return p;
     synchronized (NativeLibrary.class) {
-      if (loaded == null) loaded = loadFrom(locate());
+      if (loaded == null) {
+        loaded = loadFrom(locate());
+        ExitGuard.install();
+      }
       return loaded;
     }
   }

@@ -3,6 +3,7 @@ package io.d2g.io;
 import static io.d2g.io.OutputsTest.snapshot;
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.d2g.ChildJvm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -125,12 +126,8 @@ class WritersSafetyTest {
   record Probe(int exit, String output) {
     static Probe run(Writers w, Path target, int variant, Integer fileSizeLimitKiB, boolean withoutOverride)
         throws IOException, InterruptedException {
-      List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-XX:-UsePerfData", "-Xshare:auto", "--enable-native-access=ALL-UNNAMED", "-Dd2g.test.log=/dev/null",
-          "-Dd2g.fixtures=" + Fixtures.root(), "-cp", System.getProperty("java.class.path")));
-      String lib = System.getProperty("d2g.library");
-      if (lib != null) java.add("-Dd2g.library=" + lib);
-      java.addAll(List.of(WriterProbe.class.getName(), w.name(), target.toString(), shared.toString(), "" + variant));
+      List<String> java = ChildJvm.command(List.of("-Dd2g.fixtures=" + Fixtures.root()), WriterProbe.class,
+          w.name(), target.toString(), shared.toString(), "" + variant);
       StringBuilder cmd = new StringBuilder();
       if (fileSizeLimitKiB != null) cmd.append("ulimit -f ").append(fileSizeLimitKiB).append("; ");
       cmd.append("exec");
