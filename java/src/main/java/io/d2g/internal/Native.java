@@ -128,10 +128,10 @@ public final class Native {
 
   /** Writes shape into scratch (from byte offset 256) and returns that slice. */
   private static MemorySegment shapeArg(MemorySegment scratch, long[] shape) {
-    if (shape.length > io.d2g.Tensor.MAX_DIMS)
-      throw new InvalidArgumentException("a tensor may have at most " + io.d2g.Tensor.MAX_DIMS + " dimensions, got "
+    if (shape.length > D2G_MAX_DIMS())
+      throw new InvalidArgumentException("a tensor may have at most " + D2G_MAX_DIMS() + " dimensions, got "
           + shape.length);
-    MemorySegment s = scratch.asSlice(256, 8L * 16);
+    MemorySegment s = scratch.asSlice(256, 8L * D2G_MAX_DIMS());
     MemorySegment.copy(shape, 0, s, ValueLayout.JAVA_LONG, 0, shape.length);
     return s;
   }

@@ -3,6 +3,7 @@ package io.d2g.it;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.d2g.DType;
+import io.d2g.Tensor;
 import io.d2g.internal.Native;
 import java.io.IOException;
 import java.lang.classfile.ClassFile;
@@ -159,5 +160,8 @@ class ArchitectureTest {
       assertTrue(c.find(), code);
       assertEquals(Integer.parseInt(c.group(1)), Native.statusCodes().get(code), code);
     }
+    Matcher dims = Pattern.compile("#define D2G_MAX_DIMS (\\d+)").matcher(header);
+    assertTrue(dims.find());
+    assertEquals(Integer.parseInt(dims.group(1)), Tensor.MAX_DIMS, "Tensor.MAX_DIMS is the header's D2G_MAX_DIMS");
   }
 }
