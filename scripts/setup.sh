@@ -49,6 +49,18 @@ d2g_have_torch() {
 }
 d2g_have_torch || d2g_apt_install libtorch-dev
 
+# Debian's LibTorch does its CPU matrix products in whatever libblas.so.3 points at, by default the
+# reference BLAS (netlib): ~50x slower than OpenBLAS on every linear layer and attention product.
+d2g_blas=$(readlink -f "$(/sbin/ldconfig -p 2>/dev/null | awk '/libblas\.so\.3 /{print $NF; exit}')" 2>/dev/null || true)
+if [[ $d2g_blas == */blas/libblas.so.3* ]]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    d2g_apt_install libopenblas0-pthread
+  else
+    d2g_say "LibTorch's CPU matrix products use the slow reference BLAS; for ~50x faster ones:"
+    d2g_say "  sudo apt-get install -y libopenblas0-pthread"
+  fi
+fi
+
 # Native shim: configure once, then incremental builds (fast when nothing changed).
 D2G_BUILD=${D2G_BUILD:-$D2G_ROOT/build}
 mkdir -p "$D2G_BUILD"

@@ -99,6 +99,15 @@ D2G_API d2g_status* d2g_profiler_stop(const char* path);
 /* Peak bytes allocated by the CUDA caching allocator on a device since start or the last reset;
  * reset=1 starts a new peak after reading. */
 D2G_API d2g_status* d2g_cuda_memory_peak(int device_index, int reset, int64_t* peak_bytes);
+/* LibTorch's intra-op threads on the CPU (matrix products, convolutions, element-wise operations) for
+ * the process: threads in 1..1024, or 0 to leave the setting as it is. *previous (may be NULL)
+ * receives the setting before the call. LibTorch's default is one thread per core. */
+D2G_API d2g_status* d2g_cpu_threads(int threads, int* previous);
+/* Where LibTorch's CPU matrix products run: the path of the BLAS library mapped into the process (e.g.
+ * .../openblas-pthread/libblas.so.3, or .../blas/libblas.so.3 for the slow reference BLAS), "MKL
+ * (linked in)" for a LibTorch built with MKL, or "" when no BLAS is loaded. NUL-terminated, truncated
+ * to fit capacity. */
+D2G_API d2g_status* d2g_blas_library(char* buf, size_t capacity);
 
 /* ---- tensors ------------------------------------------------------------------------------ */
 
@@ -142,6 +151,41 @@ D2G_API d2g_status* d2g_generator_set_state(d2g_generator* g, const d2g_tensor* 
 D2G_API d2g_status* d2g_generator_device(const d2g_generator* g, int* device_type, int* device_index);
 D2G_API void d2g_generator_free(d2g_generator* g); /* NULL is a no-op */
 
+/* ---- how computing calls run, and autograd --------------------------------------------------- */
+
+/* Calls that compute (the operations below and the model families' forward calls) take an `exec`
+ * argument, an OR of these bits (0 = plain inference):
+ *   D2G_EXEC_GRAD           record the autograd graph (torch.enable_grad); without it the call runs as
+ *                           under torch.no_grad and its outputs require no grad.
+ *   D2G_EXEC_AUTOCAST_BF16  mixed precision (torch.autocast) on the inputs' device type: matrix products
+ *   D2G_EXEC_AUTOCAST_F16   and convolutions in bf16 / f16, precision-sensitive operations in f32.
+ * The setting holds for that call only, whatever OS thread it runs on. */
+typedef enum d2g_exec { D2G_EXEC_GRAD = 1, D2G_EXEC_AUTOCAST_BF16 = 2, D2G_EXEC_AUTOCAST_F16 = 4 } d2g_exec;
+
+/* Marks a floating leaf tensor (not computed with D2G_EXEC_GRAD) as a variable whose gradient backward
+ * accumulates, or unmarks it. */
+D2G_API d2g_status* d2g_tensor_set_requires_grad(d2g_tensor* t, int requires_grad);
+D2G_API d2g_status* d2g_tensor_requires_grad(const d2g_tensor* t, int* out);
+/* The gradient backward accumulated into a leaf tensor, as a new handle sharing its memory, or *out =
+ * NULL when it has none. */
+D2G_API d2g_status* d2g_tensor_grad(const d2g_tensor* t, d2g_tensor** out);
+/* Drops the tensor's gradient (the next backward starts it anew). */
+D2G_API d2g_status* d2g_tensor_zero_grad(d2g_tensor* t);
+/* Backpropagates from t, which was computed with D2G_EXEC_GRAD: grad is NULL for a one-element t
+ * (d t / d t = 1), else a tensor of t's shape. Accumulates into the gradients of the leaf tensors that
+ * require grad. retain_graph=1 keeps the graph for another backward. */
+D2G_API d2g_status* d2g_tensor_backward(const d2g_tensor* t, const d2g_tensor* grad, int retain_graph);
+/* torch.autograd.grad: the gradients of sum_i <outputs[i], grad_outputs[i]> with respect to inputs,
+ * leaving every .grad alone. grad_outputs may be NULL when every output has one element (then 1s).
+ * create_graph=1 records the gradient computation itself, so that a loss built from the gradients can
+ * be backpropagated (gradient penalties such as R1). grads[i] receives a new handle, or NULL when
+ * input i does not influence the outputs. */
+D2G_API d2g_status* d2g_autograd_grad(const d2g_tensor* const* outputs, const d2g_tensor* const* grad_outputs,
+                                      int n_outputs, const d2g_tensor* const* inputs, int n_inputs,
+                                      int create_graph, d2g_tensor** grads);
+/* A new handle to t's values cut from the graph (shares memory; requires no grad). */
+D2G_API d2g_status* d2g_tensor_detach(const d2g_tensor* t, d2g_tensor** out);
+
 /* ---- tensors: creation ------------------------------------------------------------------------ */
 
 /* Uninitialised tensor. pinned=1 asks for page-locked host memory (CPU only; needs CUDA). */
@@ -165,7 +209,8 @@ D2G_API d2g_status* d2g_tensor_copy_from_host(d2g_tensor* dst, const void* data,
 /* Copies a tensor (any device, any layout) into host memory; nbytes must equal its size. */
 D2G_API d2g_status* d2g_tensor_copy_to_host(const d2g_tensor* src, void* data, size_t nbytes);
 /* dst.copy_(src): shapes must match (src may broadcast); converts dtype; crosses devices.
- * non_blocking=1 lets a pinned-host <-> device copy run asynchronously. */
+ * non_blocking=1 lets a pinned-host <-> device copy run asynchronously. Never recorded by autograd
+ * (like a copy under torch.no_grad), so it may write into parameters. */
 D2G_API d2g_status* d2g_tensor_copy_(d2g_tensor* dst, const d2g_tensor* src, int non_blocking);
 /* Address of the first element of a contiguous CPU tensor; valid while the storage lives. */
 D2G_API d2g_status* d2g_tensor_data_ptr(const d2g_tensor* t, void** out);
@@ -181,22 +226,46 @@ D2G_API d2g_status* d2g_tensor_numel(const d2g_tensor* t, int64_t* out);
 D2G_API d2g_status* d2g_tensor_is_contiguous(const d2g_tensor* t, int* out);
 
 /* Converts device and/or dtype (dtype -1 keeps it). Always returns a new handle; if nothing changes
- * it shares storage with t, like torch's Tensor.to. */
+ * it shares storage with t, like torch's Tensor.to. Differentiable under D2G_EXEC_GRAD, like the
+ * other calls that take exec. */
 D2G_API d2g_status* d2g_tensor_to(const d2g_tensor* t, int device_type, int device_index, int dtype,
-                                  int non_blocking, d2g_tensor** out);
-D2G_API d2g_status* d2g_tensor_contiguous(const d2g_tensor* t, d2g_tensor** out);
-D2G_API d2g_status* d2g_tensor_reshape(const d2g_tensor* t, const int64_t* shape, int ndim,
+                                  int non_blocking, int exec, d2g_tensor** out);
+D2G_API d2g_status* d2g_tensor_contiguous(const d2g_tensor* t, int exec, d2g_tensor** out);
+D2G_API d2g_status* d2g_tensor_reshape(const d2g_tensor* t, const int64_t* shape, int ndim, int exec,
                                        d2g_tensor** out);
 
-/* Element-wise a + b with broadcasting and type promotion; same device required. */
-D2G_API d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out);
+/* Element-wise operations with broadcasting and type promotion, like torch's; same device required
+ * (a 0-dim CPU tensor may meet any device). */
+typedef enum d2g_binary_op { D2G_OP_ADD = 0, D2G_OP_SUB = 1, D2G_OP_MUL = 2, D2G_OP_DIV = 3 } d2g_binary_op;
+D2G_API d2g_status* d2g_binary(int op, const d2g_tensor* a, const d2g_tensor* b, int exec, d2g_tensor** out);
+/* t op s for a number s: D2G_OP_ADD, _SUB, _MUL, _DIV, or D2G_OP_POW (t to the power s). */
+#define D2G_OP_POW 4
+D2G_API d2g_status* d2g_scalar_op(int op, const d2g_tensor* t, double s, int exec, d2g_tensor** out);
+/* Element-wise functions of a floating tensor. */
+typedef enum d2g_unary_op {
+  D2G_OP_NEG = 0,
+  D2G_OP_EXP = 1,
+  D2G_OP_LOG = 2,
+  D2G_OP_SQRT = 3,
+  D2G_OP_ABS = 4,
+  D2G_OP_SQUARE = 5,
+  D2G_OP_RELU = 6,
+  D2G_OP_SIGMOID = 7,
+  D2G_OP_TANH = 8,
+  D2G_OP_SILU = 9,
+  D2G_OP_SOFTPLUS = 10
+} d2g_unary_op;
+D2G_API d2g_status* d2g_unary(int op, const d2g_tensor* t, int exec, d2g_tensor** out);
+/* The sum or mean of all elements (ndims 0; a 0-dim tensor), or over the given dimensions (negative
+ * ones count from the end; keepdim=1 keeps them with size 1). */
+typedef enum d2g_reduce_op { D2G_REDUCE_SUM = 0, D2G_REDUCE_MEAN = 1 } d2g_reduce_op;
+D2G_API d2g_status* d2g_reduce(int op, const d2g_tensor* t, const int64_t* dims, int ndims, int keepdim, int exec,
+                               d2g_tensor** out);
 /* torch.matmul semantics (1-D, 2-D and batched); same device and dtype required. */
-D2G_API d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out);
+D2G_API d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, int exec, d2g_tensor** out);
 /* The tensors joined along dimension dim (torch.cat): same dtype and device, equal sizes except along
  * dim; count >= 1. */
-D2G_API d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, d2g_tensor** out);
-/* Sum of all elements as a 0-dim tensor. */
-D2G_API d2g_status* d2g_sum(const d2g_tensor* t, d2g_tensor** out);
+D2G_API d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, int exec, d2g_tensor** out);
 /* The value of a one-element tensor as double. */
 D2G_API d2g_status* d2g_tensor_item(const d2g_tensor* t, double* out);
 
@@ -238,17 +307,24 @@ D2G_API d2g_status* d2g_module_state_entry(const d2g_module* m, int64_t index, c
  * together in one D2G_INVALID_ARGUMENT status; on error nothing is copied. */
 D2G_API d2g_status* d2g_module_load_state(d2g_module* m, const char* const* names,
                                           const d2g_tensor* const* tensors, int64_t count, int strict);
+/* Number of parameters: state entries 0..count-1 are the parameters, the rest are buffers. */
+D2G_API d2g_status* d2g_module_parameter_count(const d2g_module* m, int64_t* out);
+/* Whether backward computes gradients for every parameter of the module (default 1, as in torch).
+ * One parameter: d2g_tensor_set_requires_grad on its state entry. */
+D2G_API d2g_status* d2g_module_set_requires_grad(d2g_module* m, int requires_grad);
+/* Drops every parameter's gradient. */
+D2G_API d2g_status* d2g_module_zero_grad(d2g_module* m);
 D2G_API void d2g_module_free(d2g_module* m); /* NULL is a no-op */
 
 /* ---- model families: forward entry points (one section per family) ----------------------- */
 
 /* kind "linear" (config: in_features, out_features, bias): y = x W^T + b. */
-D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_tensor** out);
+D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, int exec, d2g_tensor** out);
 
 /* kind "clip_text_model": the Stable Diffusion text encoder, transformers' CLIPTextModel (config.json
  * keys of a CLIPTextConfig; state keys "text_model.embeddings.token_embedding.weight", ...).
  * input_ids: i64 (or i32) [B, T], T <= max_position_embeddings, any device (moved to the module's);
- * ids outside the vocabulary are an error. No autograd graph is recorded.
+ * ids outside the vocabulary are an error. exec: see d2g_exec (gradients flow to the embeddings, not to ids).
  * hidden (may be NULL): hidden_states[hidden_layer] as transformers numbers them: 0 = the embeddings,
  *   i = the output of encoder layer i, negative counts from the end (-1 = last layer, -2 = the
  *   penultimate); with final_layer_norm=1 it goes through the final layer norm.
@@ -260,34 +336,35 @@ D2G_API d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x,
  *   else the first id equal to eos_token_id. [B, hidden_size]. When pooled is NULL only the layers
  *   up to hidden_layer run. At least one of hidden and pooled must be given. */
 D2G_API d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tensor* input_ids, int hidden_layer,
-                                          int final_layer_norm, d2g_tensor** hidden, d2g_tensor** pooled);
+                                          int final_layer_norm, int exec, d2g_tensor** hidden,
+                                          d2g_tensor** pooled);
 /* text_embeds = text_projection(pooled) of a text encoder with a projection (CLIPTextModelWithProjection,
  * config projection_dim > 0; SDXL's second text encoder): [B, projection_dim]. */
-D2G_API d2g_status* d2g_clip_text_project(const d2g_module* m, const d2g_tensor* pooled, d2g_tensor** text_embeds);
+D2G_API d2g_status* d2g_clip_text_project(const d2g_module* m, const d2g_tensor* pooled, int exec,
+                                          d2g_tensor** text_embeds);
 
 /* kind "autoencoder_kl": the Stable Diffusion VAE, diffusers' AutoencoderKL (config.json keys and
- * state_dict keys alike). Inputs must have the module's dtype and device. These calls record no
- * autograd graph (inference). */
+ * state_dict keys alike). Inputs must have the module's dtype and device. exec: see d2g_exec. */
 /* x [B, in_channels, H, W] -> the posterior's mean and logvar, each [B, latent_channels, H/f, W/f]
  * (f = 2^(len(block_out_channels)-1)); logvar is clamped to [-30, 20]. Two owned handles. */
-D2G_API d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g_tensor** mean,
+D2G_API d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, int exec, d2g_tensor** mean,
                                    d2g_tensor** logvar);
 /* z [B, latent_channels, h, w] (already divided by scaling_factor) -> image [B, out_channels, h*f, w*f]. */
-D2G_API d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g_tensor** out);
+D2G_API d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, int exec, d2g_tensor** out);
 /* mean + exp(logvar / 2) * noise, the noise standard-normal from gen (of mean's device), or from the
  * device's default generator when gen is NULL. mean and logvar: same shape, dtype and device. */
 D2G_API d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, const d2g_generator* gen,
-                                   d2g_tensor** out);
+                                   int exec, d2g_tensor** out);
 
 /* kind "unet2d_condition": the Stable Diffusion UNet, diffusers' UNet2DConditionModel (config.json
- * keys and state_dict keys alike; SD 1.x and 2.x block types). These calls record no autograd graph.
+ * keys and state_dict keys alike; SD 1.x and 2.x block types). exec: see d2g_exec.
  * sample: [B, in_channels, H, W] in the module's dtype and device.
  * timestep: 0-dim, [1] or [B], integer or floating, any device (pass it on the sample's device to
  *   avoid a host-to-device copy).
  * encoder_hidden_states: [B, T, cross_attention_dim] in the module's dtype and device.
  * out: the prediction [B, out_channels, H, W]. */
 D2G_API d2g_status* d2g_unet_forward(const d2g_module* m, const d2g_tensor* sample, const d2g_tensor* timestep,
-                                     const d2g_tensor* encoder_hidden_states, d2g_tensor** out);
+                                     const d2g_tensor* encoder_hidden_states, int exec, d2g_tensor** out);
 /* How many activations d2g_unet_forward_features gives: 2 * len(down_block_types) + 1. */
 D2G_API d2g_status* d2g_unet_feature_count(const d2g_module* m, int* count);
 /* d2g_unet_forward that also hands back the intermediate activations, each an owned handle, in this
@@ -297,8 +374,64 @@ D2G_API d2g_status* d2g_unet_feature_count(const d2g_module* m, int* count);
  * handles; *count receives how many were written. */
 D2G_API d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sample,
                                               const d2g_tensor* timestep,
-                                              const d2g_tensor* encoder_hidden_states, d2g_tensor** out,
-                                              d2g_tensor** features, int capacity, int* count);
+                                              const d2g_tensor* encoder_hidden_states, int exec,
+                                              d2g_tensor** out, d2g_tensor** features, int capacity,
+                                              int* count);
+
+/* ---- training: optimizers and parameter averages ------------------------------------------ */
+
+/* An optimizer over leaf tensors that require grad (a module's parameters, from
+ * d2g_module_state_entry), in parameter groups with their own learning rate and weight decay.
+ * Updates follow torch.optim's algorithms (on CUDA with LibTorch 2.x AdamW runs LibTorch's fused
+ * kernel). The optimizer holds the tensors themselves, not the caller's handles. */
+typedef struct d2g_optimizer d2g_optimizer;
+/* kind "adamw" (config keys beta1, beta2, eps; defaults 0.9, 0.999, 1e-8) or "sgd" (momentum,
+ * dampening, nesterov; defaults 0, 0, false); config in the module config format ("" for defaults).
+ * params[0..count-1] given group by group: group[i] is params[i]'s group, non-decreasing from 0 to
+ * n_groups-1, every group non-empty; lr[g] and weight_decay[g] are group g's settings (AdamW's
+ * weight decay is decoupled, SGD's is added to the gradient). Parameter i keeps its index i in the
+ * optimizer's state names. */
+D2G_API d2g_status* d2g_optimizer_create(const char* kind, const char* config, const d2g_tensor* const* params,
+                                         const int* group, int64_t count, const double* lr,
+                                         const double* weight_decay, int n_groups, d2g_optimizer** out);
+/* One update of every parameter that has a gradient. */
+D2G_API d2g_status* d2g_optimizer_step(d2g_optimizer* o);
+/* Drops every parameter's gradient. */
+D2G_API d2g_status* d2g_optimizer_zero_grad(d2g_optimizer* o);
+/* Sets group g's learning rate (schedules run in the caller). */
+D2G_API d2g_status* d2g_optimizer_set_lr(d2g_optimizer* o, int group, double lr);
+/* torch.nn.utils.clip_grad_norm_ over the parameters' gradients (L2 of the per-tensor L2 norms):
+ * multiplies them by min(1, max_norm / (total + 1e-6)); *total_norm (may be NULL) receives the total
+ * before clipping. */
+D2G_API d2g_status* d2g_optimizer_clip_grad_norm(d2g_optimizer* o, double max_norm, double* total_norm);
+/* The state for checkpoints, named "<slot>.<parameter index>": AdamW exp_avg, exp_avg_sq and step
+ * (a float32 count), SGD momentum_buffer; a parameter has entries once it has been stepped.
+ * state_size takes a snapshot that state_entry reads (entry tensors share the state's memory). */
+D2G_API d2g_status* d2g_optimizer_state_size(d2g_optimizer* o, int64_t* out);
+D2G_API d2g_status* d2g_optimizer_state_entry(const d2g_optimizer* o, int64_t index, char* name, size_t capacity,
+                                              d2g_tensor** tensor);
+/* Replaces the whole state with named tensors as state_entry gives them (copied). Unknown names,
+ * shapes that do not fit and incomplete entries are D2G_INVALID_ARGUMENT; nothing changes then. */
+D2G_API d2g_status* d2g_optimizer_load_state(d2g_optimizer* o, const char* const* names,
+                                             const d2g_tensor* const* tensors, int64_t count);
+D2G_API void d2g_optimizer_free(d2g_optimizer* o); /* NULL is a no-op */
+
+/* An exponential moving average of a module's parameters: after each update, shadow = decay *
+ * shadow + (1 - decay) * parameter (lerp), kept in f32 (f64 for f64 parameters) on the parameters'
+ * device. Starts as a copy of the parameters; holds the parameter tensors themselves. */
+typedef struct d2g_ema d2g_ema;
+D2G_API d2g_status* d2g_ema_create(const d2g_module* m, d2g_ema** out);
+D2G_API d2g_status* d2g_ema_update(d2g_ema* e, double decay);
+/* Copies the averages into the module's parameters. */
+D2G_API d2g_status* d2g_ema_copy_to_module(d2g_ema* e);
+/* The averages, named like the module's parameters (shares memory). */
+D2G_API d2g_status* d2g_ema_state_size(const d2g_ema* e, int64_t* out);
+D2G_API d2g_status* d2g_ema_state_entry(const d2g_ema* e, int64_t index, char* name, size_t capacity,
+                                        d2g_tensor** tensor);
+/* Replaces every average (each name once, shapes must fit; nothing changes on error). */
+D2G_API d2g_status* d2g_ema_load_state(d2g_ema* e, const char* const* names, const d2g_tensor* const* tensors,
+                                       int64_t count);
+D2G_API void d2g_ema_free(d2g_ema* e); /* NULL is a no-op */
 
 /* ---- pipelines ---------------------------------------------------------------------------- */
 

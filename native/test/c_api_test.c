@@ -57,7 +57,7 @@ static void on_release(void* ctx) { released += *(int*)ctx; }
     d2g_tensor *tx = NULL, *ty = NULL, *tz = NULL;                                                    \
     ok(d2g_tensor_from_host(x, sizeof(CT) * (size_t)n, &n, 1, DT, D2G_CPU, 0, &tx), "add x " #CT);    \
     ok(d2g_tensor_from_host(y, sizeof(CT) * (size_t)n, &n, 1, DT, D2G_CPU, 0, &ty), "add y " #CT);    \
-    ok(d2g_add(tx, ty, &tz), "add " #CT);                                                             \
+    ok(d2g_binary(D2G_OP_ADD, tx, ty, 0, &tz), "add " #CT);                                                             \
     int dtype = -1;                                                                                   \
     int64_t numel = -1;                                                                               \
     ok(d2g_tensor_dtype(tz, &dtype), "dtype of sum " #CT);                                            \
@@ -98,7 +98,7 @@ static void test_add_paths(void) {
     d2g_tensor *tx = NULL, *ty = NULL, *tz = NULL;
     ok(d2g_tensor_from_host(x, sizeof(int32_t) * (size_t)n, &n, 1, D2G_I32, D2G_CPU, 0, &tx), "i32 x");
     ok(d2g_tensor_from_host(y, sizeof(int32_t) * (size_t)n, &n, 1, D2G_I32, D2G_CPU, 0, &ty), "i32 y");
-    ok(d2g_add(tx, ty, &tz), "i32 add");
+    ok(d2g_binary(D2G_OP_ADD, tx, ty, 0, &tz), "i32 add");
     ok(d2g_tensor_copy_to_host(tz, z, sizeof(int32_t) * (size_t)n), "i32 sum out");
     CHECK(z[0] == (-2147483647 - 1) && z[n - 1] == (-2147483647 - 1), "i32 add wraps (%lld elements): %d",
           (long long)n, z[0]);
@@ -116,7 +116,7 @@ static void test_add_paths(void) {
   d2g_tensor *tf = NULL, *td = NULL, *ts = NULL;
   ok(d2g_tensor_from_host(&f1, sizeof f1, &one, 1, D2G_F32, D2G_CPU, 0, &tf), "f32 scalar");
   ok(d2g_tensor_from_host(d3, sizeof d3, &three, 1, D2G_F64, D2G_CPU, 0, &td), "f64 vector");
-  ok(d2g_add(tf, td, &ts), "f32 + f64");
+  ok(d2g_binary(D2G_OP_ADD, tf, td, 0, &ts), "f32 + f64");
   int dtype = -1;
   ok(d2g_tensor_dtype(ts, &dtype), "dtype of promoted sum");
   double out[3] = {0};
@@ -125,8 +125,8 @@ static void test_add_paths(void) {
   d2g_tensor_free(ts);
   /* a sum is an ordinary tensor: it can be added to again, reshaped and written */
   d2g_tensor *t2 = NULL, *t4 = NULL;
-  ok(d2g_add(tf, tf, &t2), "1-element add");
-  ok(d2g_add(t2, t2, &t4), "add of a sum");
+  ok(d2g_binary(D2G_OP_ADD, tf, tf, 0, &t2), "1-element add");
+  ok(d2g_binary(D2G_OP_ADD, t2, t2, 0, &t4), "add of a sum");
   float v = 0;
   ok(d2g_tensor_copy_to_host(t4, &v, sizeof v), "sum of sums out");
   CHECK(v == 6.0f, "1.5 * 4 is %g", v);
@@ -163,7 +163,7 @@ static void test_large_copies(void) {
   CHECK(memcmp(s, d, bytes) == 0, "large copy into an existing tensor is exact");
   double total = 0;
   d2g_tensor* sum = NULL;
-  ok(d2g_sum(t, &sum), "LibTorch reads the tensor");
+  ok(d2g_reduce(D2G_REDUCE_SUM, t, NULL, 0, 0, 0, &sum), "LibTorch reads the tensor");
   ok(d2g_tensor_item(sum, &total), "sum item");
   CHECK(total < 0, "sum of negated values is negative (%g)", total);
   d2g_tensor_free(sum);
@@ -283,6 +283,141 @@ static void test_config_strictness(void) {
   CHECK(m == NULL, "no module came out of a refused config");
 }
 
+/* Autograd through the C API: y = W x + b of a linear module, loss = sum(y * y) / 2; its gradients
+ * by hand are dW = y x^T, db = y. Also: exec bits are checked, nothing is recorded without
+ * D2G_EXEC_GRAD, torch.autograd.grad with create_graph, the CPU thread setting. */
+static void test_autograd(void) {
+  d2g_module* lin = NULL;
+  ok(d2g_module_create("linear", "in_features=2\nout_features=2\nbias=true", &lin), "linear for autograd");
+  int64_t nparams = -1;
+  ok(d2g_module_parameter_count(lin, &nparams), "parameter count");
+  CHECK(nparams == 2, "linear has 2 parameters, got %lld", (long long)nparams);
+  float wv[4] = {1, 2, 3, 4}, bv[2] = {0.5f, -1}, xv[2] = {1, -1};
+  int64_t wshape[2] = {2, 2}, bshape[1] = {2}, xshape[2] = {1, 2};
+  d2g_tensor *w = NULL, *b = NULL, *x = NULL;
+  ok(d2g_module_state_entry(lin, 0, NULL, 0, &w), "weight entry");
+  ok(d2g_module_state_entry(lin, 1, NULL, 0, &b), "bias entry");
+  ok(d2g_tensor_copy_from_host(w, wv, sizeof wv), "set weight");
+  ok(d2g_tensor_copy_from_host(b, bv, sizeof bv), "set bias");
+  ok(d2g_tensor_from_host(xv, sizeof xv, xshape, 2, D2G_F32, D2G_CPU, 0, &x), "x");
+  int rg = -1;
+  ok(d2g_tensor_requires_grad(w, &rg), "requires_grad of a parameter");
+  CHECK(rg == 1, "parameters require grad by default");
+
+  /* without D2G_EXEC_GRAD: an output that requires no grad, and backward refuses it */
+  d2g_tensor *y0 = NULL, *bad = NULL;
+  ok(d2g_linear_forward(lin, x, 0, &y0), "forward without grad");
+  ok(d2g_tensor_requires_grad(y0, &rg), "requires_grad of an inference output");
+  CHECK(rg == 0, "an inference output requires no grad");
+  fails(d2g_tensor_backward(y0, NULL, 0), D2G_INVALID_ARGUMENT, "does not require grad", "backward of inference");
+  fails(d2g_linear_forward(lin, x, 8, &bad), D2G_INVALID_ARGUMENT, "unknown bits", "exec with an unknown bit");
+  fails(d2g_linear_forward(lin, x, D2G_EXEC_AUTOCAST_BF16 | D2G_EXEC_AUTOCAST_F16, &bad), D2G_INVALID_ARGUMENT,
+        "pick one", "exec with two autocast dtypes");
+
+  /* with it: y = [1*1 + 2*-1 + 0.5, 3*1 + 4*-1 - 1] = [-0.5, -2]; loss = (0.25 + 4) / 2 */
+  d2g_tensor *y = NULL, *sq = NULL, *sum = NULL, *loss = NULL;
+  ok(d2g_linear_forward(lin, x, D2G_EXEC_GRAD, &y), "forward with grad");
+  ok(d2g_unary(D2G_OP_SQUARE, y, D2G_EXEC_GRAD, &sq), "square");
+  ok(d2g_reduce(D2G_REDUCE_SUM, sq, NULL, 0, 0, D2G_EXEC_GRAD, &sum), "sum");
+  ok(d2g_scalar_op(D2G_OP_MUL, sum, 0.5, D2G_EXEC_GRAD, &loss), "half");
+  double lv = 0;
+  ok(d2g_tensor_item(loss, &lv), "loss value");
+  CHECK(lv == 2.125, "loss %g", lv);
+  d2g_tensor* g = (d2g_tensor*)1;
+  ok(d2g_tensor_grad(w, &g), "grad before backward");
+  CHECK(g == NULL, "no grad before backward");
+  ok(d2g_tensor_backward(loss, NULL, 1), "backward");
+  ok(d2g_tensor_grad(w, &g), "weight grad");
+  float gw[4] = {0};
+  ok(d2g_tensor_copy_to_host(g, gw, sizeof gw), "weight grad out");
+  CHECK(gw[0] == -0.5f && gw[1] == 0.5f && gw[2] == -2 && gw[3] == 2, "dW = y x^T: %g %g %g %g", gw[0], gw[1], gw[2], gw[3]);
+  d2g_tensor_free(g);
+  ok(d2g_tensor_backward(loss, NULL, 0), "second backward accumulates");
+  ok(d2g_tensor_grad(b, &g), "bias grad");
+  float gb[2] = {0};
+  ok(d2g_tensor_copy_to_host(g, gb, sizeof gb), "bias grad out");
+  CHECK(gb[0] == -1 && gb[1] == -4, "db accumulated twice = 2y: %g %g", gb[0], gb[1]);
+  d2g_tensor_free(g);
+  fails(d2g_tensor_backward(loss, NULL, 0), D2G_NATIVE_FAILURE, "", "backward through a freed graph");
+  fails(d2g_tensor_set_requires_grad(y, 0), D2G_INVALID_ARGUMENT, "leaf", "requires_grad of a computed tensor");
+  ok(d2g_module_zero_grad(lin), "zero_grad");
+  ok(d2g_tensor_grad(w, &g), "grad after zero_grad");
+  CHECK(g == NULL, "zero_grad drops the gradients");
+  ok(d2g_module_set_requires_grad(lin, 0), "freeze");
+  ok(d2g_tensor_requires_grad(w, &rg), "requires_grad after freeze");
+  CHECK(rg == 0, "a frozen parameter requires no grad");
+  ok(d2g_module_set_requires_grad(lin, 1), "unfreeze");
+
+  /* torch.autograd.grad of sum(x^3) w.r.t. x with create_graph: 3x^2, and its own gradient 6x */
+  d2g_tensor *v = NULL, *cube = NULL, *total = NULL, *dv = NULL, *dvsum = NULL;
+  float vv[2] = {2, -3};
+  int64_t vshape[1] = {2};
+  ok(d2g_tensor_from_host(vv, sizeof vv, vshape, 1, D2G_F32, D2G_CPU, 0, &v), "v");
+  ok(d2g_tensor_set_requires_grad(v, 1), "v requires grad");
+  ok(d2g_scalar_op(D2G_OP_POW, v, 3, D2G_EXEC_GRAD, &cube), "cube");
+  ok(d2g_reduce(D2G_REDUCE_SUM, cube, NULL, 0, 0, D2G_EXEC_GRAD, &total), "sum of cubes");
+  const d2g_tensor* outs[1] = {total};
+  const d2g_tensor* ins[1] = {v};
+  ok(d2g_autograd_grad(outs, NULL, 1, ins, 1, 1, &dv), "autograd_grad");
+  float dvv[2] = {0};
+  ok(d2g_tensor_copy_to_host(dv, dvv, sizeof dvv), "dv out");
+  CHECK(dvv[0] == 12 && dvv[1] == 27, "d sum(v^3) = 3v^2: %g %g", dvv[0], dvv[1]);
+  ok(d2g_tensor_grad(v, &g), "autograd_grad leaves .grad alone");
+  CHECK(g == NULL, "no .grad after autograd_grad");
+  ok(d2g_reduce(D2G_REDUCE_SUM, dv, NULL, 0, 0, D2G_EXEC_GRAD, &dvsum), "sum of the gradient");
+  ok(d2g_tensor_backward(dvsum, NULL, 0), "backward through the gradient");
+  ok(d2g_tensor_grad(v, &g), "second-order grad");
+  ok(d2g_tensor_copy_to_host(g, dvv, sizeof dvv), "second-order out");
+  CHECK(dvv[0] == 12 && dvv[1] == -18, "d sum(3v^2) = 6v: %g %g", dvv[0], dvv[1]);
+  d2g_tensor_free(g);
+
+  /* the CPU thread setting and the BLAS in use */
+  int prev = -1, now = -1;
+  ok(d2g_cpu_threads(1, &prev), "set threads");
+  ok(d2g_cpu_threads(0, &now), "read threads");
+  CHECK(prev >= 1 && now == 1, "threads were %d, now %d", prev, now);
+  ok(d2g_cpu_threads(prev, NULL), "restore threads");
+  fails(d2g_cpu_threads(-1, NULL), D2G_INVALID_ARGUMENT, "1..1024", "negative threads");
+  char blas[512];
+  ok(d2g_blas_library(blas, sizeof blas), "blas library");
+  printf("BLAS: %s, intra-op threads: %d\n", blas[0] ? blas : "(none loaded)", prev);
+
+  /* an optimizer step: SGD lr 0.5 on loss = sum(v^3) moves v by -0.5 * 3 v^2 */
+  d2g_optimizer* opt = NULL;
+  const d2g_tensor* params[1] = {v};
+  int group0[1] = {0};
+  double lr[1] = {0.5}, wd[1] = {0};
+  fails(d2g_optimizer_create("adam", "", params, group0, 1, lr, wd, 1, &opt), D2G_INVALID_ARGUMENT, "unknown optimizer",
+        "unknown optimizer kind");
+  fails(d2g_optimizer_create("sgd", "momentun=0.9", params, group0, 1, lr, wd, 1, &opt), D2G_INVALID_ARGUMENT,
+        "momentun", "misspelt optimizer setting");
+  int group1[1] = {1};
+  fails(d2g_optimizer_create("sgd", "", params, group1, 1, lr, wd, 1, &opt), D2G_INVALID_ARGUMENT, "group by group",
+        "a group out of range");
+  ok(d2g_optimizer_create("sgd", "", params, group0, 1, lr, wd, 1, &opt), "sgd");
+  ok(d2g_optimizer_zero_grad(opt), "optimizer zero_grad");
+  d2g_tensor *cube2 = NULL, *total2 = NULL;
+  ok(d2g_scalar_op(D2G_OP_POW, v, 3, D2G_EXEC_GRAD, &cube2), "cube again");
+  ok(d2g_reduce(D2G_REDUCE_SUM, cube2, NULL, 0, 0, D2G_EXEC_GRAD, &total2), "sum again");
+  ok(d2g_tensor_backward(total2, NULL, 0), "backward for the step");
+  ok(d2g_optimizer_step(opt), "sgd step");
+  ok(d2g_tensor_copy_to_host(v, vv, sizeof vv), "v after the step");
+  CHECK(vv[0] == 2 - 0.5f * 12 && vv[1] == -3 - 0.5f * 27, "sgd moved v to %g %g", vv[0], vv[1]);
+  int64_t nstate = -1;
+  ok(d2g_optimizer_state_size(opt, &nstate), "plain sgd state size");
+  CHECK(nstate == 0, "plain sgd keeps no state (%lld)", (long long)nstate);
+  fails(d2g_optimizer_set_lr(opt, 1, 0.1), D2G_INVALID_ARGUMENT, "out of range", "set_lr of a missing group");
+  d2g_optimizer_free(opt);
+  d2g_optimizer_free(NULL);
+  d2g_ema_free(NULL);
+  d2g_tensor_free(cube2);
+  d2g_tensor_free(total2);
+
+  d2g_tensor* all[] = {w, b, x, y0, y, sq, sum, loss, v, cube, total, dv, dvsum};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) d2g_tensor_free(all[i]);
+  d2g_module_free(lin);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -332,6 +467,7 @@ int main(void) {
   ok(d2g_synchronize(-1), "synchronize current device");
   test_generators();
   test_config_strictness();
+  test_autograd();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};
@@ -375,7 +511,7 @@ int main(void) {
 
   /* ops */
   d2g_tensor* c = NULL;
-  ok(d2g_add(a, a, &c), "add");
+  ok(d2g_binary(D2G_OP_ADD, a, a, 0, &c), "add");
   ok(d2g_tensor_copy_to_host(c, back, sizeof back), "copy c out");
   CHECK(back[0] == 2 && back[4] == 10, "add result");
   float bt[6] = {1, 0, 0, 1, 1, 1};
@@ -383,22 +519,22 @@ int main(void) {
   d2g_tensor* m = NULL;
   ok(d2g_tensor_from_host(bt, sizeof bt, shape32, 2, D2G_F32, D2G_CPU, 0, &m), "from_host m");
   d2g_tensor* prod = NULL;
-  ok(d2g_matmul(a, m, &prod), "matmul");
+  ok(d2g_matmul(a, m, 0, &prod), "matmul");
   float pv[4];
   ok(d2g_tensor_copy_to_host(prod, pv, sizeof pv), "copy prod out");
   CHECK(pv[0] == 4 && pv[1] == 5 && pv[2] == 10 && pv[3] == 11, "matmul result %g %g %g %g", pv[0], pv[1], pv[2], pv[3]);
   d2g_tensor* s = NULL;
   double item = 0;
-  ok(d2g_sum(a, &s), "sum");
+  ok(d2g_reduce(D2G_REDUCE_SUM, a, NULL, 0, 0, 0, &s), "sum");
   ok(d2g_tensor_item(s, &item), "item");
   CHECK(fabs(item - 21.0) < 1e-9, "sum is 21, got %g", item);
   d2g_tensor* h = NULL;
-  ok(d2g_tensor_to(a, D2G_CPU, 0, D2G_BF16, 0, &h), "to bf16");
+  ok(d2g_tensor_to(a, D2G_CPU, 0, D2G_BF16, 0, 0, &h), "to bf16");
   ok(d2g_tensor_dtype(h, &dtype), "dtype of h");
   CHECK(dtype == D2G_BF16, "converted dtype");
   d2g_tensor* r = NULL;
   int64_t flat[1] = {-1};
-  ok(d2g_tensor_reshape(a, flat, 1, &r), "reshape -1");
+  ok(d2g_tensor_reshape(a, flat, 1, 0, &r), "reshape -1");
   ok(d2g_tensor_shape(r, shape, 4), "shape of r");
   CHECK(shape[0] == 6, "reshaped to 6");
 
@@ -416,15 +552,15 @@ int main(void) {
   fails(d2g_tensor_randn(shape23, 2, D2G_I64, D2G_CPU, 0, NULL, &bad), D2G_INVALID_ARGUMENT, "floating", "randn int");
   fails(d2g_tensor_from_host(a_data, 5, shape23, 2, D2G_F32, D2G_CPU, 0, &bad), D2G_INVALID_ARGUMENT, "bytes", "nbytes");
   fails(d2g_tensor_from_blob(NULL, 24, shape23, 2, D2G_F32, NULL, NULL, &bad), D2G_INVALID_ARGUMENT, "NULL", "null blob");
-  fails(d2g_add(a, m, &bad), D2G_INVALID_ARGUMENT, "broadcast", "add shape mismatch");
-  fails(d2g_add(NULL, a, &bad), D2G_INVALID_ARGUMENT, "NULL", "add null");
-  fails(d2g_add(a, a, NULL), D2G_INVALID_ARGUMENT, "out is NULL", "add null out");
-  fails(d2g_matmul(a, a, &bad), D2G_INVALID_ARGUMENT, "inner dimensions", "matmul shape mismatch");
-  fails(d2g_matmul(a, h, &bad), D2G_INVALID_ARGUMENT, "dtypes differ", "matmul dtype mismatch");
+  fails(d2g_binary(D2G_OP_ADD, a, m, 0, &bad), D2G_INVALID_ARGUMENT, "broadcast", "add shape mismatch");
+  fails(d2g_binary(D2G_OP_ADD, NULL, a, 0, &bad), D2G_INVALID_ARGUMENT, "NULL", "add null");
+  fails(d2g_binary(D2G_OP_ADD, a, a, 0, NULL), D2G_INVALID_ARGUMENT, "out is NULL", "add null out");
+  fails(d2g_matmul(a, a, 0, &bad), D2G_INVALID_ARGUMENT, "inner dimensions", "matmul shape mismatch");
+  fails(d2g_matmul(a, h, 0, &bad), D2G_INVALID_ARGUMENT, "dtypes differ", "matmul dtype mismatch");
   fails(d2g_tensor_item(a, &item), D2G_INVALID_ARGUMENT, "one-element", "item of 6 elements");
   fails(d2g_tensor_copy_to_host(a, back, 3), D2G_INVALID_ARGUMENT, "bytes", "copy out size");
   int64_t seven[1] = {7};
-  fails(d2g_tensor_reshape(a, seven, 1, &bad), D2G_INVALID_ARGUMENT, "cannot view", "reshape 7");
+  fails(d2g_tensor_reshape(a, seven, 1, 0, &bad), D2G_INVALID_ARGUMENT, "cannot view", "reshape 7");
   fails(d2g_tensor_copy_(a, m, 0), D2G_INVALID_ARGUMENT, "differ", "copy_ shape mismatch");
   CHECK(bad == NULL, "failed calls leave the out handle alone");
   if (avail) {
@@ -466,7 +602,7 @@ int main(void) {
   int64_t xshape[2] = {1, 3};
   d2g_tensor *tx = NULL, *ty = NULL;
   ok(d2g_tensor_from_host(xin, sizeof xin, xshape, 2, D2G_F32, D2G_CPU, 0, &tx), "x");
-  ok(d2g_linear_forward(lin, tx, &ty), "linear forward");
+  ok(d2g_linear_forward(lin, tx, 0, &ty), "linear forward");
   float yv[2] = {0};
   ok(d2g_tensor_copy_to_host(ty, yv, sizeof yv), "y out");
   CHECK(yv[0] == 11 && yv[1] == 22, "linear forward result %g %g", yv[0], yv[1]);
@@ -494,7 +630,7 @@ int main(void) {
   ok(d2g_module_load_state(empty, names2, tensors2, 2, 1), "load state into empty");
   d2g_tensor* ty2 = NULL;
   float yv2[2] = {0};
-  ok(d2g_linear_forward(empty, tx, &ty2), "empty linear forward");
+  ok(d2g_linear_forward(empty, tx, 0, &ty2), "empty linear forward");
   ok(d2g_tensor_copy_to_host(ty2, yv2, sizeof yv2), "y2 out");
   CHECK(yv2[0] == 11 && yv2[1] == 22, "loaded empty module computes the same (%g %g)", yv2[0], yv2[1]);
   d2g_tensor_free(ty2);
@@ -503,14 +639,14 @@ int main(void) {
   d2g_module_free(empty);
   d2g_module_free(seeded);
   d2g_module_free(reference);
-  fails(d2g_linear_forward(lin, twrong, &bad), D2G_INVALID_ARGUMENT, "features", "linear wrong input");
+  fails(d2g_linear_forward(lin, twrong, 0, &bad), D2G_INVALID_ARGUMENT, "features", "linear wrong input");
   ok(d2g_module_to(lin, D2G_CPU, 0, D2G_F64), "module to f64");
   d2g_tensor* w64 = NULL;
   ok(d2g_module_state_entry(lin, 0, NULL, 0, &w64), "entry tensor");
   ok(d2g_tensor_dtype(w64, &dtype), "dtype of moved weight");
   CHECK(dtype == D2G_F64, "module_to converted the weights");
-  d2g_tensor* w2 = NULL; /* a parameter requires grad: its add goes through LibTorch's autograd */
-  ok(d2g_add(w64, w64, &w2), "add of a parameter");
+  d2g_tensor* w2 = NULL; /* a parameter requires grad; an add without D2G_EXEC_GRAD records nothing */
+  ok(d2g_binary(D2G_OP_ADD, w64, w64, 0, &w2), "add of a parameter");
   double w2v[6] = {0};
   ok(d2g_tensor_copy_to_host(w2, w2v, sizeof w2v), "parameter sum out");
   CHECK(w2v[0] == 2 && w2v[1] == 0 && w2v[4] == 2, "parameter sum %g %g %g", w2v[0], w2v[1], w2v[4]);

@@ -5,6 +5,8 @@
 #include <torch/version.h>
 
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #ifdef D2G_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -137,6 +139,36 @@ d2g_status* d2g_profiler_stop(const char* path) {
 #else
     d2g::fail(D2G_INVALID_ARGUMENT, "traces need LibTorch 2.x; this library was built against ", TORCH_VERSION);
 #endif
+  })
+}
+
+d2g_status* d2g_cpu_threads(int threads, int* previous) {
+  D2G_GUARD({
+    if (threads < 0 || threads > 1024) d2g::fail(D2G_INVALID_ARGUMENT, "threads must be 1..1024 (0: unchanged), not ", threads);
+    int before = at::get_num_threads();
+    if (threads > 0) at::set_num_threads(threads);
+    if (previous != nullptr) *previous = before;
+  })
+}
+
+d2g_status* d2g_blas_library(char* buf, size_t capacity) {
+  D2G_GUARD({
+    d2g::require(buf, "buf");
+    if (capacity == 0) d2g::fail(D2G_INVALID_ARGUMENT, "capacity must be at least 1");
+    // The libraries mapped into the process, as the kernel lists them; the first BLAS among them.
+    std::string found;
+    std::ifstream maps("/proc/self/maps");
+    for (std::string line; found.empty() && std::getline(maps, line);) {
+      auto slash = line.find('/');
+      if (slash == std::string::npos) continue;
+      std::string path = line.substr(slash);
+      std::string file = path.substr(path.rfind('/') + 1);
+      for (const char* lib : {"libblas", "libopenblas", "libmkl_rt", "libmkl_core", "libflexiblas", "libblis"})
+        if (file.rfind(lib, 0) == 0) found = path;
+    }
+    if (found.empty() && at::hasMKL()) found = "MKL (linked in)";
+    std::strncpy(buf, found.c_str(), capacity - 1);
+    buf[capacity - 1] = '\0';
   })
 }
 

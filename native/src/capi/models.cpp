@@ -2,6 +2,7 @@
 // check their inputs, take the typed network from the handle and call the C++ model classes.
 #include <memory>
 
+#include "../core/exec.hpp"
 #include "../core/generator.hpp"
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
@@ -19,7 +20,7 @@ extern "C" {
 
 // ---- linear ----
 
-d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_tensor** out) {
+d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     auto& net = d2g::module_as<d2g::LinearImpl>(m, "linear");
@@ -27,6 +28,7 @@ d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_ten
     if (input.dim() == 0 || input.size(-1) != net.options.in_features())
       fail(D2G_INVALID_ARGUMENT, "linear: input ", d2g::describe(input), " must end in ", net.options.in_features(),
            " features");
+    d2g::ExecScope scope(exec, input.device().type());
     *out = d2g::wrap(net.forward(input));
   })
 }
@@ -34,7 +36,8 @@ d2g_status* d2g_linear_forward(const d2g_module* m, const d2g_tensor* x, d2g_ten
 // ---- clip_text_model ----
 
 d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tensor* input_ids, int hidden_layer,
-                                             int final_layer_norm, d2g_tensor** hidden, d2g_tensor** pooled) {
+                                             int final_layer_norm, int exec, d2g_tensor** hidden,
+                                             d2g_tensor** pooled) {
   D2G_GUARD({
     using d2g::fail;
     if (hidden == nullptr && pooled == nullptr) fail(D2G_INVALID_ARGUMENT, "clip_text_model: hidden and pooled are both NULL");
@@ -46,7 +49,7 @@ d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tensor* input_i
     if (layer < 0 || layer > L)
       fail(D2G_INVALID_ARGUMENT, "clip_text_model: hidden_layer ", hidden_layer, " is out of range for ", L,
            " layers (0 = embeddings, 1..", L, " = after that layer, -1 = last, -2 = penultimate, ...)");
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, ids.device().type());
     auto [h, p] = net.forward(ids, layer, final_layer_norm != 0, pooled != nullptr);
     d2g_tensor* hh = hidden != nullptr ? d2g::wrap(h) : nullptr;
     if (pooled != nullptr) {
@@ -61,21 +64,22 @@ d2g_status* d2g_clip_text_forward(const d2g_module* m, const d2g_tensor* input_i
   })
 }
 
-d2g_status* d2g_clip_text_project(const d2g_module* m, const d2g_tensor* pooled, d2g_tensor** text_embeds) {
+d2g_status* d2g_clip_text_project(const d2g_module* m, const d2g_tensor* pooled, int exec, d2g_tensor** text_embeds) {
   D2G_GUARD({
     d2g::require(text_embeds, "text_embeds");
     auto& net = d2g::module_as<CLIP>(m, "clip_text_model");
     const at::Tensor& p = d2g::unwrap(pooled, "pooled");
     d2g::sd::check_input(p, "pooled", d2g::module_options(net), 2, {-1, net.options.hidden_size},
                          "[batch, " + std::to_string(net.options.hidden_size) + " (hidden_size)]");
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, p.device().type());
     *text_embeds = d2g::wrap(net.project(p));
   })
 }
 
 // ---- autoencoder_kl ----
 
-d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g_tensor** mean, d2g_tensor** logvar) {
+d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, int exec, d2g_tensor** mean,
+                           d2g_tensor** logvar) {
   D2G_GUARD({
     d2g::require(mean, "mean");
     d2g::require(logvar, "logvar");
@@ -84,7 +88,7 @@ d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g_tensor*
     const int64_t c = net.config.in_channels;
     d2g::sd::check_input(input, "x", d2g::module_options(net), 4, {-1, c},
                          "[batch, " + std::to_string(c) + " (in_channels), height, width]");
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, input.device().type());
     auto [mu, lv] = net.encode(input);
     std::unique_ptr<d2g_tensor> a(d2g::wrap(std::move(mu)));
     std::unique_ptr<d2g_tensor> b(d2g::wrap(std::move(lv)));
@@ -93,7 +97,7 @@ d2g_status* d2g_vae_encode(const d2g_module* m, const d2g_tensor* x, d2g_tensor*
   })
 }
 
-d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g_tensor** out) {
+d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     auto& net = d2g::module_as<VAE>(m, "autoencoder_kl");
@@ -101,12 +105,12 @@ d2g_status* d2g_vae_decode(const d2g_module* m, const d2g_tensor* z, d2g_tensor*
     const int64_t c = net.config.latent_channels;
     d2g::sd::check_input(latents, "z", d2g::module_options(net), 4, {-1, c},
                          "[batch, " + std::to_string(c) + " (latent_channels), height, width]");
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, latents.device().type());
     *out = d2g::wrap(net.decode(latents));
   })
 }
 
-d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, const d2g_generator* gen,
+d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, const d2g_generator* gen, int exec,
                            d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
@@ -117,7 +121,7 @@ d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, con
       fail(D2G_INVALID_ARGUMENT, "mean ", d2g::describe(mu), " and logvar ", d2g::describe(lv),
            " must be floating tensors of the same shape, dtype and device");
     auto g = d2g::generator_for(gen, mu.device(), "vae_sample");
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, mu.device().type());
     *out = d2g::wrap(VAE::sample(mu, lv, g));
   })
 }
@@ -125,7 +129,7 @@ d2g_status* d2g_vae_sample(const d2g_tensor* mean, const d2g_tensor* logvar, con
 // ---- unet2d_condition ----
 
 d2g_status* d2g_unet_forward(const d2g_module* m, const d2g_tensor* sample, const d2g_tensor* timestep,
-                             const d2g_tensor* encoder_hidden_states, d2g_tensor** out) {
+                             const d2g_tensor* encoder_hidden_states, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     auto& net = d2g::module_as<UNet>(m, "unet2d_condition");
@@ -133,7 +137,7 @@ d2g_status* d2g_unet_forward(const d2g_module* m, const d2g_tensor* sample, cons
     const at::Tensor& t = d2g::unwrap(timestep, "timestep");
     const at::Tensor& ctx = d2g::unwrap(encoder_hidden_states, "encoder_hidden_states");
     net.check_inputs(x, t, ctx);
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, x.device().type());
     *out = d2g::wrap(net.forward(x, t, ctx, nullptr));
   })
 }
@@ -147,7 +151,7 @@ d2g_status* d2g_unet_feature_count(const d2g_module* m, int* count) {
 }
 
 d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sample, const d2g_tensor* timestep,
-                                      const d2g_tensor* encoder_hidden_states, d2g_tensor** out,
+                                      const d2g_tensor* encoder_hidden_states, int exec, d2g_tensor** out,
                                       d2g_tensor** features, int capacity, int* count) {
   D2G_GUARD({
     d2g::require(out, "out");
@@ -161,7 +165,7 @@ d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sam
     const at::Tensor& t = d2g::unwrap(timestep, "timestep");
     const at::Tensor& ctx = d2g::unwrap(encoder_hidden_states, "encoder_hidden_states");
     net.check_inputs(x, t, ctx);
-    torch::NoGradGuard no_grad;
+    d2g::ExecScope scope(exec, x.device().type());
     std::vector<at::Tensor> acts;
     at::Tensor y = net.forward(x, t, ctx, &acts);
     std::vector<std::unique_ptr<d2g_tensor>> handles;

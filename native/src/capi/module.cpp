@@ -93,7 +93,8 @@ d2g_status* d2g_module_state_entry(const d2g_module* m, int64_t index, char* nam
       if (capacity <= key.size()) fail(D2G_INVALID_ARGUMENT, "name buffer of ", capacity, " bytes is too small for '", key, "'");
       std::memcpy(name, key.c_str(), key.size() + 1);
     }
-    if (tensor != nullptr) *tensor = d2g::wrap(t.detach());
+    // The entry itself, not a detached alias: a parameter's handle shows its requires_grad and .grad.
+    if (tensor != nullptr) *tensor = d2g::wrap(t);
   })
 }
 
@@ -113,6 +114,28 @@ d2g_status* d2g_module_load_state(d2g_module* m, const char* const* names, const
       entries.emplace_back(names[i], &d2g::unwrap(tensors[i], "tensors[i]"));
     }
     d2g::load_state(*m, entries, strict != 0);
+  })
+}
+
+d2g_status* d2g_module_parameter_count(const d2g_module* m, int64_t* out) {
+  D2G_GUARD({
+    d2g::require(m, "module");
+    d2g::require(out, "out");
+    *out = static_cast<int64_t>(m->net->parameters(true).size());
+  })
+}
+
+d2g_status* d2g_module_set_requires_grad(d2g_module* m, int requires_grad) {
+  D2G_GUARD({
+    d2g::require(m, "module");
+    for (auto& p : m->net->parameters(true)) p.set_requires_grad(requires_grad != 0);
+  })
+}
+
+d2g_status* d2g_module_zero_grad(d2g_module* m) {
+  D2G_GUARD({
+    d2g::require(m, "module");
+    for (auto& p : m->net->parameters(true)) p.mutable_grad().reset();
   })
 }
 

@@ -1,11 +1,13 @@
 // The C API's tensor section (d2g.h, "tensors"): creation, copies, metadata, conversions and the few
 // operations the API exposes.
+#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "../core/exec.hpp"
 #include "../core/generator.hpp"
 #include "../core/host_memory.hpp"
 #include "../core/small_ops.hpp"
@@ -129,6 +131,7 @@ d2g_status* d2g_tensor_copy_(d2g_tensor* dst, const d2g_tensor* src, int non_blo
     at::Tensor& d = const_cast<at::Tensor&>(unwrap(dst, "dst"));
     const at::Tensor& s = unwrap(src, "src");
     d2g::check_broadcast(d, s, "copy_", true);
+    c10::NoGradGuard no_grad;  // a write into a parameter is not part of any graph
     d.copy_(s, non_blocking != 0);
   })
 }
@@ -201,27 +204,31 @@ d2g_status* d2g_tensor_is_contiguous(const d2g_tensor* h, int* out) {
 }
 
 d2g_status* d2g_tensor_to(const d2g_tensor* h, int device_type, int device_index, int dtype, int non_blocking,
-                          d2g_tensor** out) {
+                          int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     const at::Tensor& t = unwrap(h);
     auto device = d2g::to_device(device_type, device_index);
+    d2g::ExecScope scope(exec, t.device().type());
     auto st = dtype == -1 ? t.scalar_type() : d2g::to_scalar_type(dtype);
     *out = wrap(t.to(device, st, non_blocking != 0, /*copy=*/false));
   })
 }
 
-d2g_status* d2g_tensor_contiguous(const d2g_tensor* h, d2g_tensor** out) {
-  D2G_GUARD({
-    d2g::require(out, "out");
-    *out = wrap(unwrap(h).contiguous());
-  })
-}
-
-d2g_status* d2g_tensor_reshape(const d2g_tensor* h, const int64_t* shape, int ndim, d2g_tensor** out) {
+d2g_status* d2g_tensor_contiguous(const d2g_tensor* h, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     const at::Tensor& t = unwrap(h);
+    d2g::ExecScope scope(exec, t.device().type());
+    *out = wrap(t.contiguous());
+  })
+}
+
+d2g_status* d2g_tensor_reshape(const d2g_tensor* h, const int64_t* shape, int ndim, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    d2g::ExecScope scope(exec, t.device().type());
     if (ndim < 0 || ndim > D2G_MAX_DIMS) fail(D2G_INVALID_ARGUMENT, "ndim ", ndim, " is out of range 0..", D2G_MAX_DIMS);
     if (ndim > 0) d2g::require(shape, "shape");
     std::vector<int64_t> sizes(shape, shape + ndim);
@@ -244,21 +251,113 @@ d2g_status* d2g_tensor_reshape(const d2g_tensor* h, const int64_t* shape, int nd
   })
 }
 
-d2g_status* d2g_add(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) {
+// A 0-dim CPU tensor is a number in torch and may meet any device; everything else must match.
+static void same_device_or_scalar(const at::Tensor& x, const at::Tensor& y, const char* op) {
+  if (x.device() != y.device() && !(x.dim() == 0 && x.is_cpu()) && !(y.dim() == 0 && y.is_cpu()))
+    d2g::same_device(x, y, op);
+}
+
+static c10::DeviceType compute_device(const at::Tensor& x, const at::Tensor& y) {
+  return x.dim() == 0 && x.is_cpu() ? y.device().type() : x.device().type();
+}
+
+d2g_status* d2g_binary(int op, const d2g_tensor* a, const d2g_tensor* b, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     const at::Tensor& x = unwrap(a, "a");
     const at::Tensor& y = unwrap(b, "b");
-    // A 0-dim CPU tensor is a scalar in torch and may meet any device; everything else must match.
-    if (x.device() != y.device() && !(x.dim() == 0 && x.is_cpu()) && !(y.dim() == 0 && y.is_cpu()))
-      d2g::same_device(x, y, "add");
-    d2g::check_broadcast(x, y, "add", false);
-    at::Tensor sum = d2g::small_add(x, y);
-    *out = wrap(sum.defined() ? std::move(sum) : at::add(x, y));
+    static const char* names[] = {"add", "sub", "mul", "div"};
+    if (op < D2G_OP_ADD || op > D2G_OP_DIV) fail(D2G_INVALID_ARGUMENT, "unknown binary operation ", op);
+    same_device_or_scalar(x, y, names[op]);
+    d2g::check_broadcast(x, y, names[op], false);
+    if (op == D2G_OP_ADD && exec == 0) {  // the common tiny case skips the dispatcher (small_ops.cpp)
+      at::Tensor sum = d2g::small_add(x, y);
+      if (sum.defined()) {
+        *out = wrap(std::move(sum));
+        return nullptr;
+      }
+    }
+    d2g::ExecScope scope(exec, compute_device(x, y));
+    switch (op) {
+      case D2G_OP_ADD: *out = wrap(at::add(x, y)); break;
+      case D2G_OP_SUB: *out = wrap(at::sub(x, y)); break;
+      case D2G_OP_MUL: *out = wrap(at::mul(x, y)); break;
+      default: *out = wrap(at::div(x, y)); break;
+    }
   })
 }
 
-d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** out) {
+d2g_status* d2g_scalar_op(int op, const d2g_tensor* h, double s, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    d2g::ExecScope scope(exec, t.device().type());
+    switch (op) {
+      case D2G_OP_ADD: *out = wrap(at::add(t, s)); break;
+      case D2G_OP_SUB: *out = wrap(at::sub(t, s)); break;
+      case D2G_OP_MUL: *out = wrap(at::mul(t, s)); break;
+      case D2G_OP_DIV: *out = wrap(at::div(t, s)); break;
+      case D2G_OP_POW: *out = wrap(at::pow(t, s)); break;
+      default: fail(D2G_INVALID_ARGUMENT, "unknown scalar operation ", op);
+    }
+  })
+}
+
+d2g_status* d2g_unary(int op, const d2g_tensor* h, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    if (op < D2G_OP_NEG || op > D2G_OP_SOFTPLUS) fail(D2G_INVALID_ARGUMENT, "unknown unary operation ", op);
+    if (op != D2G_OP_NEG && op != D2G_OP_ABS && op != D2G_OP_SQUARE && !at::isFloatingType(t.scalar_type()))
+      fail(D2G_INVALID_ARGUMENT, "this operation needs a floating tensor, not ", d2g::describe(t));
+    d2g::ExecScope scope(exec, t.device().type());
+    at::Tensor r;
+    switch (op) {
+      case D2G_OP_NEG: r = at::neg(t); break;
+      case D2G_OP_EXP: r = at::exp(t); break;
+      case D2G_OP_LOG: r = at::log(t); break;
+      case D2G_OP_SQRT: r = at::sqrt(t); break;
+      case D2G_OP_ABS: r = at::abs(t); break;
+      case D2G_OP_SQUARE: r = at::square(t); break;
+      case D2G_OP_RELU: r = at::relu(t); break;
+      case D2G_OP_SIGMOID: r = at::sigmoid(t); break;
+      case D2G_OP_TANH: r = at::tanh(t); break;
+      case D2G_OP_SILU: r = at::silu(t); break;
+      default: r = at::softplus(t); break;
+    }
+    *out = wrap(std::move(r));
+  })
+}
+
+d2g_status* d2g_reduce(int op, const d2g_tensor* h, const int64_t* dims, int ndims, int keepdim, int exec,
+                       d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    if (op != D2G_REDUCE_SUM && op != D2G_REDUCE_MEAN) fail(D2G_INVALID_ARGUMENT, "unknown reduction ", op);
+    if (ndims < 0 || ndims > D2G_MAX_DIMS) fail(D2G_INVALID_ARGUMENT, "ndims ", ndims, " is out of range 0..", D2G_MAX_DIMS);
+    std::vector<int64_t> d;
+    if (ndims > 0) {
+      d2g::require(dims, "dims");
+      const int64_t nd = t.dim();
+      std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(nd, 1)), false);
+      for (int i = 0; i < ndims; i++) {
+        int64_t k = dims[i] < 0 ? dims[i] + nd : dims[i];
+        if (k < 0 || k >= nd) fail(D2G_INVALID_ARGUMENT, "reduce: dimension ", dims[i], " is out of range for ", d2g::describe(t));
+        if (seen[static_cast<size_t>(k)]) fail(D2G_INVALID_ARGUMENT, "reduce: dimension ", dims[i], " is given twice");
+        seen[static_cast<size_t>(k)] = true;
+        d.push_back(k);
+      }
+    }
+    if (op == D2G_REDUCE_MEAN && !at::isFloatingType(t.scalar_type()))
+      fail(D2G_INVALID_ARGUMENT, "mean needs a floating tensor, not ", d2g::describe(t));
+    d2g::ExecScope scope(exec, t.device().type());
+    if (d.empty()) *out = wrap(op == D2G_REDUCE_SUM ? at::sum(t) : at::mean(t));
+    else *out = wrap(op == D2G_REDUCE_SUM ? at::sum(t, d, keepdim != 0) : at::mean(t, d, keepdim != 0));
+  })
+}
+
+d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     const at::Tensor& x = unwrap(a, "a");
@@ -272,11 +371,12 @@ d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, d2g_tensor** ou
     int64_t k2 = y.dim() == 1 ? y.size(0) : y.size(-2);
     if (k1 != k2)
       fail(D2G_INVALID_ARGUMENT, "matmul: inner dimensions differ: ", x.sizes(), " @ ", y.sizes(), " (", k1, " vs ", k2, ")");
+    d2g::ExecScope scope(exec, x.device().type());
     *out = wrap(at::matmul(x, y));
   })
 }
 
-d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, d2g_tensor** out) {
+d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
     if (count < 1) fail(D2G_INVALID_ARGUMENT, "cat needs at least one tensor, got ", count);
@@ -299,14 +399,8 @@ d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, d2g_te
       if (!fits)
         fail(D2G_INVALID_ARGUMENT, "cat: shapes ", first.sizes(), " and ", t.sizes(), " differ outside dimension ", d);
     }
+    d2g::ExecScope scope(exec, first.device().type());
     *out = wrap(at::cat(parts, d));
-  })
-}
-
-d2g_status* d2g_sum(const d2g_tensor* h, d2g_tensor** out) {
-  D2G_GUARD({
-    d2g::require(out, "out");
-    *out = wrap(at::sum(unwrap(h)));
   })
 }
 

@@ -10,6 +10,7 @@
  *   <li>{@code io.d2g.diffusion}: noise schedules and prediction types;
  *   <li>{@code io.d2g.hub}: diffusers folders, safetensors files, the CLIP tokenizer;
  *   <li>{@code io.d2g.pipelines}: one-step text-to-image;
+ *   <li>{@code io.d2g.train}: optimizers, parameter averages, learning-rate schedules;
  *   <li>{@code io.d2g.data}, {@code io.d2g.data.emoji}, {@code io.d2g.data.npm}: datasets;
  *   <li>{@code io.d2g.io}: writing outputs safely; {@code io.d2g.cli}: the command line.
  * </ul>
@@ -39,6 +40,7 @@ module io.d2g {
   exports io.d2g.models;
   exports io.d2g.nn;
   exports io.d2g.pipelines;
+  exports io.d2g.train;
 
   // picocli fills the commands' fields, Jackson reads and writes the dataset's records, by reflection
   opens io.d2g.cli to info.picocli;

@@ -97,6 +97,29 @@ public final class D2g {
   }
 
   /**
+   * LibTorch's intra-op threads on the CPU (matrix products, convolutions, element-wise operations).
+   * The default is one per core this process may use (Linux's own count; {@code OMP_NUM_THREADS}
+   * wins when set).
+   */
+  public static int cpuThreads() {
+    return Native.cpuThreads(0);
+  }
+
+  /** Sets the CPU's intra-op threads for the process (1..1024); returns the setting replaced. */
+  public static int setCpuThreads(int threads) {
+    if (threads < 1) throw new InvalidArgumentException("threads must be at least 1, not " + threads);
+    return Native.cpuThreads(threads);
+  }
+
+  /**
+   * The BLAS library the CPU's matrix products run on: its path (an OpenBLAS, or Debian's slow
+   * reference BLAS under {@code .../blas/}), "MKL (linked in)", or "" when none is loaded.
+   */
+  public static String blasLibrary() {
+    return Native.blasLibrary();
+  }
+
+  /**
    * How cuDNN picks convolution algorithms, for the whole process: {@code true} times every
    * candidate on each new shape and keeps the fastest (a slow first run), {@code false} uses
    * cuDNN's heuristics (LibTorch's default). For the one-step SD1.5 pipeline benchmarking found no

@@ -8,6 +8,7 @@ import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * An n-dimensional array in LibTorch, on the CPU or a CUDA device. Owns exactly one native handle.
@@ -312,9 +313,107 @@ public final class Tensor implements AutoCloseable {
     return new Tensor(Native.tensorReshape(handle(), newShape));
   }
 
-  /** this + other, with broadcasting and type promotion. */
+  // Element-wise arithmetic, with broadcasting and type promotion like torch's (a 0-dim CPU tensor
+  // may meet a tensor on any device). Like every operation here, they record the autograd graph
+  // inside Autograd.record() and run as under torch.no_grad outside it.
+
+  /** this + other. */
   public Tensor add(Tensor other) {
-    return new Tensor(Native.add(handle(), other.handle()));
+    return binary(0, other);
+  }
+
+  /** this - other. */
+  public Tensor sub(Tensor other) {
+    return binary(1, other);
+  }
+
+  /** this * other, element-wise. */
+  public Tensor mul(Tensor other) {
+    return binary(2, other);
+  }
+
+  /** this / other, element-wise (true division). */
+  public Tensor div(Tensor other) {
+    return binary(3, other);
+  }
+
+  private Tensor binary(int op, Tensor other) {
+    return new Tensor(Native.binary(op, handle(), other.handle()));
+  }
+
+  /** this + s. */
+  public Tensor add(double s) {
+    return new Tensor(Native.scalarOp(0, handle(), s));
+  }
+
+  /** this - s. */
+  public Tensor sub(double s) {
+    return new Tensor(Native.scalarOp(1, handle(), s));
+  }
+
+  /** this * s. */
+  public Tensor mul(double s) {
+    return new Tensor(Native.scalarOp(2, handle(), s));
+  }
+
+  /** this / s. */
+  public Tensor div(double s) {
+    return new Tensor(Native.scalarOp(3, handle(), s));
+  }
+
+  /** this to the power s, element-wise. */
+  public Tensor pow(double s) {
+    return new Tensor(Native.scalarOp(4, handle(), s));
+  }
+
+  public Tensor neg() {
+    return unary(0);
+  }
+
+  public Tensor exp() {
+    return unary(1);
+  }
+
+  public Tensor log() {
+    return unary(2);
+  }
+
+  public Tensor sqrt() {
+    return unary(3);
+  }
+
+  public Tensor abs() {
+    return unary(4);
+  }
+
+  public Tensor square() {
+    return unary(5);
+  }
+
+  public Tensor relu() {
+    return unary(6);
+  }
+
+  public Tensor sigmoid() {
+    return unary(7);
+  }
+
+  public Tensor tanh() {
+    return unary(8);
+  }
+
+  /** x * sigmoid(x). */
+  public Tensor silu() {
+    return unary(9);
+  }
+
+  /** log(1 + exp(x)), computed stably (torch.nn.functional.softplus). */
+  public Tensor softplus() {
+    return unary(10);
+  }
+
+  private Tensor unary(int op) {
+    return new Tensor(Native.unary(op, handle()));
   }
 
   /** Matrix product with torch.matmul's rules (1-D, 2-D, batched). */
@@ -324,7 +423,80 @@ public final class Tensor implements AutoCloseable {
 
   /** Sum of all elements, as a 0-dimensional tensor. */
   public Tensor sum() {
-    return new Tensor(Native.sum(handle()));
+    return new Tensor(Native.reduce(0, handle(), new long[0], false));
+  }
+
+  /** Sum over the given dimensions (negative ones count from the end). */
+  public Tensor sum(boolean keepDim, long... dims) {
+    requireDims(dims);
+    return new Tensor(Native.reduce(0, handle(), dims, keepDim));
+  }
+
+  /** Mean of all elements (floating tensors), as a 0-dimensional tensor. */
+  public Tensor mean() {
+    return new Tensor(Native.reduce(1, handle(), new long[0], false));
+  }
+
+  /** Mean over the given dimensions (negative ones count from the end). */
+  public Tensor mean(boolean keepDim, long... dims) {
+    requireDims(dims);
+    return new Tensor(Native.reduce(1, handle(), dims, keepDim));
+  }
+
+  private static void requireDims(long[] dims) {
+    if (dims.length == 0) throw new InvalidArgumentException("name at least one dimension (sum() and mean() "
+        + "without dimensions reduce every element)");
+  }
+
+  // ---- autograd ----------------------------------------------------------------------------------
+
+  /**
+   * Makes this floating leaf tensor a variable whose gradient {@link #backward} accumulates (or
+   * stops that). A module's parameters require grad from the start. Returns this tensor.
+   */
+  public Tensor requiresGrad(boolean requiresGrad) {
+    Native.setRequiresGrad(handle(), requiresGrad);
+    return this;
+  }
+
+  public boolean requiresGrad() {
+    return Native.requiresGrad(handle());
+  }
+
+  /**
+   * The gradient {@link #backward} accumulated into this leaf tensor, as a new tensor sharing its
+   * memory (close it when done), or empty when there is none.
+   */
+  public Optional<Tensor> grad() {
+    MemorySegment g = Native.grad(handle());
+    return g.address() == 0 ? Optional.empty() : Optional.of(new Tensor(g));
+  }
+
+  /** Drops this tensor's gradient; the next backward starts it anew. */
+  public void zeroGrad() {
+    Native.zeroGrad(handle());
+  }
+
+  /**
+   * Backpropagates from this one-element tensor (a loss) computed inside {@link
+   * Autograd#record()}: every leaf it depends on that requires grad accumulates d this / d leaf.
+   * The graph is freed afterwards.
+   */
+  public void backward() {
+    Native.backward(handle(), MemorySegment.NULL, false);
+  }
+
+  /**
+   * Backpropagates with {@code grad} as d loss / d this (a tensor of this one's shape; null for a
+   * one-element tensor, meaning 1). {@code retainGraph} keeps the graph for another backward.
+   */
+  public void backward(Tensor grad, boolean retainGraph) {
+    Native.backward(handle(), grad == null ? MemorySegment.NULL : grad.handle(), retainGraph);
+  }
+
+  /** The same values cut from the autograd graph (shares memory; requires no grad). */
+  public Tensor detach() {
+    return new Tensor(Native.detach(handle()));
   }
 
   /**

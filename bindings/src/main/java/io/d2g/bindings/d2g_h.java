@@ -32,6 +32,15 @@ public class d2g_h extends d2g_h$shared {
     public static int D2G_MAX_DIMS() {
         return D2G_MAX_DIMS;
     }
+    private static final int D2G_OP_POW = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define D2G_OP_POW 4
+     * }
+     */
+    public static int D2G_OP_POW() {
+        return D2G_OP_POW;
+    }
     private static final int D2G_OK = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1163,6 +1172,128 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_cpu_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_cpu_threads");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cpu_threads(int threads, int *previous)
+     * }
+     */
+    public static FunctionDescriptor d2g_cpu_threads$descriptor() {
+        return d2g_cpu_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cpu_threads(int threads, int *previous)
+     * }
+     */
+    public static MethodHandle d2g_cpu_threads$handle() {
+        return d2g_cpu_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_cpu_threads(int threads, int *previous)
+     * }
+     */
+    public static MemorySegment d2g_cpu_threads$address() {
+        return d2g_cpu_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_cpu_threads(int threads, int *previous)
+     * }
+     */
+    public static MemorySegment d2g_cpu_threads(int threads, MemorySegment previous) {
+        var mh$ = d2g_cpu_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_cpu_threads", threads, previous);
+            }
+            return (MemorySegment)mh$.invokeExact(threads, previous);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_blas_library {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_blas_library");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_blas_library(char *buf, size_t capacity)
+     * }
+     */
+    public static FunctionDescriptor d2g_blas_library$descriptor() {
+        return d2g_blas_library.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_blas_library(char *buf, size_t capacity)
+     * }
+     */
+    public static MethodHandle d2g_blas_library$handle() {
+        return d2g_blas_library.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_blas_library(char *buf, size_t capacity)
+     * }
+     */
+    public static MemorySegment d2g_blas_library$address() {
+        return d2g_blas_library.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_blas_library(char *buf, size_t capacity)
+     * }
+     */
+    public static MemorySegment d2g_blas_library(MemorySegment buf, long capacity) {
+        var mh$ = d2g_blas_library.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_blas_library", buf, capacity);
+            }
+            return (MemorySegment)mh$.invokeExact(buf, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int D2G_F32 = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1614,6 +1745,465 @@ public class d2g_h extends d2g_h$shared {
                 traceDowncall("d2g_generator_free", g);
             }
             mh$.invokeExact(g);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int D2G_EXEC_GRAD = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_exec.D2G_EXEC_GRAD = 1
+     * }
+     */
+    public static int D2G_EXEC_GRAD() {
+        return D2G_EXEC_GRAD;
+    }
+    private static final int D2G_EXEC_AUTOCAST_BF16 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_exec.D2G_EXEC_AUTOCAST_BF16 = 2
+     * }
+     */
+    public static int D2G_EXEC_AUTOCAST_BF16() {
+        return D2G_EXEC_AUTOCAST_BF16;
+    }
+    private static final int D2G_EXEC_AUTOCAST_F16 = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_exec.D2G_EXEC_AUTOCAST_F16 = 4
+     * }
+     */
+    public static int D2G_EXEC_AUTOCAST_F16() {
+        return D2G_EXEC_AUTOCAST_F16;
+    }
+
+    private static class d2g_tensor_set_requires_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_tensor_set_requires_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_set_requires_grad(d2g_tensor *t, int requires_grad)
+     * }
+     */
+    public static FunctionDescriptor d2g_tensor_set_requires_grad$descriptor() {
+        return d2g_tensor_set_requires_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_set_requires_grad(d2g_tensor *t, int requires_grad)
+     * }
+     */
+    public static MethodHandle d2g_tensor_set_requires_grad$handle() {
+        return d2g_tensor_set_requires_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_set_requires_grad(d2g_tensor *t, int requires_grad)
+     * }
+     */
+    public static MemorySegment d2g_tensor_set_requires_grad$address() {
+        return d2g_tensor_set_requires_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_set_requires_grad(d2g_tensor *t, int requires_grad)
+     * }
+     */
+    public static MemorySegment d2g_tensor_set_requires_grad(MemorySegment t, int requires_grad) {
+        var mh$ = d2g_tensor_set_requires_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_tensor_set_requires_grad", t, requires_grad);
+            }
+            return (MemorySegment)mh$.invokeExact(t, requires_grad);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_tensor_requires_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_tensor_requires_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_requires_grad(const d2g_tensor *t, int *out)
+     * }
+     */
+    public static FunctionDescriptor d2g_tensor_requires_grad$descriptor() {
+        return d2g_tensor_requires_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_requires_grad(const d2g_tensor *t, int *out)
+     * }
+     */
+    public static MethodHandle d2g_tensor_requires_grad$handle() {
+        return d2g_tensor_requires_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_requires_grad(const d2g_tensor *t, int *out)
+     * }
+     */
+    public static MemorySegment d2g_tensor_requires_grad$address() {
+        return d2g_tensor_requires_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_requires_grad(const d2g_tensor *t, int *out)
+     * }
+     */
+    public static MemorySegment d2g_tensor_requires_grad(MemorySegment t, MemorySegment out) {
+        var mh$ = d2g_tensor_requires_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_tensor_requires_grad", t, out);
+            }
+            return (MemorySegment)mh$.invokeExact(t, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_tensor_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_tensor_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_grad(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_tensor_grad$descriptor() {
+        return d2g_tensor_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_grad(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_tensor_grad$handle() {
+        return d2g_tensor_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_grad(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_tensor_grad$address() {
+        return d2g_tensor_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_grad(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_tensor_grad(MemorySegment t, MemorySegment out) {
+        var mh$ = d2g_tensor_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_tensor_grad", t, out);
+            }
+            return (MemorySegment)mh$.invokeExact(t, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_tensor_zero_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_tensor_zero_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_zero_grad(d2g_tensor *t)
+     * }
+     */
+    public static FunctionDescriptor d2g_tensor_zero_grad$descriptor() {
+        return d2g_tensor_zero_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_zero_grad(d2g_tensor *t)
+     * }
+     */
+    public static MethodHandle d2g_tensor_zero_grad$handle() {
+        return d2g_tensor_zero_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_zero_grad(d2g_tensor *t)
+     * }
+     */
+    public static MemorySegment d2g_tensor_zero_grad$address() {
+        return d2g_tensor_zero_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_zero_grad(d2g_tensor *t)
+     * }
+     */
+    public static MemorySegment d2g_tensor_zero_grad(MemorySegment t) {
+        var mh$ = d2g_tensor_zero_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_tensor_zero_grad", t);
+            }
+            return (MemorySegment)mh$.invokeExact(t);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_tensor_backward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_tensor_backward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_backward(const d2g_tensor *t, const d2g_tensor *grad, int retain_graph)
+     * }
+     */
+    public static FunctionDescriptor d2g_tensor_backward$descriptor() {
+        return d2g_tensor_backward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_backward(const d2g_tensor *t, const d2g_tensor *grad, int retain_graph)
+     * }
+     */
+    public static MethodHandle d2g_tensor_backward$handle() {
+        return d2g_tensor_backward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_backward(const d2g_tensor *t, const d2g_tensor *grad, int retain_graph)
+     * }
+     */
+    public static MemorySegment d2g_tensor_backward$address() {
+        return d2g_tensor_backward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_backward(const d2g_tensor *t, const d2g_tensor *grad, int retain_graph)
+     * }
+     */
+    public static MemorySegment d2g_tensor_backward(MemorySegment t, MemorySegment grad, int retain_graph) {
+        var mh$ = d2g_tensor_backward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_tensor_backward", t, grad, retain_graph);
+            }
+            return (MemorySegment)mh$.invokeExact(t, grad, retain_graph);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_autograd_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_autograd_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_autograd_grad(const d2g_tensor *const *outputs, const d2g_tensor *const *grad_outputs, int n_outputs, const d2g_tensor *const *inputs, int n_inputs, int create_graph, d2g_tensor **grads)
+     * }
+     */
+    public static FunctionDescriptor d2g_autograd_grad$descriptor() {
+        return d2g_autograd_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_autograd_grad(const d2g_tensor *const *outputs, const d2g_tensor *const *grad_outputs, int n_outputs, const d2g_tensor *const *inputs, int n_inputs, int create_graph, d2g_tensor **grads)
+     * }
+     */
+    public static MethodHandle d2g_autograd_grad$handle() {
+        return d2g_autograd_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_autograd_grad(const d2g_tensor *const *outputs, const d2g_tensor *const *grad_outputs, int n_outputs, const d2g_tensor *const *inputs, int n_inputs, int create_graph, d2g_tensor **grads)
+     * }
+     */
+    public static MemorySegment d2g_autograd_grad$address() {
+        return d2g_autograd_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_autograd_grad(const d2g_tensor *const *outputs, const d2g_tensor *const *grad_outputs, int n_outputs, const d2g_tensor *const *inputs, int n_inputs, int create_graph, d2g_tensor **grads)
+     * }
+     */
+    public static MemorySegment d2g_autograd_grad(MemorySegment outputs, MemorySegment grad_outputs, int n_outputs, MemorySegment inputs, int n_inputs, int create_graph, MemorySegment grads) {
+        var mh$ = d2g_autograd_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_autograd_grad", outputs, grad_outputs, n_outputs, inputs, n_inputs, create_graph, grads);
+            }
+            return (MemorySegment)mh$.invokeExact(outputs, grad_outputs, n_outputs, inputs, n_inputs, create_graph, grads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_tensor_detach {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_tensor_detach");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_detach(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_tensor_detach$descriptor() {
+        return d2g_tensor_detach.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_detach(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_tensor_detach$handle() {
+        return d2g_tensor_detach.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_detach(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_tensor_detach$address() {
+        return d2g_tensor_detach.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_tensor_detach(const d2g_tensor *t, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_tensor_detach(MemorySegment t, MemorySegment out) {
+        var mh$ = d2g_tensor_detach.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_tensor_detach", t, out);
+            }
+            return (MemorySegment)mh$.invokeExact(t, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2571,6 +3161,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_INT,
             d2g_h.C_INT,
             d2g_h.C_INT,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -2582,7 +3173,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, d2g_tensor **out)
+     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_tensor_to$descriptor() {
@@ -2592,7 +3183,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, d2g_tensor **out)
+     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_tensor_to$handle() {
@@ -2602,7 +3193,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, d2g_tensor **out)
+     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_tensor_to$address() {
@@ -2611,16 +3202,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, d2g_tensor **out)
+     * d2g_status *d2g_tensor_to(const d2g_tensor *t, int device_type, int device_index, int dtype, int non_blocking, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_tensor_to(MemorySegment t, int device_type, int device_index, int dtype, int non_blocking, MemorySegment out) {
+    public static MemorySegment d2g_tensor_to(MemorySegment t, int device_type, int device_index, int dtype, int non_blocking, int exec, MemorySegment out) {
         var mh$ = d2g_tensor_to.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_tensor_to", t, device_type, device_index, dtype, non_blocking, out);
+                traceDowncall("d2g_tensor_to", t, device_type, device_index, dtype, non_blocking, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(t, device_type, device_index, dtype, non_blocking, out);
+            return (MemorySegment)mh$.invokeExact(t, device_type, device_index, dtype, non_blocking, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2632,6 +3223,7 @@ public class d2g_h extends d2g_h$shared {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -2643,7 +3235,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, d2g_tensor **out)
+     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_tensor_contiguous$descriptor() {
@@ -2653,7 +3245,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, d2g_tensor **out)
+     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_tensor_contiguous$handle() {
@@ -2663,7 +3255,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, d2g_tensor **out)
+     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_tensor_contiguous$address() {
@@ -2672,16 +3264,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, d2g_tensor **out)
+     * d2g_status *d2g_tensor_contiguous(const d2g_tensor *t, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_tensor_contiguous(MemorySegment t, MemorySegment out) {
+    public static MemorySegment d2g_tensor_contiguous(MemorySegment t, int exec, MemorySegment out) {
         var mh$ = d2g_tensor_contiguous.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_tensor_contiguous", t, out);
+                traceDowncall("d2g_tensor_contiguous", t, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(t, out);
+            return (MemorySegment)mh$.invokeExact(t, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2695,6 +3287,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_INT,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -2706,7 +3299,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, d2g_tensor **out)
+     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_tensor_reshape$descriptor() {
@@ -2716,7 +3309,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, d2g_tensor **out)
+     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_tensor_reshape$handle() {
@@ -2726,7 +3319,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, d2g_tensor **out)
+     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_tensor_reshape$address() {
@@ -2735,32 +3328,70 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, d2g_tensor **out)
+     * d2g_status *d2g_tensor_reshape(const d2g_tensor *t, const int64_t *shape, int ndim, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_tensor_reshape(MemorySegment t, MemorySegment shape, int ndim, MemorySegment out) {
+    public static MemorySegment d2g_tensor_reshape(MemorySegment t, MemorySegment shape, int ndim, int exec, MemorySegment out) {
         var mh$ = d2g_tensor_reshape.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_tensor_reshape", t, shape, ndim, out);
+                traceDowncall("d2g_tensor_reshape", t, shape, ndim, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(t, shape, ndim, out);
+            return (MemorySegment)mh$.invokeExact(t, shape, ndim, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int D2G_OP_ADD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_binary_op.D2G_OP_ADD = 0
+     * }
+     */
+    public static int D2G_OP_ADD() {
+        return D2G_OP_ADD;
+    }
+    private static final int D2G_OP_SUB = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_binary_op.D2G_OP_SUB = 1
+     * }
+     */
+    public static int D2G_OP_SUB() {
+        return D2G_OP_SUB;
+    }
+    private static final int D2G_OP_MUL = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_binary_op.D2G_OP_MUL = 2
+     * }
+     */
+    public static int D2G_OP_MUL() {
+        return D2G_OP_MUL;
+    }
+    private static final int D2G_OP_DIV = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_binary_op.D2G_OP_DIV = 3
+     * }
+     */
+    public static int D2G_OP_DIV() {
+        return D2G_OP_DIV;
+    }
 
-    private static class d2g_add {
+    private static class d2g_binary {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_add");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_binary");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2768,45 +3399,355 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_add(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_binary(int op, const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
-    public static FunctionDescriptor d2g_add$descriptor() {
-        return d2g_add.DESC;
+    public static FunctionDescriptor d2g_binary$descriptor() {
+        return d2g_binary.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_add(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_binary(int op, const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
-    public static MethodHandle d2g_add$handle() {
-        return d2g_add.HANDLE;
+    public static MethodHandle d2g_binary$handle() {
+        return d2g_binary.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_add(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_binary(int op, const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_add$address() {
-        return d2g_add.ADDR;
+    public static MemorySegment d2g_binary$address() {
+        return d2g_binary.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_add(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_binary(int op, const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_add(MemorySegment a, MemorySegment b, MemorySegment out) {
-        var mh$ = d2g_add.HANDLE;
+    public static MemorySegment d2g_binary(int op, MemorySegment a, MemorySegment b, int exec, MemorySegment out) {
+        var mh$ = d2g_binary.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_add", a, b, out);
+                traceDowncall("d2g_binary", op, a, b, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(a, b, out);
+            return (MemorySegment)mh$.invokeExact(op, a, b, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_scalar_op {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_DOUBLE,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_scalar_op");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_scalar_op(int op, const d2g_tensor *t, double s, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_scalar_op$descriptor() {
+        return d2g_scalar_op.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_scalar_op(int op, const d2g_tensor *t, double s, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_scalar_op$handle() {
+        return d2g_scalar_op.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_scalar_op(int op, const d2g_tensor *t, double s, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_scalar_op$address() {
+        return d2g_scalar_op.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_scalar_op(int op, const d2g_tensor *t, double s, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_scalar_op(int op, MemorySegment t, double s, int exec, MemorySegment out) {
+        var mh$ = d2g_scalar_op.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_scalar_op", op, t, s, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(op, t, s, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int D2G_OP_NEG = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_NEG = 0
+     * }
+     */
+    public static int D2G_OP_NEG() {
+        return D2G_OP_NEG;
+    }
+    private static final int D2G_OP_EXP = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_EXP = 1
+     * }
+     */
+    public static int D2G_OP_EXP() {
+        return D2G_OP_EXP;
+    }
+    private static final int D2G_OP_LOG = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_LOG = 2
+     * }
+     */
+    public static int D2G_OP_LOG() {
+        return D2G_OP_LOG;
+    }
+    private static final int D2G_OP_SQRT = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_SQRT = 3
+     * }
+     */
+    public static int D2G_OP_SQRT() {
+        return D2G_OP_SQRT;
+    }
+    private static final int D2G_OP_ABS = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_ABS = 4
+     * }
+     */
+    public static int D2G_OP_ABS() {
+        return D2G_OP_ABS;
+    }
+    private static final int D2G_OP_SQUARE = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_SQUARE = 5
+     * }
+     */
+    public static int D2G_OP_SQUARE() {
+        return D2G_OP_SQUARE;
+    }
+    private static final int D2G_OP_RELU = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_RELU = 6
+     * }
+     */
+    public static int D2G_OP_RELU() {
+        return D2G_OP_RELU;
+    }
+    private static final int D2G_OP_SIGMOID = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_SIGMOID = 7
+     * }
+     */
+    public static int D2G_OP_SIGMOID() {
+        return D2G_OP_SIGMOID;
+    }
+    private static final int D2G_OP_TANH = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_TANH = 8
+     * }
+     */
+    public static int D2G_OP_TANH() {
+        return D2G_OP_TANH;
+    }
+    private static final int D2G_OP_SILU = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_SILU = 9
+     * }
+     */
+    public static int D2G_OP_SILU() {
+        return D2G_OP_SILU;
+    }
+    private static final int D2G_OP_SOFTPLUS = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_unary_op.D2G_OP_SOFTPLUS = 10
+     * }
+     */
+    public static int D2G_OP_SOFTPLUS() {
+        return D2G_OP_SOFTPLUS;
+    }
+
+    private static class d2g_unary {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_unary");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unary(int op, const d2g_tensor *t, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_unary$descriptor() {
+        return d2g_unary.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unary(int op, const d2g_tensor *t, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_unary$handle() {
+        return d2g_unary.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_unary(int op, const d2g_tensor *t, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_unary$address() {
+        return d2g_unary.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_unary(int op, const d2g_tensor *t, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_unary(int op, MemorySegment t, int exec, MemorySegment out) {
+        var mh$ = d2g_unary.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_unary", op, t, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(op, t, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int D2G_REDUCE_SUM = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_reduce_op.D2G_REDUCE_SUM = 0
+     * }
+     */
+    public static int D2G_REDUCE_SUM() {
+        return D2G_REDUCE_SUM;
+    }
+    private static final int D2G_REDUCE_MEAN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum d2g_reduce_op.D2G_REDUCE_MEAN = 1
+     * }
+     */
+    public static int D2G_REDUCE_MEAN() {
+        return D2G_REDUCE_MEAN;
+    }
+
+    private static class d2g_reduce {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_reduce");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_reduce(int op, const d2g_tensor *t, const int64_t *dims, int ndims, int keepdim, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_reduce$descriptor() {
+        return d2g_reduce.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_reduce(int op, const d2g_tensor *t, const int64_t *dims, int ndims, int keepdim, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_reduce$handle() {
+        return d2g_reduce.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_reduce(int op, const d2g_tensor *t, const int64_t *dims, int ndims, int keepdim, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_reduce$address() {
+        return d2g_reduce.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_reduce(int op, const d2g_tensor *t, const int64_t *dims, int ndims, int keepdim, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_reduce(int op, MemorySegment t, MemorySegment dims, int ndims, int keepdim, int exec, MemorySegment out) {
+        var mh$ = d2g_reduce.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_reduce", op, t, dims, ndims, keepdim, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(op, t, dims, ndims, keepdim, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2819,6 +3760,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -2830,7 +3772,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_matmul$descriptor() {
@@ -2840,7 +3782,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_matmul$handle() {
@@ -2850,7 +3792,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_matmul$address() {
@@ -2859,16 +3801,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, d2g_tensor **out)
+     * d2g_status *d2g_matmul(const d2g_tensor *a, const d2g_tensor *b, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_matmul(MemorySegment a, MemorySegment b, MemorySegment out) {
+    public static MemorySegment d2g_matmul(MemorySegment a, MemorySegment b, int exec, MemorySegment out) {
         var mh$ = d2g_matmul.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_matmul", a, b, out);
+                traceDowncall("d2g_matmul", a, b, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(a, b, out);
+            return (MemorySegment)mh$.invokeExact(a, b, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2882,6 +3824,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_INT,
             d2g_h.C_INT,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -2893,7 +3836,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_cat$descriptor() {
@@ -2903,7 +3846,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_cat$handle() {
@@ -2913,7 +3856,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_cat$address() {
@@ -2922,77 +3865,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, d2g_tensor **out)
+     * d2g_status *d2g_cat(const d2g_tensor *const *tensors, int count, int dim, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_cat(MemorySegment tensors, int count, int dim, MemorySegment out) {
+    public static MemorySegment d2g_cat(MemorySegment tensors, int count, int dim, int exec, MemorySegment out) {
         var mh$ = d2g_cat.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_cat", tensors, count, dim, out);
+                traceDowncall("d2g_cat", tensors, count, dim, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(tensors, count, dim, out);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class d2g_sum {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            d2g_h.C_POINTER,
-            d2g_h.C_POINTER,
-            d2g_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_sum");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * d2g_status *d2g_sum(const d2g_tensor *t, d2g_tensor **out)
-     * }
-     */
-    public static FunctionDescriptor d2g_sum$descriptor() {
-        return d2g_sum.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * d2g_status *d2g_sum(const d2g_tensor *t, d2g_tensor **out)
-     * }
-     */
-    public static MethodHandle d2g_sum$handle() {
-        return d2g_sum.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * d2g_status *d2g_sum(const d2g_tensor *t, d2g_tensor **out)
-     * }
-     */
-    public static MemorySegment d2g_sum$address() {
-        return d2g_sum.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * d2g_status *d2g_sum(const d2g_tensor *t, d2g_tensor **out)
-     * }
-     */
-    public static MemorySegment d2g_sum(MemorySegment t, MemorySegment out) {
-        var mh$ = d2g_sum.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_sum", t, out);
-            }
-            return (MemorySegment)mh$.invokeExact(t, out);
+            return (MemorySegment)mh$.invokeExact(tensors, count, dim, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3680,6 +4562,188 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_module_parameter_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_parameter_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_parameter_count(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_parameter_count$descriptor() {
+        return d2g_module_parameter_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_parameter_count(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static MethodHandle d2g_module_parameter_count$handle() {
+        return d2g_module_parameter_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_parameter_count(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_module_parameter_count$address() {
+        return d2g_module_parameter_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_parameter_count(const d2g_module *m, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_module_parameter_count(MemorySegment m, MemorySegment out) {
+        var mh$ = d2g_module_parameter_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_parameter_count", m, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_set_requires_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_set_requires_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_requires_grad(d2g_module *m, int requires_grad)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_set_requires_grad$descriptor() {
+        return d2g_module_set_requires_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_requires_grad(d2g_module *m, int requires_grad)
+     * }
+     */
+    public static MethodHandle d2g_module_set_requires_grad$handle() {
+        return d2g_module_set_requires_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_requires_grad(d2g_module *m, int requires_grad)
+     * }
+     */
+    public static MemorySegment d2g_module_set_requires_grad$address() {
+        return d2g_module_set_requires_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_set_requires_grad(d2g_module *m, int requires_grad)
+     * }
+     */
+    public static MemorySegment d2g_module_set_requires_grad(MemorySegment m, int requires_grad) {
+        var mh$ = d2g_module_set_requires_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_set_requires_grad", m, requires_grad);
+            }
+            return (MemorySegment)mh$.invokeExact(m, requires_grad);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_module_zero_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_module_zero_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_zero_grad(d2g_module *m)
+     * }
+     */
+    public static FunctionDescriptor d2g_module_zero_grad$descriptor() {
+        return d2g_module_zero_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_zero_grad(d2g_module *m)
+     * }
+     */
+    public static MethodHandle d2g_module_zero_grad$handle() {
+        return d2g_module_zero_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_zero_grad(d2g_module *m)
+     * }
+     */
+    public static MemorySegment d2g_module_zero_grad$address() {
+        return d2g_module_zero_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_module_zero_grad(d2g_module *m)
+     * }
+     */
+    public static MemorySegment d2g_module_zero_grad(MemorySegment m) {
+        var mh$ = d2g_module_zero_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_module_zero_grad", m);
+            }
+            return (MemorySegment)mh$.invokeExact(m);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_module_free {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             d2g_h.C_POINTER
@@ -3744,6 +4808,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -3755,7 +4820,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_linear_forward$descriptor() {
@@ -3765,7 +4830,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_linear_forward$handle() {
@@ -3775,7 +4840,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_linear_forward$address() {
@@ -3784,16 +4849,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, d2g_tensor **out)
+     * d2g_status *d2g_linear_forward(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_linear_forward(MemorySegment m, MemorySegment x, MemorySegment out) {
+    public static MemorySegment d2g_linear_forward(MemorySegment m, MemorySegment x, int exec, MemorySegment out) {
         var mh$ = d2g_linear_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_linear_forward", m, x, out);
+                traceDowncall("d2g_linear_forward", m, x, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(m, x, out);
+            return (MemorySegment)mh$.invokeExact(m, x, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3808,6 +4873,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_INT,
             d2g_h.C_INT,
+            d2g_h.C_INT,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER
         );
@@ -3820,7 +4886,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, int exec, d2g_tensor **hidden, d2g_tensor **pooled)
      * }
      */
     public static FunctionDescriptor d2g_clip_text_forward$descriptor() {
@@ -3830,7 +4896,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, int exec, d2g_tensor **hidden, d2g_tensor **pooled)
      * }
      */
     public static MethodHandle d2g_clip_text_forward$handle() {
@@ -3840,7 +4906,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, int exec, d2g_tensor **hidden, d2g_tensor **pooled)
      * }
      */
     public static MemorySegment d2g_clip_text_forward$address() {
@@ -3849,16 +4915,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, d2g_tensor **hidden, d2g_tensor **pooled)
+     * d2g_status *d2g_clip_text_forward(const d2g_module *m, const d2g_tensor *input_ids, int hidden_layer, int final_layer_norm, int exec, d2g_tensor **hidden, d2g_tensor **pooled)
      * }
      */
-    public static MemorySegment d2g_clip_text_forward(MemorySegment m, MemorySegment input_ids, int hidden_layer, int final_layer_norm, MemorySegment hidden, MemorySegment pooled) {
+    public static MemorySegment d2g_clip_text_forward(MemorySegment m, MemorySegment input_ids, int hidden_layer, int final_layer_norm, int exec, MemorySegment hidden, MemorySegment pooled) {
         var mh$ = d2g_clip_text_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_clip_text_forward", m, input_ids, hidden_layer, final_layer_norm, hidden, pooled);
+                traceDowncall("d2g_clip_text_forward", m, input_ids, hidden_layer, final_layer_norm, exec, hidden, pooled);
             }
-            return (MemorySegment)mh$.invokeExact(m, input_ids, hidden_layer, final_layer_norm, hidden, pooled);
+            return (MemorySegment)mh$.invokeExact(m, input_ids, hidden_layer, final_layer_norm, exec, hidden, pooled);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3871,6 +4937,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -3882,7 +4949,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, int exec, d2g_tensor **text_embeds)
      * }
      */
     public static FunctionDescriptor d2g_clip_text_project$descriptor() {
@@ -3892,7 +4959,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, int exec, d2g_tensor **text_embeds)
      * }
      */
     public static MethodHandle d2g_clip_text_project$handle() {
@@ -3902,7 +4969,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, int exec, d2g_tensor **text_embeds)
      * }
      */
     public static MemorySegment d2g_clip_text_project$address() {
@@ -3911,16 +4978,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, d2g_tensor **text_embeds)
+     * d2g_status *d2g_clip_text_project(const d2g_module *m, const d2g_tensor *pooled, int exec, d2g_tensor **text_embeds)
      * }
      */
-    public static MemorySegment d2g_clip_text_project(MemorySegment m, MemorySegment pooled, MemorySegment text_embeds) {
+    public static MemorySegment d2g_clip_text_project(MemorySegment m, MemorySegment pooled, int exec, MemorySegment text_embeds) {
         var mh$ = d2g_clip_text_project.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_clip_text_project", m, pooled, text_embeds);
+                traceDowncall("d2g_clip_text_project", m, pooled, exec, text_embeds);
             }
-            return (MemorySegment)mh$.invokeExact(m, pooled, text_embeds);
+            return (MemorySegment)mh$.invokeExact(m, pooled, exec, text_embeds);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3933,6 +5000,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER
         );
@@ -3945,7 +5013,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **mean, d2g_tensor **logvar)
      * }
      */
     public static FunctionDescriptor d2g_vae_encode$descriptor() {
@@ -3955,7 +5023,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **mean, d2g_tensor **logvar)
      * }
      */
     public static MethodHandle d2g_vae_encode$handle() {
@@ -3965,7 +5033,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **mean, d2g_tensor **logvar)
      * }
      */
     public static MemorySegment d2g_vae_encode$address() {
@@ -3974,16 +5042,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, d2g_tensor **mean, d2g_tensor **logvar)
+     * d2g_status *d2g_vae_encode(const d2g_module *m, const d2g_tensor *x, int exec, d2g_tensor **mean, d2g_tensor **logvar)
      * }
      */
-    public static MemorySegment d2g_vae_encode(MemorySegment m, MemorySegment x, MemorySegment mean, MemorySegment logvar) {
+    public static MemorySegment d2g_vae_encode(MemorySegment m, MemorySegment x, int exec, MemorySegment mean, MemorySegment logvar) {
         var mh$ = d2g_vae_encode.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_vae_encode", m, x, mean, logvar);
+                traceDowncall("d2g_vae_encode", m, x, exec, mean, logvar);
             }
-            return (MemorySegment)mh$.invokeExact(m, x, mean, logvar);
+            return (MemorySegment)mh$.invokeExact(m, x, exec, mean, logvar);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3996,6 +5064,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -4007,7 +5076,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_vae_decode$descriptor() {
@@ -4017,7 +5086,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_vae_decode$handle() {
@@ -4027,7 +5096,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_vae_decode$address() {
@@ -4036,16 +5105,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, d2g_tensor **out)
+     * d2g_status *d2g_vae_decode(const d2g_module *m, const d2g_tensor *z, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_vae_decode(MemorySegment m, MemorySegment z, MemorySegment out) {
+    public static MemorySegment d2g_vae_decode(MemorySegment m, MemorySegment z, int exec, MemorySegment out) {
         var mh$ = d2g_vae_decode.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_vae_decode", m, z, out);
+                traceDowncall("d2g_vae_decode", m, z, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(m, z, out);
+            return (MemorySegment)mh$.invokeExact(m, z, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4059,6 +5128,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -4070,7 +5140,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_vae_sample$descriptor() {
@@ -4080,7 +5150,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_vae_sample$handle() {
@@ -4090,7 +5160,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_vae_sample$address() {
@@ -4099,16 +5169,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, d2g_tensor **out)
+     * d2g_status *d2g_vae_sample(const d2g_tensor *mean, const d2g_tensor *logvar, const d2g_generator *gen, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_vae_sample(MemorySegment mean, MemorySegment logvar, MemorySegment gen, MemorySegment out) {
+    public static MemorySegment d2g_vae_sample(MemorySegment mean, MemorySegment logvar, MemorySegment gen, int exec, MemorySegment out) {
         var mh$ = d2g_vae_sample.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_vae_sample", mean, logvar, gen, out);
+                traceDowncall("d2g_vae_sample", mean, logvar, gen, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(mean, logvar, gen, out);
+            return (MemorySegment)mh$.invokeExact(mean, logvar, gen, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4123,6 +5193,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER
         );
 
@@ -4134,7 +5205,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out)
      * }
      */
     public static FunctionDescriptor d2g_unet_forward$descriptor() {
@@ -4144,7 +5215,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out)
      * }
      */
     public static MethodHandle d2g_unet_forward$handle() {
@@ -4154,7 +5225,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out)
      * }
      */
     public static MemorySegment d2g_unet_forward$address() {
@@ -4163,16 +5234,16 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out)
+     * d2g_status *d2g_unet_forward(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out)
      * }
      */
-    public static MemorySegment d2g_unet_forward(MemorySegment m, MemorySegment sample, MemorySegment timestep, MemorySegment encoder_hidden_states, MemorySegment out) {
+    public static MemorySegment d2g_unet_forward(MemorySegment m, MemorySegment sample, MemorySegment timestep, MemorySegment encoder_hidden_states, int exec, MemorySegment out) {
         var mh$ = d2g_unet_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_unet_forward", m, sample, timestep, encoder_hidden_states, out);
+                traceDowncall("d2g_unet_forward", m, sample, timestep, encoder_hidden_states, exec, out);
             }
-            return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, out);
+            return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, exec, out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4248,6 +5319,7 @@ public class d2g_h extends d2g_h$shared {
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
+            d2g_h.C_INT,
             d2g_h.C_POINTER,
             d2g_h.C_POINTER,
             d2g_h.C_INT,
@@ -4262,7 +5334,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
      * }
      */
     public static FunctionDescriptor d2g_unet_forward_features$descriptor() {
@@ -4272,7 +5344,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
      * }
      */
     public static MethodHandle d2g_unet_forward_features$handle() {
@@ -4282,7 +5354,7 @@ public class d2g_h extends d2g_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
      * }
      */
     public static MemorySegment d2g_unet_forward_features$address() {
@@ -4291,16 +5363,1004 @@ public class d2g_h extends d2g_h$shared {
 
     /**
      * {@snippet lang=c :
-     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
+     * d2g_status *d2g_unet_forward_features(const d2g_module *m, const d2g_tensor *sample, const d2g_tensor *timestep, const d2g_tensor *encoder_hidden_states, int exec, d2g_tensor **out, d2g_tensor **features, int capacity, int *count)
      * }
      */
-    public static MemorySegment d2g_unet_forward_features(MemorySegment m, MemorySegment sample, MemorySegment timestep, MemorySegment encoder_hidden_states, MemorySegment out, MemorySegment features, int capacity, MemorySegment count) {
+    public static MemorySegment d2g_unet_forward_features(MemorySegment m, MemorySegment sample, MemorySegment timestep, MemorySegment encoder_hidden_states, int exec, MemorySegment out, MemorySegment features, int capacity, MemorySegment count) {
         var mh$ = d2g_unet_forward_features.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("d2g_unet_forward_features", m, sample, timestep, encoder_hidden_states, out, features, capacity, count);
+                traceDowncall("d2g_unet_forward_features", m, sample, timestep, encoder_hidden_states, exec, out, features, capacity, count);
             }
-            return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, out, features, capacity, count);
+            return (MemorySegment)mh$.invokeExact(m, sample, timestep, encoder_hidden_states, exec, out, features, capacity, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_create(const char *kind, const char *config, const d2g_tensor *const *params, const int *group, int64_t count, const double *lr, const double *weight_decay, int n_groups, d2g_optimizer **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_create$descriptor() {
+        return d2g_optimizer_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_create(const char *kind, const char *config, const d2g_tensor *const *params, const int *group, int64_t count, const double *lr, const double *weight_decay, int n_groups, d2g_optimizer **out)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_create$handle() {
+        return d2g_optimizer_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_create(const char *kind, const char *config, const d2g_tensor *const *params, const int *group, int64_t count, const double *lr, const double *weight_decay, int n_groups, d2g_optimizer **out)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_create$address() {
+        return d2g_optimizer_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_create(const char *kind, const char *config, const d2g_tensor *const *params, const int *group, int64_t count, const double *lr, const double *weight_decay, int n_groups, d2g_optimizer **out)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_create(MemorySegment kind, MemorySegment config, MemorySegment params, MemorySegment group, long count, MemorySegment lr, MemorySegment weight_decay, int n_groups, MemorySegment out) {
+        var mh$ = d2g_optimizer_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_create", kind, config, params, group, count, lr, weight_decay, n_groups, out);
+            }
+            return (MemorySegment)mh$.invokeExact(kind, config, params, group, count, lr, weight_decay, n_groups, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_step {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_step");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_step(d2g_optimizer *o)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_step$descriptor() {
+        return d2g_optimizer_step.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_step(d2g_optimizer *o)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_step$handle() {
+        return d2g_optimizer_step.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_step(d2g_optimizer *o)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_step$address() {
+        return d2g_optimizer_step.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_step(d2g_optimizer *o)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_step(MemorySegment o) {
+        var mh$ = d2g_optimizer_step.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_step", o);
+            }
+            return (MemorySegment)mh$.invokeExact(o);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_zero_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_zero_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_zero_grad(d2g_optimizer *o)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_zero_grad$descriptor() {
+        return d2g_optimizer_zero_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_zero_grad(d2g_optimizer *o)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_zero_grad$handle() {
+        return d2g_optimizer_zero_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_zero_grad(d2g_optimizer *o)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_zero_grad$address() {
+        return d2g_optimizer_zero_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_zero_grad(d2g_optimizer *o)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_zero_grad(MemorySegment o) {
+        var mh$ = d2g_optimizer_zero_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_zero_grad", o);
+            }
+            return (MemorySegment)mh$.invokeExact(o);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_set_lr {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_set_lr");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_set_lr(d2g_optimizer *o, int group, double lr)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_set_lr$descriptor() {
+        return d2g_optimizer_set_lr.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_set_lr(d2g_optimizer *o, int group, double lr)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_set_lr$handle() {
+        return d2g_optimizer_set_lr.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_set_lr(d2g_optimizer *o, int group, double lr)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_set_lr$address() {
+        return d2g_optimizer_set_lr.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_set_lr(d2g_optimizer *o, int group, double lr)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_set_lr(MemorySegment o, int group, double lr) {
+        var mh$ = d2g_optimizer_set_lr.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_set_lr", o, group, lr);
+            }
+            return (MemorySegment)mh$.invokeExact(o, group, lr);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_clip_grad_norm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_DOUBLE,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_clip_grad_norm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_clip_grad_norm(d2g_optimizer *o, double max_norm, double *total_norm)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_clip_grad_norm$descriptor() {
+        return d2g_optimizer_clip_grad_norm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_clip_grad_norm(d2g_optimizer *o, double max_norm, double *total_norm)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_clip_grad_norm$handle() {
+        return d2g_optimizer_clip_grad_norm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_clip_grad_norm(d2g_optimizer *o, double max_norm, double *total_norm)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_clip_grad_norm$address() {
+        return d2g_optimizer_clip_grad_norm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_clip_grad_norm(d2g_optimizer *o, double max_norm, double *total_norm)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_clip_grad_norm(MemorySegment o, double max_norm, MemorySegment total_norm) {
+        var mh$ = d2g_optimizer_clip_grad_norm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_clip_grad_norm", o, max_norm, total_norm);
+            }
+            return (MemorySegment)mh$.invokeExact(o, max_norm, total_norm);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_state_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_state_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_size(d2g_optimizer *o, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_state_size$descriptor() {
+        return d2g_optimizer_state_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_size(d2g_optimizer *o, int64_t *out)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_state_size$handle() {
+        return d2g_optimizer_state_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_size(d2g_optimizer *o, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_state_size$address() {
+        return d2g_optimizer_state_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_size(d2g_optimizer *o, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_state_size(MemorySegment o, MemorySegment out) {
+        var mh$ = d2g_optimizer_state_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_state_size", o, out);
+            }
+            return (MemorySegment)mh$.invokeExact(o, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_state_entry {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_state_entry");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_entry(const d2g_optimizer *o, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_state_entry$descriptor() {
+        return d2g_optimizer_state_entry.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_entry(const d2g_optimizer *o, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_state_entry$handle() {
+        return d2g_optimizer_state_entry.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_entry(const d2g_optimizer *o, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_state_entry$address() {
+        return d2g_optimizer_state_entry.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_state_entry(const d2g_optimizer *o, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_state_entry(MemorySegment o, long index, MemorySegment name, long capacity, MemorySegment tensor) {
+        var mh$ = d2g_optimizer_state_entry.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_state_entry", o, index, name, capacity, tensor);
+            }
+            return (MemorySegment)mh$.invokeExact(o, index, name, capacity, tensor);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_load_state {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_load_state");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_load_state(d2g_optimizer *o, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_load_state$descriptor() {
+        return d2g_optimizer_load_state.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_load_state(d2g_optimizer *o, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_load_state$handle() {
+        return d2g_optimizer_load_state.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_load_state(d2g_optimizer *o, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_load_state$address() {
+        return d2g_optimizer_load_state.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_optimizer_load_state(d2g_optimizer *o, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_load_state(MemorySegment o, MemorySegment names, MemorySegment tensors, long count) {
+        var mh$ = d2g_optimizer_load_state.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_load_state", o, names, tensors, count);
+            }
+            return (MemorySegment)mh$.invokeExact(o, names, tensors, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_optimizer_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_optimizer_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_optimizer_free(d2g_optimizer *o)
+     * }
+     */
+    public static FunctionDescriptor d2g_optimizer_free$descriptor() {
+        return d2g_optimizer_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_optimizer_free(d2g_optimizer *o)
+     * }
+     */
+    public static MethodHandle d2g_optimizer_free$handle() {
+        return d2g_optimizer_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_optimizer_free(d2g_optimizer *o)
+     * }
+     */
+    public static MemorySegment d2g_optimizer_free$address() {
+        return d2g_optimizer_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_optimizer_free(d2g_optimizer *o)
+     * }
+     */
+    public static void d2g_optimizer_free(MemorySegment o) {
+        var mh$ = d2g_optimizer_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_optimizer_free", o);
+            }
+            mh$.invokeExact(o);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_create(const d2g_module *m, d2g_ema **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_create$descriptor() {
+        return d2g_ema_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_create(const d2g_module *m, d2g_ema **out)
+     * }
+     */
+    public static MethodHandle d2g_ema_create$handle() {
+        return d2g_ema_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_create(const d2g_module *m, d2g_ema **out)
+     * }
+     */
+    public static MemorySegment d2g_ema_create$address() {
+        return d2g_ema_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_create(const d2g_module *m, d2g_ema **out)
+     * }
+     */
+    public static MemorySegment d2g_ema_create(MemorySegment m, MemorySegment out) {
+        var mh$ = d2g_ema_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_create", m, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_update {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_update");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_update(d2g_ema *e, double decay)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_update$descriptor() {
+        return d2g_ema_update.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_update(d2g_ema *e, double decay)
+     * }
+     */
+    public static MethodHandle d2g_ema_update$handle() {
+        return d2g_ema_update.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_update(d2g_ema *e, double decay)
+     * }
+     */
+    public static MemorySegment d2g_ema_update$address() {
+        return d2g_ema_update.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_update(d2g_ema *e, double decay)
+     * }
+     */
+    public static MemorySegment d2g_ema_update(MemorySegment e, double decay) {
+        var mh$ = d2g_ema_update.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_update", e, decay);
+            }
+            return (MemorySegment)mh$.invokeExact(e, decay);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_copy_to_module {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_copy_to_module");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_copy_to_module(d2g_ema *e)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_copy_to_module$descriptor() {
+        return d2g_ema_copy_to_module.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_copy_to_module(d2g_ema *e)
+     * }
+     */
+    public static MethodHandle d2g_ema_copy_to_module$handle() {
+        return d2g_ema_copy_to_module.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_copy_to_module(d2g_ema *e)
+     * }
+     */
+    public static MemorySegment d2g_ema_copy_to_module$address() {
+        return d2g_ema_copy_to_module.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_copy_to_module(d2g_ema *e)
+     * }
+     */
+    public static MemorySegment d2g_ema_copy_to_module(MemorySegment e) {
+        var mh$ = d2g_ema_copy_to_module.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_copy_to_module", e);
+            }
+            return (MemorySegment)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_state_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_state_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_size(const d2g_ema *e, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_state_size$descriptor() {
+        return d2g_ema_state_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_size(const d2g_ema *e, int64_t *out)
+     * }
+     */
+    public static MethodHandle d2g_ema_state_size$handle() {
+        return d2g_ema_state_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_size(const d2g_ema *e, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_ema_state_size$address() {
+        return d2g_ema_state_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_size(const d2g_ema *e, int64_t *out)
+     * }
+     */
+    public static MemorySegment d2g_ema_state_size(MemorySegment e, MemorySegment out) {
+        var mh$ = d2g_ema_state_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_state_size", e, out);
+            }
+            return (MemorySegment)mh$.invokeExact(e, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_state_entry {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_state_entry");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_entry(const d2g_ema *e, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_state_entry$descriptor() {
+        return d2g_ema_state_entry.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_entry(const d2g_ema *e, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MethodHandle d2g_ema_state_entry$handle() {
+        return d2g_ema_state_entry.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_entry(const d2g_ema *e, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MemorySegment d2g_ema_state_entry$address() {
+        return d2g_ema_state_entry.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_state_entry(const d2g_ema *e, int64_t index, char *name, size_t capacity, d2g_tensor **tensor)
+     * }
+     */
+    public static MemorySegment d2g_ema_state_entry(MemorySegment e, long index, MemorySegment name, long capacity, MemorySegment tensor) {
+        var mh$ = d2g_ema_state_entry.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_state_entry", e, index, name, capacity, tensor);
+            }
+            return (MemorySegment)mh$.invokeExact(e, index, name, capacity, tensor);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_load_state {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_load_state");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_load_state(d2g_ema *e, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_load_state$descriptor() {
+        return d2g_ema_load_state.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_load_state(d2g_ema *e, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static MethodHandle d2g_ema_load_state$handle() {
+        return d2g_ema_load_state.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_load_state(d2g_ema *e, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static MemorySegment d2g_ema_load_state$address() {
+        return d2g_ema_load_state.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_ema_load_state(d2g_ema *e, const char *const *names, const d2g_tensor *const *tensors, int64_t count)
+     * }
+     */
+    public static MemorySegment d2g_ema_load_state(MemorySegment e, MemorySegment names, MemorySegment tensors, long count) {
+        var mh$ = d2g_ema_load_state.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_load_state", e, names, tensors, count);
+            }
+            return (MemorySegment)mh$.invokeExact(e, names, tensors, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_ema_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_ema_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_ema_free(d2g_ema *e)
+     * }
+     */
+    public static FunctionDescriptor d2g_ema_free$descriptor() {
+        return d2g_ema_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_ema_free(d2g_ema *e)
+     * }
+     */
+    public static MethodHandle d2g_ema_free$handle() {
+        return d2g_ema_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_ema_free(d2g_ema *e)
+     * }
+     */
+    public static MemorySegment d2g_ema_free$address() {
+        return d2g_ema_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_ema_free(d2g_ema *e)
+     * }
+     */
+    public static void d2g_ema_free(MemorySegment e) {
+        var mh$ = d2g_ema_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_ema_free", e);
+            }
+            mh$.invokeExact(e);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -297,6 +297,28 @@ public final class Native {
       ExitGuard.leave();
     }
   }
+  /** threads 0 reads the setting; returns the setting before the call. */
+  public static int cpuThreads(int threads) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_cpu_threads(threads, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static String blasLibrary() {
+    ExitGuard.enter();
+    try {
+      MemorySegment buf = scratch();
+      check(d2g_blas_library(buf, 256));
+      return buf.getString(0);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
 
   // ---- generators -----------------------------------------------------------------------------
 
@@ -470,7 +492,7 @@ public final class Native {
     try {
       MemorySegment out = scratch();
       return handle(d2g_tensor_to(t, deviceTypeCode(device), device.index(), dtype == null ? -1 : dtypeCode(dtype),
-          flag(nonBlocking), out), out);
+          flag(nonBlocking), ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -480,7 +502,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_tensor_contiguous(t, out), out);
+      return handle(d2g_tensor_contiguous(t, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -490,17 +512,18 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_tensor_reshape(t, shapeArg(out, shape), shape.length, out), out);
+      return handle(d2g_tensor_reshape(t, shapeArg(out, shape), shape.length, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
   }
 
-  public static MemorySegment add(MemorySegment a, MemorySegment b) {
+  /** op: the C API's d2g_binary_op (0 add, 1 sub, 2 mul, 3 div). */
+  public static MemorySegment binary(int op, MemorySegment a, MemorySegment b) {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_add(a, b, out), out);
+      return handle(d2g_binary(op, a, b, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -510,7 +533,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_matmul(a, b, out), out);
+      return handle(d2g_matmul(a, b, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -523,18 +546,132 @@ public final class Native {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, tensors.length);
         for (int i = 0; i < tensors.length; i++) arr.setAtIndex(ValueLayout.ADDRESS, i, tensors[i]);
-        return handle(d2g_cat(arr, tensors.length, dim, out), out);
+        return handle(d2g_cat(arr, tensors.length, dim, ExecMode.bits(), out), out);
       }
     } finally {
       ExitGuard.leave();
     }
   }
 
-  public static MemorySegment sum(MemorySegment t) {
+  /** op: d2g_scalar_op's (0 add, 1 sub, 2 mul, 3 div, 4 pow). */
+  public static MemorySegment scalarOp(int op, MemorySegment t, double s) {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_sum(t, out), out);
+      return handle(d2g_scalar_op(op, t, s, ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** op: the C API's d2g_unary_op. */
+  public static MemorySegment unary(int op, MemorySegment t) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_unary(op, t, ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** op: 0 sum, 1 mean; dims empty for all elements. */
+  public static MemorySegment reduce(int op, MemorySegment t, long[] dims, boolean keepDim) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      MemorySegment d = dims.length == 0 ? MemorySegment.NULL : shapeArg(out, dims);
+      return handle(d2g_reduce(op, t, d, dims.length, flag(keepDim), ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  // ---- autograd -------------------------------------------------------------------------------
+
+  public static void setRequiresGrad(MemorySegment t, boolean requiresGrad) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_tensor_set_requires_grad(t, flag(requiresGrad)));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static boolean requiresGrad(MemorySegment t) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return intOut(d2g_tensor_requires_grad(t, out), out) != 0;
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** A new handle to the tensor's gradient, or NULL when it has none. */
+  public static MemorySegment grad(MemorySegment t) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      out.set(ValueLayout.ADDRESS, 0, MemorySegment.NULL);
+      return handle(d2g_tensor_grad(t, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void zeroGrad(MemorySegment t) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_tensor_zero_grad(t));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** grad: NULL for a one-element tensor. */
+  public static void backward(MemorySegment t, MemorySegment grad, boolean retainGraph) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_tensor_backward(t, grad, flag(retainGraph)));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** gradOutputs: null when every output has one element. Entries of the result may be NULL. */
+  public static MemorySegment[] autogradGrad(MemorySegment[] outputs, MemorySegment[] gradOutputs,
+      MemorySegment[] inputs, boolean createGraph) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      load();
+      MemorySegment outs = addresses(arena, outputs);
+      MemorySegment gouts = gradOutputs == null ? MemorySegment.NULL : addresses(arena, gradOutputs);
+      MemorySegment ins = addresses(arena, inputs);
+      MemorySegment grads = arena.allocate(ValueLayout.ADDRESS, inputs.length);
+      check(d2g_autograd_grad(outs, gouts, outputs.length, ins, inputs.length, flag(createGraph), grads));
+      MemorySegment[] result = new MemorySegment[inputs.length];
+      for (int i = 0; i < result.length; i++) result[i] = grads.getAtIndex(ValueLayout.ADDRESS, i);
+      return result;
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  private static MemorySegment addresses(Arena arena, MemorySegment[] handles) {
+    MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, Math.max(1, handles.length));
+    for (int i = 0; i < handles.length; i++) arr.setAtIndex(ValueLayout.ADDRESS, i, handles[i]);
+    return arr;
+  }
+
+  public static MemorySegment detach(MemorySegment t) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_tensor_detach(t, out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -734,6 +871,37 @@ public final class Native {
     }
   }
 
+  public static long moduleParameterCount(MemorySegment m) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_module_parameter_count(m, out));
+      return out.get(ValueLayout.JAVA_LONG, 0);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void moduleSetRequiresGrad(MemorySegment m, boolean requiresGrad) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_module_set_requires_grad(m, flag(requiresGrad)));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void moduleZeroGrad(MemorySegment m) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_module_zero_grad(m));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   static void moduleFree(MemorySegment m) {
     if (!ExitGuard.enterFree()) return;
     try {
@@ -749,7 +917,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_linear_forward(m, x, out), out);
+      return handle(d2g_linear_forward(m, x, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -763,7 +931,7 @@ public final class Native {
       MemorySegment out = scratch();
       out.set(ValueLayout.ADDRESS, 0, MemorySegment.NULL);
       out.set(ValueLayout.ADDRESS, 8, MemorySegment.NULL);
-      check(d2g_clip_text_forward(m, ids, hiddenLayer, flag(finalLayerNorm), hidden ? out : MemorySegment.NULL,
+      check(d2g_clip_text_forward(m, ids, hiddenLayer, flag(finalLayerNorm), ExecMode.bits(), hidden ? out : MemorySegment.NULL,
           pooled ? out.asSlice(8) : MemorySegment.NULL));
       return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
     } finally {
@@ -775,7 +943,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_clip_text_project(m, pooled, out), out);
+      return handle(d2g_clip_text_project(m, pooled, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -786,7 +954,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      check(d2g_vae_encode(m, x, out, out.asSlice(8)));
+      check(d2g_vae_encode(m, x, ExecMode.bits(), out, out.asSlice(8)));
       return new MemorySegment[] {out.get(ValueLayout.ADDRESS, 0), out.get(ValueLayout.ADDRESS, 8)};
     } finally {
       ExitGuard.leave();
@@ -797,7 +965,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_vae_decode(m, z, out), out);
+      return handle(d2g_vae_decode(m, z, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -807,7 +975,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_vae_sample(mean, logvar, gen, out), out);
+      return handle(d2g_vae_sample(mean, logvar, gen, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -818,7 +986,7 @@ public final class Native {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
-      return handle(d2g_unet_forward(m, sample, timestep, context, out), out);
+      return handle(d2g_unet_forward(m, sample, timestep, context, ExecMode.bits(), out), out);
     } finally {
       ExitGuard.leave();
     }
@@ -844,7 +1012,8 @@ public final class Native {
         MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
         MemorySegment features = arena.allocate(ValueLayout.ADDRESS, capacity);
         MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
-        check(d2g_unet_forward_features(m, sample, timestep, context, out, features, capacity, count));
+        check(d2g_unet_forward_features(m, sample, timestep, context, ExecMode.bits(), out, features, capacity,
+            count));
         int n = count.get(ValueLayout.JAVA_INT, 0);
         List<MemorySegment> all = new ArrayList<>(n + 1);
         all.add(out.get(ValueLayout.ADDRESS, 0));
@@ -854,6 +1023,192 @@ public final class Native {
     } finally {
       ExitGuard.leave();
     }
+  }
+
+  // ---- training: optimizers and averages --------------------------------------------------------
+
+  /** params given group by group; group[i] non-decreasing from 0. */
+  public static MemorySegment optimizerCreate(String kind, String config, MemorySegment[] params, int[] group,
+      double[] lr, double[] weightDecay) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = scratch();
+      MemorySegment ps = addresses(arena, params);
+      MemorySegment gs = arena.allocateFrom(ValueLayout.JAVA_INT, group);
+      MemorySegment lrs = arena.allocateFrom(ValueLayout.JAVA_DOUBLE, lr);
+      MemorySegment wds = arena.allocateFrom(ValueLayout.JAVA_DOUBLE, weightDecay);
+      return handle(d2g_optimizer_create(arena.allocateFrom(kind), arena.allocateFrom(config), ps, gs, params.length,
+          lrs, wds, lr.length, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void optimizerStep(MemorySegment o) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_optimizer_step(o));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void optimizerZeroGrad(MemorySegment o) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_optimizer_zero_grad(o));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void optimizerSetLr(MemorySegment o, int group, double lr) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_optimizer_set_lr(o, group, lr));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** Returns the total norm before clipping. */
+  public static double optimizerClipGradNorm(MemorySegment o, double maxNorm) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_optimizer_clip_grad_norm(o, maxNorm, out));
+      return out.get(ValueLayout.JAVA_DOUBLE, 0);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** Names and new tensor handles of the optimizer's state. */
+  public static StateEntries optimizerState(MemorySegment o) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_optimizer_state_size(o, out));
+      long n = out.get(ValueLayout.JAVA_LONG, 0);
+      return entries(n, (i, buf, t) -> d2g_optimizer_state_entry(o, i, buf, buf.byteSize(), t));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void optimizerLoadState(MemorySegment o, List<String> names, List<MemorySegment> tensors) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      load();
+      check(d2g_optimizer_load_state(o, strings(arena, names), addresses(arena, tensors.toArray(MemorySegment[]::new)),
+          names.size()));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  static void optimizerFree(MemorySegment o) {
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_optimizer_free(o);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static MemorySegment emaCreate(MemorySegment module) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_ema_create(module, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void emaUpdate(MemorySegment e, double decay) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_ema_update(e, decay));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void emaCopyToModule(MemorySegment e) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_ema_copy_to_module(e));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static StateEntries emaState(MemorySegment e) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_ema_state_size(e, out));
+      long n = out.get(ValueLayout.JAVA_LONG, 0);
+      return entries(n, (i, buf, t) -> d2g_ema_state_entry(e, i, buf, buf.byteSize(), t));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void emaLoadState(MemorySegment e, List<String> names, List<MemorySegment> tensors) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      load();
+      check(d2g_ema_load_state(e, strings(arena, names), addresses(arena, tensors.toArray(MemorySegment[]::new)),
+          names.size()));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  static void emaFree(MemorySegment e) {
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_ema_free(e);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** One C call that writes entry i's name into buf and, when t is not NULL, its new handle into t. */
+  @FunctionalInterface
+  private interface EntryCall {
+    MemorySegment call(long index, MemorySegment nameBuf, MemorySegment tensorOut);
+  }
+
+  private static StateEntries entries(long n, EntryCall call) {
+    List<String> names = new ArrayList<>((int) n);
+    List<MemorySegment> tensors = new ArrayList<>((int) n);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment buf = arena.allocate(1024);
+      MemorySegment t = arena.allocate(ValueLayout.ADDRESS);
+      for (long i = 0; i < n; i++) {
+        check(call.call(i, buf, t));
+        names.add(buf.getString(0));
+        tensors.add(t.get(ValueLayout.ADDRESS, 0));
+      }
+    } catch (RuntimeException ex) {
+      tensors.forEach(Native::tensorFree);
+      throw ex;
+    }
+    return new StateEntries(names, tensors);
+  }
+
+  private static MemorySegment strings(Arena arena, List<String> values) {
+    MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, Math.max(1, values.size()));
+    for (int i = 0; i < values.size(); i++) arr.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(values.get(i)));
+    return arr;
   }
 
   // ---- pipelines ------------------------------------------------------------------------------

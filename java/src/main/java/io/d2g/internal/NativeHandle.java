@@ -39,6 +39,16 @@ public final class NativeHandle implements Runnable {
     return new NativeHandle(owner, address, Native::generatorFree);
   }
 
+  /** An optimizer handle owned by {@code owner}. */
+  public static NativeHandle optimizer(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::optimizerFree);
+  }
+
+  /** A parameter-average handle owned by {@code owner}. */
+  public static NativeHandle ema(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::emaFree);
+  }
+
   /** A one-step pipeline handle owned by {@code owner}. */
   public static NativeHandle onestep(Object owner, MemorySegment address) {
     return new NativeHandle(owner, address, Native::onestepFree);

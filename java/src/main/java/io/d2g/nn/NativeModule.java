@@ -119,6 +119,39 @@ public class NativeModule implements AutoCloseable {
   }
 
   /**
+   * The parameters (the trainable part of the state, without buffers) as named tensors that are the
+   * module's own: they require grad unless frozen, {@link Tensor#grad()} shows what backward
+   * accumulated, and writing to them changes the weights. The caller closes the tensors.
+   */
+  public Map<String, Tensor> parameters() {
+    long count = Native.moduleParameterCount(handle());
+    Map<String, Tensor> all = state();
+    Map<String, Tensor> params = new LinkedHashMap<>();
+    int i = 0;
+    for (Map.Entry<String, Tensor> e : all.entrySet()) {
+      if (i++ < count) params.put(e.getKey(), e.getValue());
+      else e.getValue().close();
+    }
+    return params;
+  }
+
+  /** Number of parameters (the first entries of {@link #stateNames()}; buffers follow). */
+  public long parameterCount() {
+    return Native.moduleParameterCount(handle());
+  }
+
+  /** Whether backward computes gradients for every parameter (true from the start; false freezes). */
+  public NativeModule requiresGrad(boolean requiresGrad) {
+    Native.moduleSetRequiresGrad(handle(), requiresGrad);
+    return this;
+  }
+
+  /** Drops every parameter's gradient. */
+  public void zeroGrad() {
+    Native.moduleZeroGrad(handle());
+  }
+
+  /**
    * Copies named tensors into the state (converting dtype and device). Strict: missing and
    * unexpected keys are errors too. All problems come back together in one {@link
    * InvalidArgumentException}; nothing is copied then.
