@@ -4,7 +4,7 @@
 # full-size SD1.5 parity + one-step speed (reference side: scripts/gpu/sd15_reference.py with
 # diffusers' source carried as .ref/diffusers-src.tar.xz). Run from the repo root on the device:
 #   source .gpu/env.sh && bash scripts/gpu/session.sh
-# with carry [".gpu", ".ref", "data/emoji-64-bench"]; results land in $OUT.
+# with carry [".gpu", ".ref", "data/emoji-64-bench"]; results land in $OUT (SD1.5 ones in $OUT/sd15).
 # PARTS (environment) picks what to run: any of "smoke composer kernels sd15 sd15bench" (default: the
 # first four; sd15bench re-times the pipeline with cuDNN benchmarking in a fresh process, after sd15).
 set -uo pipefail
@@ -36,7 +36,7 @@ if [[ $parts == *" smoke "* ]]; then
 fi
 [[ $parts == *" composer "* ]] && [ -d data/emoji-64-bench ] && jv io.d2g.examples.SceneComposerBench --data data/emoji-64-bench --device cuda \
   --batch 256 --size 64 --threads 16 --seconds 20 --out "$out/scene-composer.json" 2>&1 | tail -5
-[[ $parts == *" sd15 "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out" ${SD15_ARGS:-}
+[[ $parts == *" sd15 "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out/sd15" ${SD15_ARGS:-}  # a folder of its own: $out holds logs
 # cuDNN's benchmarked algorithms, in a fresh process (the heuristic variant above fills the plan cache first)
-[[ $parts == *" sd15bench "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out" --no-parity --variants graphs_nhwc_benchmark,graphs_benchmark \
+[[ $parts == *" sd15bench "* ]] && jv io.d2g.examples.Sd15Bench /tmp/sd15 "$out/sd15" --no-parity --variants graphs_nhwc_benchmark,graphs_benchmark \
   --name sd15-onestep-cudnn-benchmark | grep -E "^graphs"
