@@ -29,9 +29,12 @@ import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -306,6 +309,27 @@ public final class Safetensors {
    * #KIND}); anything else raises an {@link OutputException}.
    */
   public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) {
+    write(path, tensors, metadata, KIND, false, false);
+  }
+
+  /** The metadata key under which {@link #writeWithDigest} stores the SHA-256 of the data section. */
+  public static final String DIGEST_KEY = "d2g_sha256";
+
+  /**
+   * Like {@link #write(Path, Map, Map)}, into an output of {@code kind} (which decides what an
+   * existing file may be replaced by; {@code force} as in {@link Outputs}), and with the SHA-256 of
+   * the data section in the metadata under {@link #DIGEST_KEY}, computed while writing, so that
+   * {@link SafetensorsFile#verifyDigest()} detects a damaged file later.
+   */
+  public static void writeWithDigest(Path path, Map<String, Tensor> tensors, Map<String, String> metadata,
+      OutputKind kind, boolean force) {
+    write(path, tensors, metadata, kind, force, true);
+  }
+
+  private static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata, OutputKind kind,
+      boolean force, boolean digest) {
+    if (metadata != null && metadata.containsKey(DIGEST_KEY))
+      throw new CheckpointException("metadata key " + DIGEST_KEY + " is reserved for the data digest");
     List<Map.Entry<String, Tensor>> entries = new ArrayList<>(tensors.entrySet());
     for (var e : entries) {
       if (e.getKey() == null || e.getKey().isEmpty() || e.getKey().equals("__metadata__"))
@@ -319,9 +343,10 @@ public final class Safetensors {
         .thenComparing((a, b) -> Arrays.compareUnsigned(
             a.getKey().getBytes(StandardCharsets.UTF_8), b.getKey().getBytes(StandardCharsets.UTF_8))));
     ObjectNode header = JSON.createObjectNode();
-    if (metadata != null && !metadata.isEmpty()) {
+    if ((metadata != null && !metadata.isEmpty()) || digest) {
       ObjectNode m = header.putObject("__metadata__");
-      metadata.forEach((k, v) -> m.put(k, v));
+      if (metadata != null) metadata.forEach((k, v) -> m.put(k, v));
+      if (digest) m.put(DIGEST_KEY, DIGEST_PLACEHOLDER);
     }
     long offset = 0;
     long[] begins = new long[entries.size()];
@@ -347,11 +372,16 @@ public final class Safetensors {
     head.putLong(padded).put(json);
     while (head.hasRemaining()) head.put((byte) ' ');
     head.flip();
-    try (Outputs.StagedFile staged = Outputs.stageFile(path, KIND, false)) {
+    int digestAt = digest ? indexOf(json, DIGEST_PLACEHOLDER.getBytes(StandardCharsets.US_ASCII)) : -1;
+    try (Outputs.StagedFile staged = Outputs.stageFile(path, kind, force)) {
       try (FileChannel c = FileChannel.open(staged.path(), StandardOpenOption.WRITE)) {
         writeFully(c, head);
-        for (var e : entries) writeTensor(c, e.getValue());
+        MessageDigest sha = digest ? sha256() : null;
+        for (var e : entries) writeTensor(c, e.getValue(), sha);
         if (c.size() != total) throw new IOException("wrote " + c.size() + " bytes instead of " + total);
+        if (sha != null)
+          writeFully(c.position(8 + digestAt), ByteBuffer.wrap(HexFormat.of().formatHex(sha.digest())
+              .getBytes(StandardCharsets.US_ASCII)));
       } catch (IOException e) {
         throw new CheckpointException("cannot write safetensors file " + staged.target() + ": " + e.getMessage()
             + ". What was there before is unchanged.", e);
@@ -370,14 +400,37 @@ public final class Safetensors {
    * Writes a tensor's bytes with ordinary writes (not through a mapping, where a full disk would
    * fault instead of failing): straight from CPU memory, or from a contiguous CPU copy.
    */
-  private static void writeTensor(FileChannel c, Tensor t) throws IOException {
+  private static void writeTensor(FileChannel c, Tensor t, MessageDigest sha) throws IOException {
     long n = t.byteSize();
     if (n == 0) return;
     try (Tensor onCpu = t.to(Device.CPU); Tensor host = onCpu.contiguous()) {
       MemorySegment view = host.data();
-      for (long off = 0; off < n; off += 1L << 26)
-        writeFully(c, view.asSlice(off, Math.min(1L << 26, n - off)).asByteBuffer());
+      for (long off = 0; off < n; off += 1L << 26) {
+        ByteBuffer chunk = view.asSlice(off, Math.min(1L << 26, n - off)).asByteBuffer();
+        if (sha != null) sha.update(chunk.duplicate());
+        writeFully(c, chunk);
+      }
     }
+  }
+
+  /** 64 characters, as long as the hex digest that replaces it in place. */
+  private static final String DIGEST_PLACEHOLDER = "0".repeat(64);
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this Java has no SHA-256", e);
+    }
+  }
+
+  private static int indexOf(byte[] haystack, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= haystack.length; i++) {
+      for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
+      return i;
+    }
+    throw new IllegalStateException("digest placeholder not found in the header");
   }
 
   private static void writeFully(FileChannel c, ByteBuffer b) throws IOException {

@@ -6,8 +6,10 @@ import io.d2g.Device;
 import io.d2g.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -105,6 +107,26 @@ public final class SafetensorsFile implements AutoCloseable {
       out.values().forEach(Tensor::close);
       throw e;
     }
+  }
+
+  /**
+   * Checks the data section against the SHA-256 that {@link Safetensors#writeWithDigest} stored in
+   * the metadata. Returns false when the file carries no digest; throws {@link CheckpointException}
+   * when the data does not match it (the file was damaged or edited after it was written).
+   */
+  public boolean verifyDigest() {
+    String expected = metadata.get(Safetensors.DIGEST_KEY);
+    if (expected == null) return false;
+    MemorySegment d = data;
+    if (d == null) throw new IllegalStateException("safetensors file " + path + " is closed");
+    MessageDigest sha = Safetensors.sha256();
+    for (long off = 0; off < d.byteSize(); off += 1L << 26)
+      sha.update(d.asSlice(off, Math.min(1L << 26, d.byteSize() - off)).asByteBuffer());
+    String actual = HexFormat.of().formatHex(sha.digest());
+    if (!actual.equals(expected))
+      throw new CheckpointException(path + " is damaged: its data does not match the SHA-256 written with it ("
+          + actual + " instead of " + expected + "); it was changed or corrupted after it was written");
+    return true;
   }
 
   /** True when tensors are copied rather than mapped (the file could only be opened read-only). */

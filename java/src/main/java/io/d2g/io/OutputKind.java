@@ -101,6 +101,30 @@ public interface OutputKind {
   }
 
   /**
+   * A safetensors file whose header metadata has {@code key} = {@code value} (e.g. d2g's training
+   * checkpoints, {@code format = d2g-checkpoint}); when forced, any safetensors file may be replaced.
+   */
+  static OutputKind safetensorsWith(String description, String key, String value) {
+    return new OutputKind() {
+      @Override
+      public String description() {
+        return description;
+      }
+
+      @Override
+      public boolean recognises(Path existing) throws IOException {
+        JsonNode meta = KindSupport.safetensorsMetadata(existing);
+        return meta != null && value.equals(meta.path(key).asText(null));
+      }
+
+      @Override
+      public boolean replaceableWhenForced(Path existing) throws IOException {
+        return KindSupport.isSafetensors(existing);
+      }
+    };
+  }
+
+  /**
    * A PNG picture written by d2g (it carries the text chunk {@code Software: d2g}); when forced, any
    * PNG file may be replaced.
    */
@@ -186,20 +210,32 @@ final class KindSupport {
   }
 
   static boolean isSafetensors(Path p) {
-    if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) return false;
+    return safetensorsHeader(p) != null;
+  }
+
+  /** The header's __metadata__ object of a well-formed safetensors file (an empty object if none); null otherwise. */
+  static JsonNode safetensorsMetadata(Path p) {
+    JsonNode header = safetensorsHeader(p);
+    if (header == null) return null;
+    JsonNode meta = header.get("__metadata__");
+    return meta != null && meta.isObject() ? meta : JSON.createObjectNode();
+  }
+
+  private static JsonNode safetensorsHeader(Path p) {
+    if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) return null;
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
       long size = ch.size();
-      if (size < 8) return false;
+      if (size < 8) return null;
       ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       while (b.hasRemaining() && ch.read(b) >= 0) {}
       long n = b.flip().getLong();
-      if (n < 2 || n > Math.min(size - 8, 100L << 20)) return false;
+      if (n < 2 || n > Math.min(size - 8, 100L << 20)) return null;
       ByteBuffer h = ByteBuffer.allocate((int) n);
       while (h.hasRemaining() && ch.read(h) >= 0) {}
       JsonNode header = JSON.readTree(new String(h.array(), StandardCharsets.UTF_8));
-      return header != null && header.isObject();
+      return header != null && header.isObject() ? header : null;
     } catch (IOException e) {
-      return false;
+      return null;
     }
   }
 

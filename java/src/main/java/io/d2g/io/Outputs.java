@@ -73,6 +73,22 @@ public final class Outputs {
 
   // ---- single files ---------------------------------------------------------------------------
 
+  /**
+   * Deletes a file that {@code kind} recognises as one of its own (a training run's older
+   * checkpoint, say); anything else, a symbolic link included, is refused with an {@link
+   * OutputException} and left alone. A file that is already gone is fine.
+   */
+  public static void deleteOwn(Path file, OutputKind kind) {
+    try {
+      if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) return;
+      if (!kind.recognises(file))
+        throw new OutputException(file + " is not a " + kind.description() + " that d2g wrote; it was left as it is");
+      Files.deleteIfExists(file);
+    } catch (IOException e) {
+      throw new OutputException("cannot delete " + file + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Writes a file through a {@link StagedFile}: all of it or, on any failure, nothing. */
   public static Path writeFile(Path target, OutputKind kind, boolean force, Writer body) {
     try (StagedFile f = stageFile(target, kind, force)) {

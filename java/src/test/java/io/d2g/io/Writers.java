@@ -13,6 +13,7 @@ import io.d2g.hub.ClipTokenizer;
 import io.d2g.hub.DiffusersFolder;
 import io.d2g.hub.Safetensors;
 import io.d2g.models.ClipTextModel;
+import io.d2g.train.Checkpoint;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -83,6 +84,15 @@ public enum Writers {
     void write(Path target, boolean force, Path work, int variant) {
       try (ClipTextModel m = clip(variant)) {
         DiffusersFolder.savePipeline(target, "StableDiffusionPipeline", Map.of("text_encoder", m), null, Map.of());
+      }
+    }
+  },
+  CHECKPOINT(false) {
+    @Override
+    void write(Path target, boolean force, Path work, int variant) {
+      D2g.manualSeed(variant);
+      try (Tensor t = Tensor.randn(DType.F32, Device.CPU, 64, 64)) {
+        Checkpoint.save(target, variant, "{}", Map.of("model", Map.of("w", t)), force);
       }
     }
   };
