@@ -5,7 +5,9 @@
 #include <torch/version.h>
 
 #include <cstring>
-#include <fstream>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string>
 
 #ifdef D2G_WITH_CUDA
@@ -14,6 +16,7 @@
 #endif
 
 #include "../core/status.hpp"
+#include "../core/threads.hpp"
 #include "../kernels/fused_ops.hpp"
 #include "d2g.h"
 
@@ -146,7 +149,10 @@ d2g_status* d2g_cpu_threads(int threads, int* previous) {
   D2G_GUARD({
     if (threads < 0 || threads > 1024) d2g::fail(D2G_INVALID_ARGUMENT, "threads must be 1..1024 (0: unchanged), not ", threads);
     int before = at::get_num_threads();
-    if (threads > 0) at::set_num_threads(threads);
+    if (threads > 0) {
+      at::set_num_threads(threads);
+      d2g::balance_blas_threads();
+    }
     if (previous != nullptr) *previous = before;
   })
 }
@@ -155,18 +161,16 @@ d2g_status* d2g_blas_library(char* buf, size_t capacity) {
   D2G_GUARD({
     d2g::require(buf, "buf");
     if (capacity == 0) d2g::fail(D2G_INVALID_ARGUMENT, "capacity must be at least 1");
-    // The libraries mapped into the process, as the kernel lists them; the first BLAS among them.
+    // The library that provides the single-precision matrix product LibTorch calls (sgemm_), as
+    // the dynamic linker resolves the name for the whole process.
     std::string found;
-    std::ifstream maps("/proc/self/maps");
-    for (std::string line; found.empty() && std::getline(maps, line);) {
-      auto slash = line.find('/');
-      if (slash == std::string::npos) continue;
-      std::string path = line.substr(slash);
-      std::string file = path.substr(path.rfind('/') + 1);
-      for (const char* lib : {"libblas", "libopenblas", "libmkl_rt", "libmkl_core", "libflexiblas", "libblis"})
-        if (file.rfind(lib, 0) == 0) found = path;
+    void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
+    Dl_info info;
+    if (sgemm != nullptr && dladdr(sgemm, &info) != 0 && info.dli_fname != nullptr) {
+      char real[4096];
+      found = realpath(info.dli_fname, real) != nullptr ? real : info.dli_fname;
     }
-    if (found.empty() && at::hasMKL()) found = "MKL (linked in)";
+    if (at::hasMKL() && (found.empty() || found.find("libtorch") != std::string::npos)) found = "MKL (linked in)";
     std::strncpy(buf, found.c_str(), capacity - 1);
     buf[capacity - 1] = '\0';
   })

@@ -7,9 +7,19 @@
 // default here is the number of distinct cores (package, core id) among the CPUs in the process's
 // affinity mask. OMP_NUM_THREADS or MKL_NUM_THREADS, when set, win as they do in LibTorch, and
 // d2g_cpu_threads changes the setting at any time.
+//
+// OpenBLAS (what Debian's LibTorch calls for matrix products once it is installed) keeps a thread
+// pool of its own; next to LibTorch's OpenMP threads the two oversubscribe the cores: a tiny UNet
+// training step took 101 ms with both at 2 threads on this 2-core VM, 53 ms with OpenBLAS on one
+// (benchmarks/results/cpu-train-step.json). So while LibTorch runs more than one intra-op thread,
+// OpenBLAS runs on one, and on all cores otherwise; OPENBLAS_NUM_THREADS, when set, wins.
+#include "threads.hpp"
+
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -43,12 +53,21 @@ int cores_available() {
   return static_cast<int>(cores.size());
 }
 
+// OpenBLAS's thread count, if OpenBLAS is loaded (found by its own function's name).
+void set_openblas_threads(int n) {
+  using SetThreads = void (*)(int);
+  auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (f != nullptr) f(n);
+}
+
 struct DefaultThreads {
   DefaultThreads() {
     try {
-      if (std::getenv("OMP_NUM_THREADS") != nullptr || std::getenv("MKL_NUM_THREADS") != nullptr) return;
-      int n = cores_available();
-      if (n > 0 && n != at::get_num_threads()) at::set_num_threads(n);
+      if (std::getenv("OMP_NUM_THREADS") == nullptr && std::getenv("MKL_NUM_THREADS") == nullptr) {
+        int n = cores_available();
+        if (n > 0 && n != at::get_num_threads()) at::set_num_threads(n);
+      }
+      balance_blas_threads();
     } catch (...) {
       // keep LibTorch's own default
     }
@@ -58,5 +77,11 @@ struct DefaultThreads {
 const DefaultThreads g_default_threads;
 
 }  // namespace
+
+void balance_blas_threads() {
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
+  int n = at::get_num_threads();
+  set_openblas_threads(n > 1 ? 1 : std::max(1, cores_available()));
+}
 
 }  // namespace d2g
