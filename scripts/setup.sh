@@ -61,6 +61,16 @@ if [[ $d2g_blas == */blas/libblas.so.3* ]]; then
   fi
 fi
 
+# Gloo's headers, for data-parallel training on CPUs (Debian's LibTorch has Gloo compiled in, but
+# its c10d headers include Gloo's). Without them the build has no "gloo" backend and says so.
+if [ -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake ] && [ ! -f /usr/include/gloo/context.h ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    d2g_apt_install libgloo-dev
+  else
+    d2g_say "for data-parallel training on CPUs install Gloo's headers: sudo apt-get install -y libgloo-dev"
+  fi
+fi
+
 # Native shim: configure once, then incremental builds (fast when nothing changed).
 D2G_BUILD=${D2G_BUILD:-$D2G_ROOT/build}
 mkdir -p "$D2G_BUILD"

@@ -433,6 +433,39 @@ D2G_API d2g_status* d2g_ema_load_state(d2g_ema* e, const char* const* names, con
                                        int64_t count);
 D2G_API void d2g_ema_free(d2g_ema* e); /* NULL is a no-op */
 
+/* ---- data-parallel training on c10d ------------------------------------------------------- */
+
+/* A group of processes training together (PyTorch's c10d): rank 0 serves a TCP store at
+ * master_addr:master_port where all world_size processes meet (torchrun's MASTER_ADDR, MASTER_PORT,
+ * RANK, WORLD_SIZE); backend "gloo" (CPU tensors) or "nccl" (CUDA tensors; set each process's GPU
+ * first). timeout_ms bounds the meeting and every collective: a process that died or hangs makes the
+ * others fail with D2G_IO_ERROR instead of waiting for ever. */
+typedef struct d2g_process_group d2g_process_group;
+D2G_API d2g_status* d2g_process_group_create(const char* backend, const char* master_addr, int master_port, int rank,
+                                             int world_size, int64_t timeout_ms, d2g_process_group** out);
+D2G_API d2g_status* d2g_process_group_info(const d2g_process_group* pg, int* rank, int* world_size);
+/* Writes the backends this build has ("gloo,nccl", "gloo", or ""), NUL-terminated, into buf. */
+D2G_API d2g_status* d2g_process_group_backends(char* buf, size_t capacity);
+/* In place across ranks: the sum (average 0) or the mean (average 1) of each tensor. */
+D2G_API d2g_status* d2g_all_reduce(d2g_process_group* pg, d2g_tensor* const* tensors, int count, int average);
+/* Rank root's values into every rank's tensors. */
+D2G_API d2g_status* d2g_broadcast(d2g_process_group* pg, d2g_tensor* const* tensors, int count, int root);
+D2G_API d2g_status* d2g_barrier(d2g_process_group* pg);
+D2G_API void d2g_process_group_free(d2g_process_group* pg); /* NULL is a no-op */
+
+/* Data-parallel training of a module, as DistributedDataParallel: its parameters and buffers are
+ * broadcast from rank 0 at creation; during each backward the gradients are averaged across ranks in
+ * buckets of bucket_mb MiB, each all-reduced as soon as its gradients are ready, overlapped with the
+ * rest of backward. Call d2g_data_parallel_finish after backward and before clipping and the optimizer
+ * step. Keep the process group and the module alive while it lives; don't free it during a backward. */
+typedef struct d2g_data_parallel d2g_data_parallel;
+D2G_API d2g_status* d2g_data_parallel_create(d2g_process_group* pg, d2g_module* m, double bucket_mb,
+                                             d2g_data_parallel** out);
+/* Waits for every bucket of the last backward (a parameter without a gradient counts as zeros) and
+ * leaves the averaged gradients in the parameters' .grad. */
+D2G_API d2g_status* d2g_data_parallel_finish(d2g_data_parallel* dp);
+D2G_API void d2g_data_parallel_free(d2g_data_parallel* dp); /* NULL is a no-op */
+
 /* ---- pipelines ---------------------------------------------------------------------------- */
 
 /* One-step text-to-image: ids -> text encoder (last hidden state) -> UNet once at `timestep` -> x0

@@ -3,6 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "d2g.h"
@@ -418,6 +423,100 @@ static void test_autograd(void) {
   d2g_module_free(lin);
 }
 
+/* Data parallel on Gloo across two processes (this one and a fork): all_reduce and broadcast, and a
+ * linear module whose gradients, from different inputs on each rank, come out averaged on both. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (fd >= 0 && bind(fd, (struct sockaddr*)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr*)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+static void data_parallel_rank(int rank, int port) {
+  d2g_process_group* pg = NULL;
+  ok(d2g_process_group_create("gloo", "127.0.0.1", port, rank, 2, 20000, &pg), "gloo process group");
+  if (pg == NULL) return;
+  int r = -1, w = -1;
+  ok(d2g_process_group_info(pg, &r, &w), "group info");
+  CHECK(r == rank && w == 2, "rank %d of %d", r, w);
+  float v[2] = {(float)rank + 1, 10 * ((float)rank + 1)};
+  int64_t two = 2;
+  d2g_tensor* t = NULL;
+  ok(d2g_tensor_from_host(v, sizeof v, &two, 1, D2G_F32, D2G_CPU, 0, &t), "tensor to reduce");
+  ok(d2g_all_reduce(pg, &t, 1, 0), "all_reduce sum");
+  ok(d2g_tensor_copy_to_host(t, v, sizeof v), "sum out");
+  CHECK(v[0] == 3 && v[1] == 30, "rank %d: sum %g %g", rank, v[0], v[1]);
+  v[0] = (float)rank;
+  ok(d2g_tensor_copy_from_host(t, v, sizeof v), "broadcast input");
+  ok(d2g_broadcast(pg, &t, 1, 1), "broadcast from rank 1");
+  ok(d2g_tensor_copy_to_host(t, v, sizeof v), "broadcast out");
+  CHECK(v[0] == 1, "rank %d: broadcast gave %g", rank, v[0]);
+
+  /* y = W x (2 -> 1, no bias), loss = y; dL/dW = x: rank 0 has x = (1, 2), rank 1 x = (3, 6); the
+   * average is (2, 4). Rank 1's weights start different and are replaced by rank 0's. */
+  d2g_module* lin = NULL;
+  ok(d2g_module_create("linear", "in_features=2\nout_features=1\nbias=false", &lin), "linear");
+  d2g_tensor* wt = NULL;
+  ok(d2g_module_state_entry(lin, 0, NULL, 0, &wt), "weight");
+  float wv[2] = {(float)rank + 0.5f, -1};
+  ok(d2g_tensor_copy_from_host(wt, wv, sizeof wv), "set weight");
+  d2g_data_parallel* dp = NULL;
+  ok(d2g_data_parallel_create(pg, lin, 25, &dp), "data parallel");
+  ok(d2g_tensor_copy_to_host(wt, wv, sizeof wv), "weight after the broadcast");
+  CHECK(wv[0] == 0.5f && wv[1] == -1, "rank %d starts from rank 0's weights: %g %g", rank, wv[0], wv[1]);
+  float xv[2] = {1 + 2.0f * rank, 2 + 4.0f * rank};
+  int64_t xs[2] = {1, 2};
+  d2g_tensor *x = NULL, *y = NULL, *g = NULL;
+  ok(d2g_tensor_from_host(xv, sizeof xv, xs, 2, D2G_F32, D2G_CPU, 0, &x), "x");
+  ok(d2g_linear_forward(lin, x, D2G_EXEC_GRAD, &y), "forward");
+  ok(d2g_tensor_backward(y, NULL, 0), "backward");
+  ok(d2g_data_parallel_finish(dp), "finish");
+  ok(d2g_tensor_grad(wt, &g), "grad");
+  float gv[2] = {0};
+  if (g != NULL) ok(d2g_tensor_copy_to_host(g, gv, sizeof gv), "grad out");
+  CHECK(gv[0] == 2 && gv[1] == 4, "rank %d: averaged grad %g %g", rank, gv[0], gv[1]);
+  d2g_tensor_free(g);
+  d2g_tensor_free(y);
+  d2g_tensor_free(x);
+  d2g_data_parallel_free(dp);
+  d2g_tensor_free(wt);
+  d2g_module_free(lin);
+  d2g_tensor_free(t);
+  d2g_process_group_free(pg);
+}
+
+static void test_data_parallel(void) {
+  char backends[64];
+  ok(d2g_process_group_backends(backends, sizeof backends), "backends");
+  d2g_process_group* pg = NULL;
+  fails(d2g_process_group_create("mpi", "127.0.0.1", 29500, 0, 1, 1000, &pg), D2G_INVALID_ARGUMENT, "not in this build",
+        "an unknown backend");
+  fails(d2g_process_group_create("gloo", "127.0.0.1", 29500, 2, 2, 1000, &pg), D2G_INVALID_ARGUMENT, "outside",
+        "a rank outside the world");
+  if (strstr(backends, "gloo") == NULL) {
+    printf("data parallel: skipped, this build has no Gloo (backends: '%s')\n", backends);
+    return;
+  }
+  int port = free_port();
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    data_parallel_rank(1, port);
+    _exit(failures == 0 ? 0 : 1);
+  }
+  data_parallel_rank(0, port);
+  int status = 0;
+  waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "rank 1's checks (exit status %d)", status);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -468,6 +567,7 @@ int main(void) {
   test_generators();
   test_config_strictness();
   test_autograd();
+  test_data_parallel();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};

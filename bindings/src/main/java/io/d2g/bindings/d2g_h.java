@@ -6367,6 +6367,622 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_process_group_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_process_group_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_create(const char *backend, const char *master_addr, int master_port, int rank, int world_size, int64_t timeout_ms, d2g_process_group **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_process_group_create$descriptor() {
+        return d2g_process_group_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_create(const char *backend, const char *master_addr, int master_port, int rank, int world_size, int64_t timeout_ms, d2g_process_group **out)
+     * }
+     */
+    public static MethodHandle d2g_process_group_create$handle() {
+        return d2g_process_group_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_create(const char *backend, const char *master_addr, int master_port, int rank, int world_size, int64_t timeout_ms, d2g_process_group **out)
+     * }
+     */
+    public static MemorySegment d2g_process_group_create$address() {
+        return d2g_process_group_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_create(const char *backend, const char *master_addr, int master_port, int rank, int world_size, int64_t timeout_ms, d2g_process_group **out)
+     * }
+     */
+    public static MemorySegment d2g_process_group_create(MemorySegment backend, MemorySegment master_addr, int master_port, int rank, int world_size, long timeout_ms, MemorySegment out) {
+        var mh$ = d2g_process_group_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_process_group_create", backend, master_addr, master_port, rank, world_size, timeout_ms, out);
+            }
+            return (MemorySegment)mh$.invokeExact(backend, master_addr, master_port, rank, world_size, timeout_ms, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_process_group_info {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_process_group_info");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_info(const d2g_process_group *pg, int *rank, int *world_size)
+     * }
+     */
+    public static FunctionDescriptor d2g_process_group_info$descriptor() {
+        return d2g_process_group_info.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_info(const d2g_process_group *pg, int *rank, int *world_size)
+     * }
+     */
+    public static MethodHandle d2g_process_group_info$handle() {
+        return d2g_process_group_info.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_info(const d2g_process_group *pg, int *rank, int *world_size)
+     * }
+     */
+    public static MemorySegment d2g_process_group_info$address() {
+        return d2g_process_group_info.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_info(const d2g_process_group *pg, int *rank, int *world_size)
+     * }
+     */
+    public static MemorySegment d2g_process_group_info(MemorySegment pg, MemorySegment rank, MemorySegment world_size) {
+        var mh$ = d2g_process_group_info.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_process_group_info", pg, rank, world_size);
+            }
+            return (MemorySegment)mh$.invokeExact(pg, rank, world_size);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_process_group_backends {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_process_group_backends");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_backends(char *buf, size_t capacity)
+     * }
+     */
+    public static FunctionDescriptor d2g_process_group_backends$descriptor() {
+        return d2g_process_group_backends.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_backends(char *buf, size_t capacity)
+     * }
+     */
+    public static MethodHandle d2g_process_group_backends$handle() {
+        return d2g_process_group_backends.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_backends(char *buf, size_t capacity)
+     * }
+     */
+    public static MemorySegment d2g_process_group_backends$address() {
+        return d2g_process_group_backends.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_process_group_backends(char *buf, size_t capacity)
+     * }
+     */
+    public static MemorySegment d2g_process_group_backends(MemorySegment buf, long capacity) {
+        var mh$ = d2g_process_group_backends.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_process_group_backends", buf, capacity);
+            }
+            return (MemorySegment)mh$.invokeExact(buf, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_all_reduce {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_all_reduce");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_all_reduce(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int average)
+     * }
+     */
+    public static FunctionDescriptor d2g_all_reduce$descriptor() {
+        return d2g_all_reduce.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_all_reduce(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int average)
+     * }
+     */
+    public static MethodHandle d2g_all_reduce$handle() {
+        return d2g_all_reduce.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_all_reduce(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int average)
+     * }
+     */
+    public static MemorySegment d2g_all_reduce$address() {
+        return d2g_all_reduce.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_all_reduce(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int average)
+     * }
+     */
+    public static MemorySegment d2g_all_reduce(MemorySegment pg, MemorySegment tensors, int count, int average) {
+        var mh$ = d2g_all_reduce.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_all_reduce", pg, tensors, count, average);
+            }
+            return (MemorySegment)mh$.invokeExact(pg, tensors, count, average);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_broadcast {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_broadcast");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_broadcast(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int root)
+     * }
+     */
+    public static FunctionDescriptor d2g_broadcast$descriptor() {
+        return d2g_broadcast.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_broadcast(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int root)
+     * }
+     */
+    public static MethodHandle d2g_broadcast$handle() {
+        return d2g_broadcast.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_broadcast(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int root)
+     * }
+     */
+    public static MemorySegment d2g_broadcast$address() {
+        return d2g_broadcast.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_broadcast(d2g_process_group *pg, d2g_tensor *const *tensors, int count, int root)
+     * }
+     */
+    public static MemorySegment d2g_broadcast(MemorySegment pg, MemorySegment tensors, int count, int root) {
+        var mh$ = d2g_broadcast.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_broadcast", pg, tensors, count, root);
+            }
+            return (MemorySegment)mh$.invokeExact(pg, tensors, count, root);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_barrier {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_barrier");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_barrier(d2g_process_group *pg)
+     * }
+     */
+    public static FunctionDescriptor d2g_barrier$descriptor() {
+        return d2g_barrier.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_barrier(d2g_process_group *pg)
+     * }
+     */
+    public static MethodHandle d2g_barrier$handle() {
+        return d2g_barrier.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_barrier(d2g_process_group *pg)
+     * }
+     */
+    public static MemorySegment d2g_barrier$address() {
+        return d2g_barrier.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_barrier(d2g_process_group *pg)
+     * }
+     */
+    public static MemorySegment d2g_barrier(MemorySegment pg) {
+        var mh$ = d2g_barrier.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_barrier", pg);
+            }
+            return (MemorySegment)mh$.invokeExact(pg);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_process_group_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_process_group_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_process_group_free(d2g_process_group *pg)
+     * }
+     */
+    public static FunctionDescriptor d2g_process_group_free$descriptor() {
+        return d2g_process_group_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_process_group_free(d2g_process_group *pg)
+     * }
+     */
+    public static MethodHandle d2g_process_group_free$handle() {
+        return d2g_process_group_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_process_group_free(d2g_process_group *pg)
+     * }
+     */
+    public static MemorySegment d2g_process_group_free$address() {
+        return d2g_process_group_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_process_group_free(d2g_process_group *pg)
+     * }
+     */
+    public static void d2g_process_group_free(MemorySegment pg) {
+        var mh$ = d2g_process_group_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_process_group_free", pg);
+            }
+            mh$.invokeExact(pg);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_data_parallel_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_DOUBLE,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_data_parallel_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_create(d2g_process_group *pg, d2g_module *m, double bucket_mb, d2g_data_parallel **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_data_parallel_create$descriptor() {
+        return d2g_data_parallel_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_create(d2g_process_group *pg, d2g_module *m, double bucket_mb, d2g_data_parallel **out)
+     * }
+     */
+    public static MethodHandle d2g_data_parallel_create$handle() {
+        return d2g_data_parallel_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_create(d2g_process_group *pg, d2g_module *m, double bucket_mb, d2g_data_parallel **out)
+     * }
+     */
+    public static MemorySegment d2g_data_parallel_create$address() {
+        return d2g_data_parallel_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_create(d2g_process_group *pg, d2g_module *m, double bucket_mb, d2g_data_parallel **out)
+     * }
+     */
+    public static MemorySegment d2g_data_parallel_create(MemorySegment pg, MemorySegment m, double bucket_mb, MemorySegment out) {
+        var mh$ = d2g_data_parallel_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_data_parallel_create", pg, m, bucket_mb, out);
+            }
+            return (MemorySegment)mh$.invokeExact(pg, m, bucket_mb, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_data_parallel_finish {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_data_parallel_finish");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_finish(d2g_data_parallel *dp)
+     * }
+     */
+    public static FunctionDescriptor d2g_data_parallel_finish$descriptor() {
+        return d2g_data_parallel_finish.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_finish(d2g_data_parallel *dp)
+     * }
+     */
+    public static MethodHandle d2g_data_parallel_finish$handle() {
+        return d2g_data_parallel_finish.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_finish(d2g_data_parallel *dp)
+     * }
+     */
+    public static MemorySegment d2g_data_parallel_finish$address() {
+        return d2g_data_parallel_finish.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_data_parallel_finish(d2g_data_parallel *dp)
+     * }
+     */
+    public static MemorySegment d2g_data_parallel_finish(MemorySegment dp) {
+        var mh$ = d2g_data_parallel_finish.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_data_parallel_finish", dp);
+            }
+            return (MemorySegment)mh$.invokeExact(dp);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_data_parallel_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_data_parallel_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_data_parallel_free(d2g_data_parallel *dp)
+     * }
+     */
+    public static FunctionDescriptor d2g_data_parallel_free$descriptor() {
+        return d2g_data_parallel_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_data_parallel_free(d2g_data_parallel *dp)
+     * }
+     */
+    public static MethodHandle d2g_data_parallel_free$handle() {
+        return d2g_data_parallel_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_data_parallel_free(d2g_data_parallel *dp)
+     * }
+     */
+    public static MemorySegment d2g_data_parallel_free$address() {
+        return d2g_data_parallel_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_data_parallel_free(d2g_data_parallel *dp)
+     * }
+     */
+    public static void d2g_data_parallel_free(MemorySegment dp) {
+        var mh$ = d2g_data_parallel_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_data_parallel_free", dp);
+            }
+            mh$.invokeExact(dp);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int D2G_PREDICT_EPSILON = (int)0L;
     /**
      * {@snippet lang=c :

@@ -16,11 +16,13 @@ import io.d2g.models.UNet2DConditionConfig;
 import io.d2g.models.UNet2DConditionModel;
 import io.d2g.train.Checkpoint;
 import io.d2g.train.Checkpoints;
+import io.d2g.train.DataParallel;
 import io.d2g.train.Ema;
 import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
+import io.d2g.train.ProcessGroup;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,9 +47,15 @@ import picocli.CommandLine.Spec;
  * same command again: it resumes from the newest checkpoint and ends with exactly the weights an
  * uninterrupted run gives (on the CPU with a fixed {@code --threads}).
  *
+ * <p>Data parallel: under {@code ./d2g launch --nproc N} each of the N processes trains on its share
+ * of every batch ({@code --batch} is the whole batch) and the gradients are averaged across them, so
+ * that N processes reach the weights one process reaches with the same batch (to rounding). Rank 0
+ * writes the checkpoints and the final weights.
+ *
  * <pre>
  * ./d2g example train-denoiser --out runs/denoiser --steps 300          (--help lists the options)
  * ./d2g example train-denoiser --out runs/sd-size --device cuda --width 320 --batch 64 --steps 2000
+ * ./d2g launch --nproc 2 -- ./d2g example train-denoiser --out runs/ddp        (two processes)
  * </pre>
  */
 @Command(name = "train-denoiser", mixinStandardHelpOptions = true,
@@ -106,14 +114,23 @@ public final class TrainDenoiser implements Callable<Integer> {
     validate();
     Device device = Device.parse(deviceName);
     if (threads != null) D2g.setCpuThreads(threads);
+    // Under ./d2g launch: this process's place in the group, and its GPU.
+    if (device.isCuda() && System.getenv("LOCAL_RANK") != null) device = ProcessGroup.localCudaDevice();
+    ProcessGroup group = ProcessGroup.fromEnvironment(device).orElse(null); // null: a single process
+    int rank = group == null ? 0 : group.rank(), world = group == null ? 1 : group.worldSize();
+    require(batch % world == 0, "--batch " + batch + " must be a multiple of the " + world + " processes");
+    int from = rank * batch / world, to = (rank + 1) * batch / world; // this rank's share of each batch
     D2g.manualSeed(seed); // the UNet's initial weights
     String config = configJson();
     NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(
         "{\"num_train_timesteps\": 1000, \"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"beta_end\": 0.012}"));
     Checkpoints checkpoints = new Checkpoints(out.resolve("checkpoints"), keep);
 
-    try (UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig());
+    try (group;
+        UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig());
         Data data = new Data(seed, classes, size, device);
+        // every rank starts from rank 0's weights; gradients are averaged during backward
+        DataParallel ddp = group == null ? null : DataParallel.of(group, unet.to(device));
         Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(lr), unet.to(device),
             ParamGroup.noWeightDecay(ParamGroup.BIASES_AND_NORMS));
         Ema ema = Ema.of(unet)) {
@@ -133,7 +150,7 @@ public final class TrainDenoiser implements Callable<Integer> {
           ema.loadState(c.section("ema"));
           start = c.step();
         }
-        System.out.printf("resumed at step %d of %d%n", start, steps);
+        if (rank == 0) System.out.printf("resumed at step %d of %d%n", start, steps);
       }
 
       for (long step = start; step < steps; step++) {
@@ -141,13 +158,18 @@ public final class TrainDenoiser implements Callable<Integer> {
         opt.zeroGrad();
         double loss;
         try (TensorScope s = new TensorScope()) {
-          Batch b = data.batch(step, batch, schedule, s);
+          Batch b = data.batch(step, batch, from, to, schedule, s);
+          Tensor mse;
           try (var rec = Autograd.record()) {
             Tensor predicted = s.track(unet.forward(b.noisy, b.timesteps, b.text));
-            Tensor mse = s.track(s.track(s.track(predicted.sub(b.noise)).square()).mean());
-            loss = mse.item();
+            mse = s.track(s.track(s.track(predicted.sub(b.noise)).square()).mean());
             mse.backward();
           }
+          if (ddp != null) {
+            ddp.finish(); // the gradients of the whole batch's mean loss, on every rank
+            group.allReduce(List.of(mse), true);
+          }
+          loss = mse.item();
         }
         double gradNorm = opt.clipGradNorm(1.0);
         opt.setLrFactor(lrSchedule.factor(step));
@@ -155,10 +177,10 @@ public final class TrainDenoiser implements Callable<Integer> {
         ema.update(0.99);
 
         long done = step + 1;
-        if (done % logEvery == 0 || done == steps)
+        if (rank == 0 && (done % logEvery == 0 || done == steps))
           System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e%n", done, steps, loss, gradNorm,
               lr * lrSchedule.factor(step));
-        if (done % checkpointEvery == 0 || done == steps) {
+        if (rank == 0 && (done % checkpointEvery == 0 || done == steps)) {
           try (TensorScope s = new TensorScope()) {
             Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
             sections.put("model", track(s, unet.state()));
@@ -170,6 +192,7 @@ public final class TrainDenoiser implements Callable<Integer> {
       }
 
       // The final weights, and their average, as diffusers folders.
+      if (rank != 0) return 0;
       DiffusersFolder.save(out.resolve("unet"), unet);
       ema.copyToModule();
       DiffusersFolder.save(out.resolve("unet_ema"), unet);
@@ -241,25 +264,30 @@ public final class TrainDenoiser implements Callable<Integer> {
       }
     }
 
-    Batch batch(long step, int n, NoiseSchedule schedule, TensorScope s) {
+    /** Samples from..to-1 of step's batch of {@code total}: the same samples whoever draws them. */
+    Batch batch(long step, int total, int from, int to, NoiseSchedule schedule, TensorScope s) {
       SplittableRandom r = new SplittableRandom(Generator.mix(seed, step));
-      List<Tensor> x0 = new ArrayList<>(n), text = new ArrayList<>(n);
+      int n = to - from;
+      List<Tensor> x0 = new ArrayList<>(n), text = new ArrayList<>(n), noises = new ArrayList<>(n);
       long[] t = new long[n];
       float[] a = new float[n], b = new float[n];
-      for (int i = 0; i < n; i++) {
+      for (int i = 0; i < total; i++) {
         int k = r.nextInt(patterns.size());
+        int timestep = r.nextInt(schedule.numTrainTimesteps());
+        if (i < from || i >= to) continue;
+        int j = i - from;
         x0.add(patterns.get(k));
         text.add(prompts.get(k));
-        t[i] = r.nextInt(schedule.numTrainTimesteps());
-        double abar = schedule.alphaBar((int) t[i]);
-        a[i] = (float) Math.sqrt(abar);
-        b[i] = (float) Math.sqrt(1 - abar);
+        t[j] = timestep;
+        double abar = schedule.alphaBar(timestep);
+        a[j] = (float) Math.sqrt(abar);
+        b[j] = (float) Math.sqrt(1 - abar);
+        try (Generator g = Generator.cpu(Generator.mix(Generator.mix(seed, step), i))) {
+          noises.add(s.track(s.track(Tensor.randn(g, DType.F32, patterns.get(k).shape())).to(device)));
+        }
       }
       Tensor clean = s.track(Tensor.cat(x0, 0));
-      Tensor noise;
-      try (Generator g = Generator.cpu(Generator.mix(seed, step))) {
-        noise = s.track(s.track(Tensor.randn(g, DType.F32, clean.shape())).to(device));
-      }
+      Tensor noise = s.track(Tensor.cat(noises, 0));
       Tensor sa = s.track(s.track(Tensor.of(a, n, 1, 1, 1)).to(device));
       Tensor sb = s.track(s.track(Tensor.of(b, n, 1, 1, 1)).to(device));
       // x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps

@@ -1211,6 +1211,111 @@ public final class Native {
     return arr;
   }
 
+  // ---- data-parallel training ------------------------------------------------------------------
+
+  public static MemorySegment processGroupCreate(String backend, String masterAddr, int masterPort, int rank,
+      int worldSize, long timeoutMs) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = scratch();
+      return handle(d2g_process_group_create(arena.allocateFrom(backend), arena.allocateFrom(masterAddr), masterPort,
+          rank, worldSize, timeoutMs, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** rank, world size. */
+  public static int[] processGroupInfo(MemorySegment pg) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_process_group_info(pg, out, out.asSlice(4)));
+      return new int[] {out.get(ValueLayout.JAVA_INT, 0), out.get(ValueLayout.JAVA_INT, 4)};
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static String processGroupBackends() {
+    ExitGuard.enter();
+    try {
+      MemorySegment buf = scratch();
+      check(d2g_process_group_backends(buf, 256));
+      return buf.getString(0);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void allReduce(MemorySegment pg, MemorySegment[] tensors, boolean average) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      load();
+      check(d2g_all_reduce(pg, addresses(arena, tensors), tensors.length, flag(average)));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void broadcast(MemorySegment pg, MemorySegment[] tensors, int root) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      load();
+      check(d2g_broadcast(pg, addresses(arena, tensors), tensors.length, root));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void barrier(MemorySegment pg) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_barrier(pg));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  static void processGroupFree(MemorySegment pg) {
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_process_group_free(pg);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static MemorySegment dataParallelCreate(MemorySegment pg, MemorySegment module, double bucketMb) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_data_parallel_create(pg, module, bucketMb, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static void dataParallelFinish(MemorySegment dp) {
+    ExitGuard.enter();
+    try {
+      load();
+      check(d2g_data_parallel_finish(dp));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  static void dataParallelFree(MemorySegment dp) {
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_data_parallel_free(dp);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   // ---- pipelines ------------------------------------------------------------------------------
 
   public static MemorySegment onestepCreate(MemorySegment text, MemorySegment unet, MemorySegment vae,

@@ -49,6 +49,16 @@ public final class NativeHandle implements Runnable {
     return new NativeHandle(owner, address, Native::emaFree);
   }
 
+  /** A process-group handle owned by {@code owner}. */
+  public static NativeHandle processGroup(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::processGroupFree);
+  }
+
+  /** A data-parallel handle owned by {@code owner}. */
+  public static NativeHandle dataParallel(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::dataParallelFree);
+  }
+
   /** A one-step pipeline handle owned by {@code owner}. */
   public static NativeHandle onestep(Object owner, MemorySegment address) {
     return new NativeHandle(owner, address, Native::onestepFree);

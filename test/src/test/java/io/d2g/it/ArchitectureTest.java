@@ -119,7 +119,8 @@ class ArchitectureTest {
       "models", Set.of("core", "kernels", "nn", "models"),
       "pipelines", Set.of("core", "nn", "models", "pipelines"),
       "train", Set.of("core", "kernels", "nn", "models", "train"),
-      "capi", Set.of("core", "kernels", "nn", "models", "pipelines", "train", "capi"));
+      "dist", Set.of("core", "dist"),
+      "capi", Set.of("core", "kernels", "nn", "models", "pipelines", "train", "dist", "capi"));
 
   @Test
   void nativeLayersPointOneWayAndOnlyCapiIsExternC() throws IOException {
