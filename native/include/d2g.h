@@ -466,6 +466,30 @@ D2G_API d2g_status* d2g_data_parallel_create(d2g_process_group* pg, d2g_module* 
 D2G_API d2g_status* d2g_data_parallel_finish(d2g_data_parallel* dp);
 D2G_API void d2g_data_parallel_free(d2g_data_parallel* dp); /* NULL is a no-op */
 
+/* ---- training steps: one native call per step ---------------------------------------------- */
+
+/* A whole training step in native code: forward, loss, backward, gradient averaging across ranks,
+ * clipping, optimizer step, EMA. The step keeps the optimizer, EMA and data-parallel objects it was
+ * given alive (their handles may be freed before it); keep the module's handle alive. kind "denoise":
+ * a unet2d_condition learns x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps -> eps / v / x0, loss the
+ * mean squared error. config: prediction (epsilon | v_prediction | sample), precision (f32 | bf16:
+ * autocast, f32 weights | f16: autocast and a dynamic loss scale, CUDA only), max_grad_norm (0: no
+ * clipping), ema_decay (default 0.9999; used when ema is not NULL). dp may be NULL. alphas_cumprod:
+ * the schedule's cumulative alphas [T]. Set learning rates with d2g_optimizer_set_lr before a run. */
+typedef struct d2g_train_step d2g_train_step;
+D2G_API d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_module* model, d2g_optimizer* opt,
+                                          d2g_ema* ema, d2g_data_parallel* dp, const d2g_tensor* alphas_cumprod,
+                                          d2g_train_step** out);
+/* One step on a batch: x0 [B, C, H, W] (clean latents), context [B, T, D], timesteps integer [B],
+ * noise like x0 (moved to the model's device if elsewhere). metrics (may be NULL; n_metrics up to
+ * 4): the loss (mean over the batch and the ranks), the gradient norm before clipping (0 without
+ * clipping), the f16 loss scale after the step (1 otherwise), 1 if the weights were updated (0 when
+ * f16 found an overflow and skipped it). Waits for the device. */
+D2G_API d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, const d2g_tensor* context,
+                                       const d2g_tensor* timesteps, const d2g_tensor* noise, double* metrics,
+                                       int n_metrics);
+D2G_API void d2g_train_step_free(d2g_train_step* s); /* NULL is a no-op */
+
 /* ---- pipelines ---------------------------------------------------------------------------- */
 
 /* One-step text-to-image: ids -> text encoder (last hidden state) -> UNet once at `timestep` -> x0

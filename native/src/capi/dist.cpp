@@ -6,18 +6,10 @@
 
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
-#include "../dist/data_parallel.hpp"
-#include "../dist/process_group.hpp"
+#include "handles.hpp"
 
 using d2g::fail;
 
-struct d2g_process_group {
-  std::shared_ptr<d2g::dist::ProcessGroup> pg;
-};
-
-struct d2g_data_parallel {
-  std::unique_ptr<d2g::dist::DataParallel> dp;
-};
 
 namespace {
 
@@ -96,7 +88,7 @@ d2g_status* d2g_data_parallel_create(d2g_process_group* pg, d2g_module* m, doubl
     d2g::require(m, "module");
     if (!(bucket_mb > 0 && bucket_mb <= 4096)) fail(D2G_INVALID_ARGUMENT, "bucket_mb must be in (0, 4096], not ", bucket_mb);
     std::vector<at::Tensor> params = m->net->parameters(true), buffers = m->net->buffers(true);
-    auto dp = std::make_unique<d2g::dist::DataParallel>(pg->pg, std::move(params), std::move(buffers),
+    auto dp = std::make_shared<d2g::dist::DataParallel>(pg->pg, std::move(params), std::move(buffers),
                                                         static_cast<int64_t>(bucket_mb * 1024 * 1024));
     *out = new d2g_data_parallel{std::move(dp)};
   })

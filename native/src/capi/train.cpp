@@ -9,19 +9,10 @@
 #include "../core/config.hpp"
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
-#include "../train/ema.hpp"
-#include "../train/optimizer.hpp"
+#include "handles.hpp"
 
 using d2g::fail;
 
-struct d2g_optimizer {
-  std::unique_ptr<d2g::train::Optimizer> opt;
-  std::vector<std::pair<std::string, at::Tensor>> snapshot;  // from the last state_size
-};
-
-struct d2g_ema {
-  std::unique_ptr<d2g::train::Ema> ema;
-};
 
 namespace {
 
@@ -79,7 +70,7 @@ d2g_status* d2g_optimizer_create(const char* kind, const char* config, const d2g
     }
     if (previous != n_groups - 1) fail(D2G_INVALID_ARGUMENT, "group ", previous + 1, " has no parameters");
     auto opt = d2g::train::make_optimizer(kind, d2g::Config::parse(config == nullptr ? "" : config), std::move(groups));
-    *out = new d2g_optimizer{std::move(opt), {}};
+    *out = new d2g_optimizer{std::shared_ptr<d2g::train::Optimizer>(std::move(opt)), {}};
   })
 }
 
@@ -154,7 +145,7 @@ d2g_status* d2g_ema_create(const d2g_module* m, d2g_ema** out) {
     d2g::require(m, "module");
     std::vector<std::pair<std::string, at::Tensor>> params;
     for (const auto& p : m->net->named_parameters(true)) params.emplace_back(p.key(), p.value());
-    *out = new d2g_ema{std::make_unique<d2g::train::Ema>(std::move(params))};
+    *out = new d2g_ema{std::make_shared<d2g::train::Ema>(std::move(params))};
   })
 }
 
@@ -199,5 +190,36 @@ d2g_status* d2g_ema_load_state(d2g_ema* e, const char* const* names, const d2g_t
 }
 
 void d2g_ema_free(d2g_ema* e) { delete e; }
+
+d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_module* model, d2g_optimizer* opt,
+                                  d2g_ema* ema, d2g_data_parallel* dp, const d2g_tensor* alphas_cumprod,
+                                  d2g_train_step** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    d2g::require(kind, "kind");
+    d2g::require(model, "model");
+    d2g::require(opt, "optimizer");
+    if (std::string(kind) != "denoise") fail(D2G_INVALID_ARGUMENT, "unknown training step '", kind, "' (known: denoise)");
+    auto step = std::make_unique<d2g::train::DenoiseStep>(
+        d2g::Config::parse(config == nullptr ? "" : config), model->net, opt->opt, ema == nullptr ? nullptr : ema->ema,
+        dp == nullptr ? nullptr : dp->dp, d2g::unwrap(alphas_cumprod, "alphas_cumprod"));
+    *out = new d2g_train_step{std::move(step)};
+  })
+}
+
+d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, const d2g_tensor* context,
+                               const d2g_tensor* timesteps, const d2g_tensor* noise, double* metrics, int n_metrics) {
+  D2G_GUARD({
+    d2g::require(s, "train step");
+    if (n_metrics < 0 || n_metrics > 4) fail(D2G_INVALID_ARGUMENT, "n_metrics must be 0..4");
+    if (n_metrics > 0) d2g::require(metrics, "metrics");
+    auto m = s->step->run(d2g::unwrap(x0, "x0"), d2g::unwrap(context, "context"), d2g::unwrap(timesteps, "timesteps"),
+                          d2g::unwrap(noise, "noise"));
+    double all[4] = {m.loss, m.grad_norm, m.loss_scale, m.stepped ? 1.0 : 0.0};
+    for (int i = 0; i < n_metrics; i++) metrics[i] = all[i];
+  })
+}
+
+void d2g_train_step_free(d2g_train_step* s) { delete s; }
 
 }  // extern "C"

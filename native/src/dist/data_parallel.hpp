@@ -32,6 +32,7 @@ class DataParallel {
   // zero gradient), waits for all, and leaves every parameter's gradient averaged across ranks.
   void finish();
   size_t bucket_count() const { return buckets_.size(); }
+  ProcessGroup& group() { return *pg_; }
 
  private:
   struct Bucket {

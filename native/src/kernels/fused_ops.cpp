@@ -30,6 +30,9 @@ at::Tensor group_norm_act_reference(const at::Tensor& x, const torch::nn::GroupN
     h = h + add.view(shape);
   }
   const auto& o = norm->options;
+  // Under autocast the input may be bf16/f16 and the weights f32: normalise in the weights' dtype, as
+  // CUDA autocast does (LibTorch 1.x's CPU group norm refuses mixed dtypes).
+  if (norm->weight.defined() && h.scalar_type() != norm->weight.scalar_type()) h = h.to(norm->weight.scalar_type());
   h = at::group_norm(h, o.num_groups(), norm->weight, norm->bias, o.eps(), at::globalContext().userEnabledCuDNN());
   return silu ? at::silu(h) : h;
 }

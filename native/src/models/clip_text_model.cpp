@@ -105,8 +105,8 @@ struct CLIPEncoderLayerImpl : torch::nn::Module {
     layer_norm2 = register_module("layer_norm2", layer_norm(o));
   }
   at::Tensor forward(at::Tensor x) {
-    x = x + self_attn->forward(layer_norm1->forward(x));
-    return x + mlp->forward(layer_norm2->forward(x));
+    x = x + self_attn->forward(d2g::layer_norm(layer_norm1, x));
+    return x + mlp->forward(d2g::layer_norm(layer_norm2, x));
   }
 
   CLIPAttention self_attn{nullptr};
@@ -175,10 +175,10 @@ std::pair<at::Tensor, at::Tensor> CLIPTextModelImpl::forward(const at::Tensor& i
     h = text_model->encoder->typed[i]->forward(h);
     if (i + 1 == layer) selected = h;
   }
-  at::Tensor hidden = final_norm ? text_model->final_layer_norm->forward(selected) : selected;
+  at::Tensor hidden = final_norm ? d2g::layer_norm(text_model->final_layer_norm, selected) : selected;
   at::Tensor pooled;
   if (want_pooled) {
-    at::Tensor last = (layer == L && final_norm) ? hidden : text_model->final_layer_norm->forward(h);
+    at::Tensor last = (layer == L && final_norm) ? hidden : d2g::layer_norm(text_model->final_layer_norm, h);
     // transformers' rule: with the legacy eos_token_id 2, the position of the largest id (CLIP's
     // EOS 49407 is the largest); otherwise the first position holding eos_token_id (0 if none).
     at::Tensor pos = options.eos_token_id == 2 ? ids.to(at::kInt).argmax(-1)

@@ -115,4 +115,9 @@ void EmbeddingImpl::pretty_print(std::ostream& stream) const {
   stream << "d2g::Embedding(num_embeddings=" << num_embeddings << ", embedding_dim=" << embedding_dim << ")";
 }
 
+at::Tensor layer_norm(torch::nn::LayerNorm& norm, const at::Tensor& x) {
+  const at::Tensor& w = norm->weight;
+  return norm->forward(w.defined() && w.scalar_type() != x.scalar_type() ? x.to(w.scalar_type()) : x);
+}
+
 }  // namespace d2g

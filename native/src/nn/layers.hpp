@@ -59,4 +59,9 @@ class EmbeddingImpl : public torch::nn::Cloneable<EmbeddingImpl> {
 };
 TORCH_MODULE(Embedding);
 
+// norm(x) with x first converted to the norm's weight dtype when they differ: under autocast the
+// input may be bf16/f16 while the weights are f32, which LibTorch 1.x's CPU layer norm refuses (CUDA
+// autocast runs normalisations in f32 anyway; this does the same everywhere).
+at::Tensor layer_norm(torch::nn::LayerNorm& norm, const at::Tensor& x);
+
 }  // namespace d2g

@@ -280,9 +280,9 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(const TransformerOptions& o
 }
 
 at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& context) {
-  at::Tensor h = attn1(norm1(x), only_cross_attention ? context : at::Tensor()) + x;
-  if (attn2) h = attn2(norm2(h), context) + h;
-  return ff(norm3(h)) + h;
+  at::Tensor h = attn1(layer_norm(norm1, x), only_cross_attention ? context : at::Tensor()) + x;
+  if (attn2) h = attn2(layer_norm(norm2, h), context) + h;
+  return ff(layer_norm(norm3, h)) + h;
 }
 
 Transformer2DModelImpl::Transformer2DModelImpl(const TransformerOptions& o, const std::string& where)

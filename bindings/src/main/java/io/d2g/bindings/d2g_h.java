@@ -6983,6 +6983,198 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_train_step_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_train_step_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_create(const char *kind, const char *config, d2g_module *model, d2g_optimizer *opt, d2g_ema *ema, d2g_data_parallel *dp, const d2g_tensor *alphas_cumprod, d2g_train_step **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_train_step_create$descriptor() {
+        return d2g_train_step_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_create(const char *kind, const char *config, d2g_module *model, d2g_optimizer *opt, d2g_ema *ema, d2g_data_parallel *dp, const d2g_tensor *alphas_cumprod, d2g_train_step **out)
+     * }
+     */
+    public static MethodHandle d2g_train_step_create$handle() {
+        return d2g_train_step_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_create(const char *kind, const char *config, d2g_module *model, d2g_optimizer *opt, d2g_ema *ema, d2g_data_parallel *dp, const d2g_tensor *alphas_cumprod, d2g_train_step **out)
+     * }
+     */
+    public static MemorySegment d2g_train_step_create$address() {
+        return d2g_train_step_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_create(const char *kind, const char *config, d2g_module *model, d2g_optimizer *opt, d2g_ema *ema, d2g_data_parallel *dp, const d2g_tensor *alphas_cumprod, d2g_train_step **out)
+     * }
+     */
+    public static MemorySegment d2g_train_step_create(MemorySegment kind, MemorySegment config, MemorySegment model, MemorySegment opt, MemorySegment ema, MemorySegment dp, MemorySegment alphas_cumprod, MemorySegment out) {
+        var mh$ = d2g_train_step_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_train_step_create", kind, config, model, opt, ema, dp, alphas_cumprod, out);
+            }
+            return (MemorySegment)mh$.invokeExact(kind, config, model, opt, ema, dp, alphas_cumprod, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_train_step_run {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_train_step_run");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run(d2g_train_step *s, const d2g_tensor *x0, const d2g_tensor *context, const d2g_tensor *timesteps, const d2g_tensor *noise, double *metrics, int n_metrics)
+     * }
+     */
+    public static FunctionDescriptor d2g_train_step_run$descriptor() {
+        return d2g_train_step_run.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run(d2g_train_step *s, const d2g_tensor *x0, const d2g_tensor *context, const d2g_tensor *timesteps, const d2g_tensor *noise, double *metrics, int n_metrics)
+     * }
+     */
+    public static MethodHandle d2g_train_step_run$handle() {
+        return d2g_train_step_run.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run(d2g_train_step *s, const d2g_tensor *x0, const d2g_tensor *context, const d2g_tensor *timesteps, const d2g_tensor *noise, double *metrics, int n_metrics)
+     * }
+     */
+    public static MemorySegment d2g_train_step_run$address() {
+        return d2g_train_step_run.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run(d2g_train_step *s, const d2g_tensor *x0, const d2g_tensor *context, const d2g_tensor *timesteps, const d2g_tensor *noise, double *metrics, int n_metrics)
+     * }
+     */
+    public static MemorySegment d2g_train_step_run(MemorySegment s, MemorySegment x0, MemorySegment context, MemorySegment timesteps, MemorySegment noise, MemorySegment metrics, int n_metrics) {
+        var mh$ = d2g_train_step_run.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_train_step_run", s, x0, context, timesteps, noise, metrics, n_metrics);
+            }
+            return (MemorySegment)mh$.invokeExact(s, x0, context, timesteps, noise, metrics, n_metrics);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_train_step_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_train_step_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_train_step_free(d2g_train_step *s)
+     * }
+     */
+    public static FunctionDescriptor d2g_train_step_free$descriptor() {
+        return d2g_train_step_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_train_step_free(d2g_train_step *s)
+     * }
+     */
+    public static MethodHandle d2g_train_step_free$handle() {
+        return d2g_train_step_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_train_step_free(d2g_train_step *s)
+     * }
+     */
+    public static MemorySegment d2g_train_step_free$address() {
+        return d2g_train_step_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_train_step_free(d2g_train_step *s)
+     * }
+     */
+    public static void d2g_train_step_free(MemorySegment s) {
+        var mh$ = d2g_train_step_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_train_step_free", s);
+            }
+            mh$.invokeExact(s);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int D2G_PREDICT_EPSILON = (int)0L;
     /**
      * {@snippet lang=c :

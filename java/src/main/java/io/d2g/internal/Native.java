@@ -1316,6 +1316,43 @@ public final class Native {
     }
   }
 
+  // ---- training steps ---------------------------------------------------------------------------
+
+  /** ema, dp: NULL when absent. */
+  public static MemorySegment trainStepCreate(String kind, String config, MemorySegment module, MemorySegment opt,
+      MemorySegment ema, MemorySegment dp, MemorySegment alphasCumprod) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = scratch();
+      return handle(d2g_train_step_create(arena.allocateFrom(kind), arena.allocateFrom(config), module, opt, ema, dp,
+          alphasCumprod, out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** loss, grad norm, loss scale, stepped (1/0). */
+  public static double[] trainStepRun(MemorySegment step, MemorySegment x0, MemorySegment context, MemorySegment t,
+      MemorySegment noise) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      check(d2g_train_step_run(step, x0, context, t, noise, out, 4));
+      return out.asSlice(0, 32).toArray(ValueLayout.JAVA_DOUBLE);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  static void trainStepFree(MemorySegment s) {
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_train_step_free(s);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   // ---- pipelines ------------------------------------------------------------------------------
 
   public static MemorySegment onestepCreate(MemorySegment text, MemorySegment unet, MemorySegment vae,

@@ -59,6 +59,11 @@ public final class NativeHandle implements Runnable {
     return new NativeHandle(owner, address, Native::dataParallelFree);
   }
 
+  /** A training-step handle owned by {@code owner}. */
+  public static NativeHandle trainStep(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::trainStepFree);
+  }
+
   /** A one-step pipeline handle owned by {@code owner}. */
   public static NativeHandle onestep(Object owner, MemorySegment address) {
     return new NativeHandle(owner, address, Native::onestepFree);

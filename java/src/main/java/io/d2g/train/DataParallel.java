@@ -43,6 +43,10 @@ public final class DataParallel implements AutoCloseable {
     return new DataParallel(group, Native.dataParallelCreate(group.handle(), Access.handle(module), bucketMb));
   }
 
+  MemorySegment handle() {
+    return handle.get("data parallel is closed");
+  }
+
   public ProcessGroup group() {
     return group;
   }

@@ -28,7 +28,7 @@ public final class Ema implements AutoCloseable {
     return new Ema(Native.emaCreate(Access.handle(module)));
   }
 
-  private MemorySegment handle() {
+  MemorySegment handle() {
     return handle.get("EMA is closed");
   }
 

@@ -92,7 +92,7 @@ public final class Optimizer implements AutoCloseable {
     return new Optimizer(config, new LinkedHashMap<>(params), rules);
   }
 
-  private MemorySegment handle() {
+  MemorySegment handle() {
     return handle.get("optimizer is closed");
   }
 

@@ -118,7 +118,7 @@ class ArchitectureTest {
       "nn", Set.of("core", "kernels", "nn"),
       "models", Set.of("core", "kernels", "nn", "models"),
       "pipelines", Set.of("core", "nn", "models", "pipelines"),
-      "train", Set.of("core", "kernels", "nn", "models", "train"),
+      "train", Set.of("core", "kernels", "nn", "models", "dist", "train"),
       "dist", Set.of("core", "dist"),
       "capi", Set.of("core", "kernels", "nn", "models", "pipelines", "train", "dist", "capi"));
 

@@ -1,0 +1,108 @@
+#include "denoise_step.hpp"
+
+#include <c10/core/GradMode.h>
+
+#include <vector>
+
+#include "../core/exec.hpp"
+#include "../core/status.hpp"
+
+namespace d2g::train {
+
+DenoiseStep::DenoiseStep(const Config& c, std::shared_ptr<torch::nn::Module> unet, std::shared_ptr<Optimizer> opt,
+                         std::shared_ptr<Ema> ema, std::shared_ptr<dist::DataParallel> dp,
+                         const at::Tensor& alphas_cumprod)
+    : net_(std::move(unet)),
+      opt_(std::move(opt)),
+      ema_(std::move(ema)),
+      dp_(std::move(dp)),
+      prediction_(c.str("prediction", "epsilon")),
+      precision_(c.str("precision", "f32")),
+      max_grad_norm_(c.number("max_grad_norm", 0)),
+      ema_decay_(c.number("ema_decay", 0.9999)) {
+  c.check_all_used("denoise step");
+  unet_ = dynamic_cast<sd::UNet2DConditionModelImpl*>(net_.get());
+  if (unet_ == nullptr) fail(D2G_INVALID_ARGUMENT, "the denoise step trains a unet2d_condition module");
+  if (!opt_) fail(D2G_INVALID_ARGUMENT, "the denoise step needs an optimizer");
+  if (prediction_ != "epsilon" && prediction_ != "v_prediction" && prediction_ != "sample")
+    fail(D2G_INVALID_ARGUMENT, "prediction must be epsilon, v_prediction or sample, not '", prediction_, "'");
+  if (precision_ != "f32" && precision_ != "bf16" && precision_ != "f16")
+    fail(D2G_INVALID_ARGUMENT, "precision must be f32, bf16 or f16, not '", precision_, "'");
+  if (!(max_grad_norm_ >= 0)) fail(D2G_INVALID_ARGUMENT, "max_grad_norm must be >= 0 (0: no clipping)");
+  if (!(ema_decay_ >= 0 && ema_decay_ <= 1)) fail(D2G_INVALID_ARGUMENT, "ema_decay must be in [0, 1]");
+  at::Tensor p0 = net_->parameters().at(0);
+  if (precision_ == "f16" && !p0.is_cuda()) fail(D2G_INVALID_ARGUMENT, "f16 training needs CUDA (use bf16 on the CPU)");
+  if (alphas_cumprod.dim() != 1 || alphas_cumprod.numel() < 1 || !alphas_cumprod.is_floating_point())
+    fail(D2G_INVALID_ARGUMENT, "alphas_cumprod must be a 1-D floating tensor of the schedule's cumulative alphas");
+  abar_ = alphas_cumprod.detach().to(p0.device(), at::kFloat).contiguous();
+  if (precision_ == "f16") {
+    scale_ = at::full({1}, 65536.0, at::TensorOptions().dtype(at::kFloat).device(p0.device()));
+    growth_tracker_ = at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(p0.device()));
+  }
+}
+
+StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_in, const at::Tensor& t_in,
+                             const at::Tensor& noise_in) {
+  at::Tensor p0 = net_->parameters().at(0);
+  const at::Device device = p0.device();
+  if (x0_in.dim() != 4 || !noise_in.sizes().equals(x0_in.sizes()))
+    fail(D2G_INVALID_ARGUMENT, "x0 must be [B, C, H, W] and noise of the same shape");
+  if (t_in.dim() != 1 || t_in.size(0) != x0_in.size(0) || at::isFloatingType(t_in.scalar_type()))
+    fail(D2G_INVALID_ARGUMENT, "timesteps must be integers [B], one per sample");
+  c10::NoGradGuard setup;
+  at::Tensor x0 = x0_in.to(device, at::kFloat), noise = noise_in.to(device, at::kFloat);
+  at::Tensor t = t_in.to(device, at::kLong);
+  if (t.numel() > 0 && (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= abar_.size(0)))
+    fail(D2G_INVALID_ARGUMENT, "timesteps must be in 0..", abar_.size(0) - 1);
+  at::Tensor context = context_in.to(device, p0.scalar_type());
+  at::Tensor abar = abar_.index_select(0, t).view({-1, 1, 1, 1});
+  at::Tensor sa = abar.sqrt(), sb = (1 - abar).sqrt();
+  at::Tensor xt = (sa * x0 + sb * noise).to(p0.scalar_type());
+  at::Tensor target = prediction_ == "epsilon" ? noise : prediction_ == "v_prediction" ? sa * noise - sb * x0 : x0;
+  unet_->check_inputs(xt, t, context);
+
+  opt_->zero_grad();
+  StepMetrics m;
+  at::Tensor loss;
+  {
+    int exec = D2G_EXEC_GRAD | (precision_ == "bf16" ? D2G_EXEC_AUTOCAST_BF16 : 0) |
+               (precision_ == "f16" ? D2G_EXEC_AUTOCAST_F16 : 0);
+    ExecScope scope(exec, device.type());
+    at::Tensor pred = unet_->forward(xt, t, context, nullptr);
+    loss = at::mse_loss(pred.to(at::kFloat), target);
+  }
+  {
+    c10::AutoGradMode grad(true);
+    (scale_.defined() ? loss * scale_ : loss).backward();
+  }
+  if (dp_) dp_->finish();
+
+  c10::NoGradGuard no_grad;
+  bool overflow = false;
+  if (scale_.defined()) {
+    std::vector<at::Tensor> grads;
+    for (auto& g : opt_->groups())
+      for (auto& p : g.params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+    at::Tensor found_inf = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(device));
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, scale_.reciprocal());
+    overflow = found_inf.item<float>() > 0;
+    at::_amp_update_scale_(scale_, growth_tracker_, found_inf, 2.0, 0.5, 2000);
+    m.loss_scale = scale_.item<double>();
+  }
+  if (!overflow) {
+    if (max_grad_norm_ > 0) m.grad_norm = opt_->clip_grad_norm(max_grad_norm_);
+    opt_->step();
+    if (ema_) ema_->update(ema_decay_);
+  }
+  m.stepped = !overflow;
+  at::Tensor l = loss.detach().reshape({1}).clone();
+  if (dp_) {
+    std::vector<at::Tensor> one{l};
+    dp_->group().all_reduce(one, true);
+  }
+  m.loss = l.item<double>();
+  return m;
+}
+
+}  // namespace d2g::train
