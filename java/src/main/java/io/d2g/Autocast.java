@@ -18,18 +18,18 @@ public final class Autocast {
   private Autocast() {}
 
   /** Autocast to bf16 on this thread until the scope is closed. */
-  public static Scope bf16() {
-    return new Scope(ExecMode.set(ExecMode.AUTOCAST, ExecMode.AUTOCAST_BF16));
+  public static ThreadScope bf16() {
+    return new ThreadScope(ExecMode.set(ExecMode.AUTOCAST, ExecMode.AUTOCAST_BF16));
   }
 
   /** Autocast to f16 on this thread until the scope is closed. */
-  public static Scope f16() {
-    return new Scope(ExecMode.set(ExecMode.AUTOCAST, ExecMode.AUTOCAST_F16));
+  public static ThreadScope f16() {
+    return new ThreadScope(ExecMode.set(ExecMode.AUTOCAST, ExecMode.AUTOCAST_F16));
   }
 
   /** No autocast on this thread until the scope is closed (inside another autocast scope). */
-  public static Scope off() {
-    return new Scope(ExecMode.set(ExecMode.AUTOCAST, 0));
+  public static ThreadScope off() {
+    return new ThreadScope(ExecMode.set(ExecMode.AUTOCAST, 0));
   }
 
   /** The dtype operations are autocast to on this thread now, or null when autocast is off. */
@@ -38,19 +38,5 @@ public final class Autocast {
     if ((bits & ExecMode.AUTOCAST_BF16) != 0) return DType.BF16;
     if ((bits & ExecMode.AUTOCAST_F16) != 0) return DType.F16;
     return null;
-  }
-
-  /** Restores the previous setting when closed; close it on the thread that opened it. */
-  public static final class Scope implements AutoCloseable {
-    private final ExecMode.Scope scope;
-
-    Scope(ExecMode.Scope scope) {
-      this.scope = scope;
-    }
-
-    @Override
-    public void close() {
-      scope.close();
-    }
   }
 }

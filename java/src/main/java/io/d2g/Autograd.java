@@ -27,13 +27,13 @@ public final class Autograd {
   private Autograd() {}
 
   /** Records the autograd graph on this thread until the scope is closed. Scopes nest. */
-  public static Scope record() {
-    return new Scope(ExecMode.set(ExecMode.GRAD, ExecMode.GRAD));
+  public static ThreadScope record() {
+    return new ThreadScope(ExecMode.set(ExecMode.GRAD, ExecMode.GRAD));
   }
 
   /** Stops recording on this thread until the scope is closed (inside a {@link #record()} scope). */
-  public static Scope noGrad() {
-    return new Scope(ExecMode.set(ExecMode.GRAD, 0));
+  public static ThreadScope noGrad() {
+    return new ThreadScope(ExecMode.set(ExecMode.GRAD, 0));
   }
 
   /** Whether operations on this thread record the graph now. */
@@ -67,19 +67,5 @@ public final class Autograd {
     MemorySegment[] h = new MemorySegment[tensors.size()];
     for (int i = 0; i < h.length; i++) h[i] = Access.handle(tensors.get(i));
     return h;
-  }
-
-  /** Restores the previous setting when closed; close it on the thread that opened it. */
-  public static final class Scope implements AutoCloseable {
-    private final ExecMode.Scope scope;
-
-    Scope(ExecMode.Scope scope) {
-      this.scope = scope;
-    }
-
-    @Override
-    public void close() {
-      scope.close();
-    }
   }
 }

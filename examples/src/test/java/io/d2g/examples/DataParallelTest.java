@@ -45,19 +45,11 @@ class DataParallelTest {
     Assumptions.assumeTrue(ProcessGroup.backends().contains("gloo"), "this build has no Gloo (Debian: libgloo-dev)");
   }
 
-  /** java ... TrainDenoiser --out OUT ARGS, with options of {@code extra} (name, value pairs) replacing ARGS'. */
+  /** The trainer with ARGS, options of {@code extra} (name, value pairs) replacing ARGS'. */
   private static List<String> trainer(Path out, String... extra) {
     Map<String, String> args = new TreeMap<>(ARGS);
     for (int i = 0; i < extra.length; i += 2) args.put(extra[i], extra[i + 1]);
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:-UsePerfData", "-Xshare:auto", "--enable-native-access=ALL-UNNAMED", "-Dd2g.test.log=/dev/null",
-        "-cp", System.getProperty("java.class.path")));
-    String lib = System.getProperty("d2g.library");
-    if (lib != null) cmd.add("-Dd2g.library=" + lib);
-    cmd.add(TrainDenoiser.class.getName());
-    cmd.addAll(List.of("--out", out.toString()));
-    args.forEach((k, v) -> cmd.addAll(List.of(k, v)));
-    return cmd;
+    return TrainerProcess.command(out, args);
   }
 
   private static int freePort() throws IOException {

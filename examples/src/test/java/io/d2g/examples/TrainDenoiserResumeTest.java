@@ -13,8 +13,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -32,28 +30,16 @@ import org.slf4j.LoggerFactory;
  */
 class TrainDenoiserResumeTest {
   private static final Logger LOG = LoggerFactory.getLogger(TrainDenoiserResumeTest.class);
-  private static final String[] ARGS = {"--steps", "30", "--batch", "4", "--width", "16", "--size", "8",
-      "--checkpoint-every", "4", "--keep", "2", "--threads", "1", "--log-every", "1", "--seed", "5"};
+  private static final Map<String, String> ARGS = Map.of("--steps", "30", "--batch", "4", "--width", "16", "--size", "8",
+      "--checkpoint-every", "4", "--keep", "2", "--threads", "1", "--log-every", "1", "--seed", "5");
 
   @TempDir Path tmp;
-
-  private static List<String> command(Path out) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:-UsePerfData", "-Xshare:auto", "--enable-native-access=ALL-UNNAMED", "-Dd2g.test.log=/dev/null",
-        "-cp", System.getProperty("java.class.path")));
-    String lib = System.getProperty("d2g.library");
-    if (lib != null) cmd.add("-Dd2g.library=" + lib);
-    cmd.add(TrainDenoiser.class.getName());
-    cmd.addAll(List.of("--out", out.toString()));
-    cmd.addAll(Arrays.asList(ARGS));
-    return cmd;
-  }
 
   private record Run(int exit, String output) {}
 
   /** Runs the trainer; killAtStep >= 0 sends SIGKILL once it has logged that step. */
   private static Run train(Path out, int killAtStep) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command(out)).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(TrainerProcess.command(out, ARGS)).redirectErrorStream(true).start();
     StringBuilder log = new StringBuilder();
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
       for (String line; (line = r.readLine()) != null; ) {

@@ -6,9 +6,6 @@ import io.d2g.internal.Native;
 import io.d2g.internal.NativeHandle;
 import io.d2g.nn.NativeModule;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -44,19 +41,12 @@ public final class Ema implements AutoCloseable {
 
   /** The averages, named like the parameters (sharing memory). The caller closes them. */
   public Map<String, Tensor> state() {
-    Native.StateEntries entries = Native.emaState(handle());
-    Map<String, Tensor> out = new LinkedHashMap<>();
-    for (int i = 0; i < entries.names().size(); i++)
-      out.put(entries.names().get(i), Access.tensor(entries.tensors().get(i)));
-    return out;
+    return NamedTensors.adopt(Native.emaState(handle()));
   }
 
   /** Replaces every average (each parameter's name once). */
   public void loadState(Map<String, Tensor> state) {
-    List<String> names = new ArrayList<>(state.keySet());
-    List<MemorySegment> handles = new ArrayList<>();
-    for (String n : names) handles.add(Access.handle(state.get(n)));
-    Native.emaLoadState(handle(), names, handles);
+    NamedTensors.pass(state, (names, handles) -> Native.emaLoadState(handle(), names, handles));
   }
 
   @Override

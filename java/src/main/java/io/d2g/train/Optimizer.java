@@ -150,19 +150,12 @@ public final class Optimizer implements AutoCloseable {
    * momentum_buffer), as tensors sharing its memory. The caller closes them.
    */
   public Map<String, Tensor> state() {
-    Native.StateEntries entries = Native.optimizerState(handle());
-    Map<String, Tensor> out = new LinkedHashMap<>();
-    for (int i = 0; i < entries.names().size(); i++)
-      out.put(entries.names().get(i), Access.tensor(entries.tensors().get(i)));
-    return out;
+    return NamedTensors.adopt(Native.optimizerState(handle()));
   }
 
   /** Replaces the whole state with tensors named as {@link #state()} names them (copied). */
   public void loadState(Map<String, Tensor> state) {
-    List<String> names = new ArrayList<>(state.keySet());
-    List<MemorySegment> handles = new ArrayList<>();
-    for (String n : names) handles.add(Access.handle(state.get(n)));
-    Native.optimizerLoadState(handle(), names, handles);
+    NamedTensors.pass(state, (names, handles) -> Native.optimizerLoadState(handle(), names, handles));
   }
 
   @Override
