@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>When the JVM exits ({@code System.exit}, the end of {@code main}, SIGINT or SIGTERM), its
  * process-wide teardown runs LibTorch's static destructors while other threads may still be inside a
  * forward pass or a copy; that crashed the process with SIGSEGV. Every call in {@link Native} that
- * enters native code counts itself in and out here, and a shutdown hook, registered when the
- * library loads, then
+ * enters native code counts itself in and out here (the library's load too: LibTorch's static
+ * initialisers run inside it), and a shutdown hook, registered before the library loads, then
  *
  * <ol>
  *   <li>refuses new native work: a call that starts afterwards throws {@link IllegalStateException}
@@ -60,10 +60,17 @@ final class ExitGuard {
     return true;
   }
 
-  /** Registers the shutdown hook once; called when the native library has loaded. */
+  /**
+   * Registers the shutdown hook once; called before the native library loads (the load is counted
+   * like a call). Throws {@link IllegalStateException} once the JVM is shutting down.
+   */
   static synchronized void install() {
     if (installed) return;
-    Runtime.getRuntime().addShutdownHook(new Thread(ExitGuard::drain, "d2g-exit-guard"));
+    try {
+      Runtime.getRuntime().addShutdownHook(new Thread(ExitGuard::drain, "d2g-exit-guard"));
+    } catch (IllegalStateException shutdownInProgress) {
+      throw new IllegalStateException("the JVM is shutting down: d2g does not load its library now", shutdownInProgress);
+    }
     installed = true;
   }
 

@@ -39,14 +39,25 @@ public final class NativeLibrary {
 
   private NativeLibrary() {}
 
-  /** Loads the library once; later calls return at once. Throws {@link LibraryLoadException}. */
+  /**
+   * Loads the library once; later calls return at once. Throws {@link LibraryLoadException}, or
+   * {@link IllegalStateException} once the JVM is shutting down.
+   *
+   * <p>The load is native work like any call: LibTorch's static initialisers run inside it, so the
+   * {@link ExitGuard} is installed first and an exit that comes meanwhile waits for the load to end.
+   */
   public static Path load() {
     Path p = loaded;
     if (p != null) return p;
     synchronized (NativeLibrary.class) {
       if (loaded == null) {
-        loaded = loadFrom(locate());
         ExitGuard.install();
+        ExitGuard.enter();
+        try {
+          loaded = loadFrom(locate());
+        } finally {
+          ExitGuard.leave();
+        }
       }
       return loaded;
     }
