@@ -8,6 +8,8 @@
  *   <li>{@code io.d2g.models}: the model families (UNet2DConditionModel, AutoencoderKL, ClipTextModel) and
  *       their typed configs;
  *   <li>{@code io.d2g.diffusion}: noise schedules and prediction types;
+ *   <li>{@code io.d2g.eval}: evaluation metrics in a judge's embedding space (Fréchet distance, text–image
+ *       score, retrieval, fidelity, diversity) with bootstrap intervals;
  *   <li>{@code io.d2g.hub}: diffusers folders, safetensors files, the CLIP tokenizer;
  *   <li>{@code io.d2g.pipelines}: one-step text-to-image;
  *   <li>{@code io.d2g.train}: optimizers, parameter averages, learning-rate schedules;
@@ -28,6 +30,8 @@ module io.d2g {
   requires com.github.weisj.jsvg;
   requires me.tongfei.progressbar;
   requires com.twelvemonkeys.imageio.webp;
+  requires ejml.ddense;
+  requires ejml.core;
 
   exports io.d2g;
   exports io.d2g.cli;
@@ -35,6 +39,7 @@ module io.d2g {
   exports io.d2g.data.emoji;
   exports io.d2g.data.npm;
   exports io.d2g.diffusion;
+  exports io.d2g.eval;
   exports io.d2g.hub;
   exports io.d2g.io;
   exports io.d2g.models;
