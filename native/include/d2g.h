@@ -378,6 +378,17 @@ D2G_API d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_ten
                                               d2g_tensor** out, d2g_tensor** features, int capacity,
                                               int* count);
 
+/* kind "image_text_judge": the evaluation suite's independent image-text model (a CLIP-style dual
+ * encoder that shares nothing with the teacher; native/src/models/image_text_judge.hpp). Config
+ * keys: image_widths, norm_groups, text_width, text_layers, text_max_bytes, embed_dim. Embeddings
+ * are [B, embed_dim], not normalised. exec: see d2g_exec.
+ * images: [B, 3, H, W] floating, in [-1, 1] (H, W >= 8); moved to the module's device and dtype. */
+D2G_API d2g_status* d2g_judge_encode_image(const d2g_module* m, const d2g_tensor* images, int exec,
+                                           d2g_tensor** out);
+/* text: [B, L] integers, each a UTF-8 byte + 1, 0 for padding (1 <= L <= text_max_bytes; every row
+ * has at least one byte). */
+D2G_API d2g_status* d2g_judge_encode_text(const d2g_module* m, const d2g_tensor* text, int exec, d2g_tensor** out);
+
 /* ---- training: optimizers and parameter averages ------------------------------------------ */
 
 /* An optimizer over leaf tensors that require grad (a module's parameters, from
@@ -475,7 +486,10 @@ D2G_API void d2g_data_parallel_free(d2g_data_parallel* dp); /* NULL is a no-op *
  * mean squared error. config: prediction (epsilon | v_prediction | sample), precision (f32 | bf16:
  * autocast, f32 weights | f16: autocast and a dynamic loss scale, CUDA only), max_grad_norm (0: no
  * clipping), ema_decay (default 0.9999; used when ema is not NULL). dp may be NULL. alphas_cumprod:
- * the schedule's cumulative alphas [T]. Set learning rates with d2g_optimizer_set_lr before a run. */
+ * the schedule's cumulative alphas [T]. kind "contrastive": an image_text_judge learns CLIP's
+ * symmetric contrastive loss over (image, caption) pairs (pairs with equal caption ids are not each
+ * other's negatives); config: precision (f32 | bf16), max_grad_norm; ema and alphas_cumprod NULL.
+ * Set learning rates with d2g_optimizer_set_lr before a run. */
 typedef struct d2g_train_step d2g_train_step;
 D2G_API d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_module* model, d2g_optimizer* opt,
                                           d2g_ema* ema, d2g_data_parallel* dp, const d2g_tensor* alphas_cumprod,
@@ -488,6 +502,12 @@ D2G_API d2g_status* d2g_train_step_create(const char* kind, const char* config, 
 D2G_API d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, const d2g_tensor* context,
                                        const d2g_tensor* timesteps, const d2g_tensor* noise, double* metrics,
                                        int n_metrics);
+/* One step of any kind on its inputs, in its order. "denoise": x0, context, timesteps, noise (as
+ * d2g_train_step_run). "contrastive": images [B, 3, H, W], text [B, L] (as d2g_judge_encode_text),
+ * caption ids integer [B]; metrics: the loss, the gradient norm before clipping (0 without clipping),
+ * the image-to-caption top-1 accuracy within the batch, exp(logit_scale) after the step. */
+D2G_API d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const* inputs, int n_inputs,
+                                              double* metrics, int n_metrics);
 D2G_API void d2g_train_step_free(d2g_train_step* s); /* NULL is a no-op */
 
 /* ---- pipelines ---------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include "../dist/data_parallel.hpp"
 #include "../dist/process_group.hpp"
+#include "../train/contrastive_step.hpp"
 #include "../train/denoise_step.hpp"
 #include "../train/ema.hpp"
 #include "../train/optimizer.hpp"
@@ -32,5 +33,5 @@ struct d2g_data_parallel {
 };
 
 struct d2g_train_step {
-  std::unique_ptr<d2g::train::DenoiseStep> step;
+  std::unique_ptr<d2g::train::TrainStep> step;
 };

@@ -8,6 +8,7 @@
 #include "../core/tensor.hpp"
 #include "../models/autoencoder_kl.hpp"
 #include "../models/clip_text_model.hpp"
+#include "../models/image_text_judge.hpp"
 #include "../models/unet2d_condition.hpp"
 #include "../nn/layers.hpp"
 
@@ -15,6 +16,7 @@ using d2g::fail;
 using CLIP = d2g::clip::CLIPTextModelImpl;
 using UNet = d2g::sd::UNet2DConditionModelImpl;
 using VAE = d2g::sd::AutoencoderKLImpl;
+using Judge = d2g::judge::ImageTextJudgeImpl;
 
 extern "C" {
 
@@ -174,6 +176,24 @@ d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sam
     for (size_t i = 0; i < handles.size(); i++) features[i] = handles[i].release();
     *count = static_cast<int>(handles.size());
     *out = result.release();
+  })
+}
+
+d2g_status* d2g_judge_encode_image(const d2g_module* m, const d2g_tensor* images, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto& net = d2g::module_as<Judge>(m, "image_text_judge");
+    d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
+    *out = d2g::wrap(net.encode_image(d2g::unwrap(images, "images")));
+  })
+}
+
+d2g_status* d2g_judge_encode_text(const d2g_module* m, const d2g_tensor* text, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto& net = d2g::module_as<Judge>(m, "image_text_judge");
+    d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
+    *out = d2g::wrap(net.encode_text(d2g::unwrap(text, "text")));
   })
 }
 

@@ -199,24 +199,42 @@ d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_modu
     d2g::require(kind, "kind");
     d2g::require(model, "model");
     d2g::require(opt, "optimizer");
-    if (std::string(kind) != "denoise") fail(D2G_INVALID_ARGUMENT, "unknown training step '", kind, "' (known: denoise)");
-    auto step = std::make_unique<d2g::train::DenoiseStep>(
-        d2g::Config::parse(config == nullptr ? "" : config), model->net, opt->opt, ema == nullptr ? nullptr : ema->ema,
-        dp == nullptr ? nullptr : dp->dp, d2g::unwrap(alphas_cumprod, "alphas_cumprod"));
+    const std::string k(kind);
+    const auto cfg = d2g::Config::parse(config == nullptr ? "" : config);
+    auto data_parallel = dp == nullptr ? nullptr : dp->dp;
+    std::unique_ptr<d2g::train::TrainStep> step;
+    if (k == "denoise") {
+      step = std::make_unique<d2g::train::DenoiseStep>(cfg, model->net, opt->opt, ema == nullptr ? nullptr : ema->ema,
+                                                       data_parallel, d2g::unwrap(alphas_cumprod, "alphas_cumprod"));
+    } else if (k == "contrastive") {
+      if (ema != nullptr || alphas_cumprod != nullptr)
+        fail(D2G_INVALID_ARGUMENT, "the contrastive step takes no EMA and no alphas_cumprod (pass NULL)");
+      step = std::make_unique<d2g::train::ContrastiveStep>(cfg, model->net, opt->opt, data_parallel);
+    } else {
+      fail(D2G_INVALID_ARGUMENT, "unknown training step '", k, "' (known: denoise, contrastive)");
+    }
     *out = new d2g_train_step{std::move(step)};
   })
 }
 
 d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, const d2g_tensor* context,
                                const d2g_tensor* timesteps, const d2g_tensor* noise, double* metrics, int n_metrics) {
+  const d2g_tensor* inputs[4] = {x0, context, timesteps, noise};
+  return d2g_train_step_run_inputs(s, inputs, 4, metrics, n_metrics);
+}
+
+d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const* inputs, int n_inputs,
+                                      double* metrics, int n_metrics) {
   D2G_GUARD({
     d2g::require(s, "train step");
+    if (n_inputs < 0 || n_inputs > 16) fail(D2G_INVALID_ARGUMENT, "n_inputs must be 0..16");
+    if (n_inputs > 0) d2g::require(inputs, "inputs");
     if (n_metrics < 0 || n_metrics > 4) fail(D2G_INVALID_ARGUMENT, "n_metrics must be 0..4");
     if (n_metrics > 0) d2g::require(metrics, "metrics");
-    auto m = s->step->run(d2g::unwrap(x0, "x0"), d2g::unwrap(context, "context"), d2g::unwrap(timesteps, "timesteps"),
-                          d2g::unwrap(noise, "noise"));
-    double all[4] = {m.loss, m.grad_norm, m.loss_scale, m.stepped ? 1.0 : 0.0};
-    for (int i = 0; i < n_metrics; i++) metrics[i] = all[i];
+    std::vector<at::Tensor> in;
+    for (int i = 0; i < n_inputs; i++) in.push_back(d2g::unwrap(inputs[i], "input"));
+    std::vector<double> m = s->step->run(in);
+    for (int i = 0; i < n_metrics; i++) metrics[i] = i < static_cast<int>(m.size()) ? m[i] : 0.0;
   })
 }
 

@@ -105,4 +105,10 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
   return m;
 }
 
+std::vector<double> DenoiseStep::run(const std::vector<at::Tensor>& in) {
+  if (in.size() != 4) fail(D2G_INVALID_ARGUMENT, "the denoise step takes x0, context, timesteps and noise");
+  StepMetrics m = run(in[0], in[1], in[2], in[3]);
+  return {m.loss, m.grad_norm, m.loss_scale, m.stepped ? 1.0 : 0.0};
+}
+
 }  // namespace d2g::train

@@ -18,6 +18,7 @@
 #include "../models/unet2d_condition.hpp"
 #include "ema.hpp"
 #include "optimizer.hpp"
+#include "train_step.hpp"
 
 namespace d2g::train {
 
@@ -28,7 +29,7 @@ struct StepMetrics {
   bool stepped = true;     // false when f16 found an overflow and skipped the update
 };
 
-class DenoiseStep {
+class DenoiseStep : public TrainStep {
  public:
   // config keys: prediction (epsilon), precision (f32), max_grad_norm (0: off), ema_decay (0.9999 when
   // an EMA is given). alphas_cumprod: the schedule's cumulative alphas, [T].
@@ -36,6 +37,8 @@ class DenoiseStep {
               std::shared_ptr<Ema> ema, std::shared_ptr<dist::DataParallel> dp, const at::Tensor& alphas_cumprod);
 
   StepMetrics run(const at::Tensor& x0, const at::Tensor& context, const at::Tensor& timesteps, const at::Tensor& noise);
+  // inputs x0, context, timesteps, noise; returns loss, grad_norm, loss_scale, stepped (1 or 0).
+  std::vector<double> run(const std::vector<at::Tensor>& inputs) override;
 
  private:
   std::shared_ptr<torch::nn::Module> net_;

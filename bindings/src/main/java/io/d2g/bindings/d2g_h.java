@@ -5380,6 +5380,132 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_judge_encode_image {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_judge_encode_image");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_image(const d2g_module *m, const d2g_tensor *images, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_judge_encode_image$descriptor() {
+        return d2g_judge_encode_image.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_image(const d2g_module *m, const d2g_tensor *images, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_judge_encode_image$handle() {
+        return d2g_judge_encode_image.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_image(const d2g_module *m, const d2g_tensor *images, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_judge_encode_image$address() {
+        return d2g_judge_encode_image.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_image(const d2g_module *m, const d2g_tensor *images, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_judge_encode_image(MemorySegment m, MemorySegment images, int exec, MemorySegment out) {
+        var mh$ = d2g_judge_encode_image.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_judge_encode_image", m, images, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, images, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_judge_encode_text {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_judge_encode_text");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_text(const d2g_module *m, const d2g_tensor *text, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_judge_encode_text$descriptor() {
+        return d2g_judge_encode_text.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_text(const d2g_module *m, const d2g_tensor *text, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_judge_encode_text$handle() {
+        return d2g_judge_encode_text.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_text(const d2g_module *m, const d2g_tensor *text, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_judge_encode_text$address() {
+        return d2g_judge_encode_text.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_judge_encode_text(const d2g_module *m, const d2g_tensor *text, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_judge_encode_text(MemorySegment m, MemorySegment text, int exec, MemorySegment out) {
+        var mh$ = d2g_judge_encode_text.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_judge_encode_text", m, text, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, text, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_optimizer_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,
@@ -7110,6 +7236,70 @@ public class d2g_h extends d2g_h$shared {
                 traceDowncall("d2g_train_step_run", s, x0, context, timesteps, noise, metrics, n_metrics);
             }
             return (MemorySegment)mh$.invokeExact(s, x0, context, timesteps, noise, metrics, n_metrics);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_train_step_run_inputs {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_train_step_run_inputs");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run_inputs(d2g_train_step *s, const d2g_tensor *const *inputs, int n_inputs, double *metrics, int n_metrics)
+     * }
+     */
+    public static FunctionDescriptor d2g_train_step_run_inputs$descriptor() {
+        return d2g_train_step_run_inputs.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run_inputs(d2g_train_step *s, const d2g_tensor *const *inputs, int n_inputs, double *metrics, int n_metrics)
+     * }
+     */
+    public static MethodHandle d2g_train_step_run_inputs$handle() {
+        return d2g_train_step_run_inputs.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run_inputs(d2g_train_step *s, const d2g_tensor *const *inputs, int n_inputs, double *metrics, int n_metrics)
+     * }
+     */
+    public static MemorySegment d2g_train_step_run_inputs$address() {
+        return d2g_train_step_run_inputs.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_run_inputs(d2g_train_step *s, const d2g_tensor *const *inputs, int n_inputs, double *metrics, int n_metrics)
+     * }
+     */
+    public static MemorySegment d2g_train_step_run_inputs(MemorySegment s, MemorySegment inputs, int n_inputs, MemorySegment metrics, int n_metrics) {
+        var mh$ = d2g_train_step_run_inputs.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_train_step_run_inputs", s, inputs, n_inputs, metrics, n_metrics);
+            }
+            return (MemorySegment)mh$.invokeExact(s, inputs, n_inputs, metrics, n_metrics);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

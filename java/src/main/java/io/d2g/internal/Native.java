@@ -971,6 +971,26 @@ public final class Native {
     }
   }
 
+  public static MemorySegment judgeEncodeImage(MemorySegment m, MemorySegment images) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_judge_encode_image(m, images, ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static MemorySegment judgeEncodeText(MemorySegment m, MemorySegment text) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_judge_encode_text(m, text, ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   public static MemorySegment vaeSample(MemorySegment mean, MemorySegment logvar, MemorySegment gen) {
     ExitGuard.enter();
     try {
@@ -1338,6 +1358,21 @@ public final class Native {
     try {
       MemorySegment out = scratch();
       check(d2g_train_step_run(step, x0, context, t, noise, out, 4));
+      return out.asSlice(0, 32).toArray(ValueLayout.JAVA_DOUBLE);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** Any kind's step on its inputs (d2g_train_step_run_inputs); the kind's up to 4 metrics. */
+  public static double[] trainStepRunInputs(MemorySegment step, MemorySegment... inputs) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      if (inputs.length > 16) throw new InvalidArgumentException("at most 16 inputs");
+      MemorySegment in = out.asSlice(64, 8L * 16);
+      for (int i = 0; i < inputs.length; i++) in.setAtIndex(ValueLayout.ADDRESS, i, inputs[i]);
+      check(d2g_train_step_run_inputs(step, in, inputs.length, out, 4));
       return out.asSlice(0, 32).toArray(ValueLayout.JAVA_DOUBLE);
     } finally {
       ExitGuard.leave();
