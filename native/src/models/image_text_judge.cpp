@@ -86,7 +86,7 @@ struct ImageTowerImpl : torch::nn::Module {
     stem = register_module("stem", conv(3, w[0], 3, 1));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (size_t i = 0; i < w.size(); i++)
-      blocks->push_back(ResBlock(i == 0 ? w[0] : w[i - 1], w[i], i == 0 ? 1 : 2, o.norm_groups));
+      blocks->push_back(ResBlock(i == 0 ? w[0] : w[i - 1], w[i], 2, o.norm_groups));
     norm = register_module("norm", group_norm(o.norm_groups, w.back()));
     proj = register_module("proj", Linear(w.back(), o.embed_dim));
   }

@@ -5,7 +5,7 @@
 // vocabulary, so held-out words still encode through their spelling).
 //
 //   image: [B, 3, S, S] in [-1, 1] -> stem conv 3x3 -> per width a residual block (two 3x3 convs with
-//          GroupNorm + SiLU; stride 2 from the second width on) -> mean over positions -> Linear -> [B, E]
+//          GroupNorm + SiLU; each halves the resolution) -> mean over positions -> Linear -> [B, E]
 //   text:  [B, L] int64 bytes + 1 (0 = padding) -> Embedding(257, W) -> text_layers residual
 //          convolutions over positions (kernel 3, LayerNorm over channels + GELU; padding masked, so an
 //          embedding does not depend on its batch's padding) -> max over non-padding positions
@@ -14,7 +14,7 @@
 //
 // State names:
 //   image.stem.{weight,bias}, image.blocks.N.{norm1,conv1,norm2,conv2}.{weight,bias},
-//   image.blocks.N.shortcut.{weight,bias} (when the block changes width or stride), image.proj.{weight,bias}
+//   image.blocks.N.shortcut.{weight,bias} (1x1, stride 2), image.proj.{weight,bias}
 //   text.embed.weight, text.blocks.N.{norm,conv}.{weight,bias}, text.proj.{weight,bias}, logit_scale
 //
 // Config keys: image_widths (32,64,128,256), norm_groups (8), text_width (128), text_layers (4),

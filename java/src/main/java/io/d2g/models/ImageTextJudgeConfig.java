@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * The configuration of an {@link ImageTextJudge}: the widths of the image tower's residual stages
- * (each after the first halves the resolution), the image tower's GroupNorm group count, the byte-level text tower's
+ * (each halves the resolution), the image tower's GroupNorm group count, the byte-level text tower's
  * width, depth and longest text in bytes, and the shared embedding width. config.json keys:
  * {@code image_widths, norm_groups, text_width, text_layers, text_max_bytes, embed_dim}.
  */

@@ -3,6 +3,11 @@ package io.d2g.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.d2g.D2g;
+import io.d2g.data.ImageCodec;
+import io.d2g.data.RgbaImage;
+import io.d2g.hub.DiffusersFolder;
+import io.d2g.models.ImageTextJudge;
+import io.d2g.models.ImageTextJudgeConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -84,6 +89,36 @@ class MainTest {
     assertEquals("mine", Files.readString(file));
     assertEquals(List.of("draft.md"), Files.list(folder).map(p -> p.getFileName().toString()).toList());
     assertFalse(Files.exists(tmp.resolve("cache")), "refused before fetching");
+  }
+
+  @Test
+  void evalGradesASampleFolderAndRefusesABrokenOne(@TempDir Path tmp) throws IOException {
+    Path judgeDir = tmp.resolve("judge");
+    try (ImageTextJudge judge = new ImageTextJudge(new ImageTextJudgeConfig(List.of(8), 4, 8, 1, 32, 4))) {
+      DiffusersFolder.save(judgeDir, judge);
+    }
+    Path samples = Files.createDirectory(tmp.resolve("samples"));
+    StringBuilder index = new StringBuilder();
+    for (int i = 0; i < 6; i++) {
+      byte[] rgba = new byte[8 * 8 * 4];
+      java.util.Arrays.fill(rgba, (byte) (40 * i));
+      Files.write(samples.resolve(i + ".png"), ImageCodec.encodePng(new RgbaImage(8, 8, rgba)));
+      index.append("{\"image\": \"").append(i).append(".png\", \"prompt\": \"p").append(i % 2).append("\", \"seed\": ")
+          .append(i / 2).append("}\n");
+    }
+    Files.writeString(samples.resolve("samples.jsonl"), index);
+    Run r = run("eval", "--samples", samples.toString(), "--judge", judgeDir.toString(), "--teacher", samples.toString(),
+        "--rounds", "20", "--out", tmp.resolve("eval.json").toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("\"text_image_score\"") && r.out().contains("\"diversity\""), r.out());
+    assertTrue(Files.readString(tmp.resolve("eval.json")).contains("\"fidelity\""));
+    Files.delete(samples.resolve("4.png"));
+    r = run("eval", "--samples", samples.toString(), "--judge", judgeDir.toString());
+    assertEquals(1, r.code(), r.err());
+    assertTrue(r.err().contains("4.png is missing"), r.err());
+    r = run("eval", "--samples", samples.toString(), "--judge", tmp.resolve("nothing").toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("is not a model folder"), r.err());
   }
 
   @Test

@@ -1,0 +1,119 @@
+package io.d2g.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.d2g.Tensor;
+import io.d2g.eval.JudgeMetrics.Interval;
+import io.d2g.models.ImageTextJudge;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Grades one sample set with the judge: the row a model gets in the results tables. Every figure
+ * comes with a 95% bootstrap interval ({@link Estimate}); each is left out, with the reason under
+ * {@code "skipped"}, when its inputs are missing.
+ *
+ * <ul>
+ *   <li>{@code text_image_score}: each image against its own prompt (the CLIP-score analogue);
+ *   <li>{@code prompt_retrieval_top1}: each image against all distinct prompts of the set;
+ *   <li>{@code fd}: Fréchet distance to the real pictures' embeddings (when given; at least
+ *       {@link FrechetDistance#minimumSamples 2 per dimension} on each side);
+ *   <li>{@code fidelity}: 1 - cos to the teacher's image for the same prompt and seed (when a teacher
+ *       set is given; the DreamSim analogue);
+ *   <li>{@code diversity}: mean pairwise 1 - cos among the images of one prompt (prompts with two or
+ *       more samples; the DreamDiv analogue);
+ *   <li>{@code seconds_per_image}: the mean of the samples' recorded wall times.
+ * </ul>
+ */
+public final class Evaluation {
+  private Evaluation() {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int BATCH = 256;
+
+  /** real (may be null): the real pictures' image embeddings; teacher (may be null): the teacher's samples. */
+  public static ObjectNode evaluate(ImageTextJudge judge, SampleSet samples, Embeddings real, SampleSet teacher,
+      Interval interval) {
+    ObjectNode o = JSON.createObjectNode();
+    ObjectNode skipped = JSON.createObjectNode();
+    o.put("samples", samples.size()).put("size", samples.width() + "x" + samples.height());
+    Embeddings img = embed(judge, samples);
+    List<String> prompts = samples.samples().stream().map(SampleSet.Sample::prompt).toList();
+    Map<String, Integer> distinct = new LinkedHashMap<>();
+    int[] own = new int[prompts.size()];
+    for (int i = 0; i < own.length; i++) own[i] = distinct.computeIfAbsent(prompts.get(i), p -> distinct.size());
+    Embeddings txt = JudgeValidation.textEmbeddings(judge, new ArrayList<>(distinct.keySet()));
+    put(o, "text_image_score", JudgeMetrics.textImageScore(img, txt.select(own), interval));
+    if (distinct.size() >= 2)
+      put(o, "prompt_retrieval_top1", JudgeMetrics.retrievalAccuracy(img, txt, own, 1, interval));
+    else skipped.put("prompt_retrieval_top1", "one distinct prompt");
+
+    if (real == null) skipped.put("fd", "no real pictures given");
+    else put(o, "fd", FrechetDistance.withInterval(real, img, interval.rounds(), interval.seed()));
+
+    if (teacher == null) skipped.put("fidelity", "no teacher samples given");
+    else put(o, "fidelity", fidelity(judge, samples, img, teacher, interval));
+
+    Map<Integer, Integer> perPrompt = new HashMap<>();
+    for (int k : own) perPrompt.merge(k, 1, Integer::sum);
+    List<Integer> rows = new ArrayList<>();
+    for (int i = 0; i < own.length; i++) if (perPrompt.get(own[i]) >= 2) rows.add(i);
+    if (rows.size() >= 4) {
+      int[] idx = rows.stream().mapToInt(Integer::intValue).toArray();
+      int[] groups = rows.stream().mapToInt(i -> own[i]).toArray();
+      put(o, "diversity", JudgeMetrics.diversity(img.select(idx), groups, interval));
+    } else {
+      skipped.put("diversity", "fewer than two prompts with two or more samples each");
+    }
+    double seconds = samples.samples().stream().mapToDouble(SampleSet.Sample::seconds).filter(Double::isFinite)
+        .average().orElse(Double.NaN);
+    if (Double.isFinite(seconds)) o.put("seconds_per_image", seconds);
+    else skipped.put("seconds_per_image", "the samples record no times");
+    if (!skipped.isEmpty()) o.set("skipped", skipped);
+    return o;
+  }
+
+  /** The judge's image embeddings of every sample. */
+  public static Embeddings embed(ImageTextJudge judge, SampleSet set) {
+    int d = judge.config().embedDim();
+    float[] all = new float[set.size() * d];
+    for (int from = 0; from < set.size(); from += BATCH) {
+      int to = Math.min(set.size(), from + BATCH);
+      try (Tensor x = set.pixels(from, to); Tensor e = judge.encodeImage(x)) {
+        System.arraycopy(e.toFloatArray(), 0, all, from * d, (to - from) * d);
+      }
+    }
+    return Embeddings.of(set.size(), d, all);
+  }
+
+  private static Estimate fidelity(ImageTextJudge judge, SampleSet samples, Embeddings img, SampleSet teacher,
+      Interval interval) {
+    Map<String, Integer> teacherIndex = new HashMap<>();
+    for (int i = 0; i < teacher.size(); i++) {
+      SampleSet.Sample t = teacher.samples().get(i);
+      if (t.seed() != null) teacherIndex.put(t.prompt() + "\u0000" + t.seed(), i);
+    }
+    List<Integer> mine = new ArrayList<>(), theirs = new ArrayList<>();
+    for (int i = 0; i < samples.size(); i++) {
+      SampleSet.Sample s = samples.samples().get(i);
+      Integer j = s.seed() == null ? null : teacherIndex.get(s.prompt() + "\u0000" + s.seed());
+      if (j != null) {
+        mine.add(i);
+        theirs.add(j);
+      }
+    }
+    if (mine.size() < 2)
+      throw new InsufficientSamplesException("fidelity pairs samples with the teacher's by prompt and seed; only "
+          + mine.size() + " of " + samples.size() + " have a teacher sample with the same prompt and seed (at least 2 needed)", 2);
+    Embeddings t = embed(judge, teacher);
+    return JudgeMetrics.fidelity(img.select(mine.stream().mapToInt(Integer::intValue).toArray()),
+        t.select(theirs.stream().mapToInt(Integer::intValue).toArray()), interval);
+  }
+
+  private static void put(ObjectNode o, String name, Estimate e) {
+    o.putObject(name).put("value", e.value()).put("low", e.low()).put("high", e.high()).put("n", e.samples());
+  }
+}
