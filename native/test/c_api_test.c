@@ -517,6 +517,44 @@ static void test_data_parallel(void) {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "rank 1's checks (exit status %d)", status);
 }
 
+/* The judge's entry points: encoders on a tiny judge, and the refusals of the C layer. */
+static void test_judge(void) {
+  d2g_module* judge = NULL;
+  ok(d2g_module_create("image_text_judge", "image_widths=8\nnorm_groups=4\ntext_width=8\ntext_layers=1\nembed_dim=4",
+                       &judge),
+     "tiny judge");
+  int64_t ishape[4] = {2, 3, 8, 8};
+  d2g_tensor *img = NULL, *emb = NULL, *txt = NULL;
+  ok(d2g_tensor_randn(ishape, 4, D2G_F32, D2G_CPU, 0, NULL, &img), "images");
+  ok(d2g_judge_encode_image(judge, img, 0, &emb), "encode images");
+  int64_t got[8];
+  int nd = 0;
+  ok(d2g_tensor_ndim(emb, &nd), "embedding rank");
+  ok(d2g_tensor_shape(emb, got, 8), "embedding shape");
+  CHECK(nd == 2 && got[0] == 2 && got[1] == 4, "image embeddings are [2, 4]");
+  d2g_tensor_free(emb);
+  int64_t bytes[6] = {98, 99, 100, 101, 0, 0}, tshape[2] = {2, 3};
+  ok(d2g_tensor_from_blob(bytes, sizeof bytes, tshape, 2, D2G_I64, NULL, NULL, &txt), "text bytes");
+  ok(d2g_judge_encode_text(judge, txt, 0, &emb), "encode text");
+  d2g_tensor_free(emb);
+  fails(d2g_judge_encode_text(judge, img, 0, &emb), D2G_INVALID_ARGUMENT, "[B, L]", "images as text");
+  fails(d2g_judge_encode_image(NULL, img, 0, &emb), D2G_INVALID_ARGUMENT, "NULL", "no module");
+  d2g_module* lin = NULL;
+  ok(d2g_module_create("linear", "in_features=2\nout_features=2", &lin), "linear");
+  fails(d2g_judge_encode_image(lin, img, 0, &emb), D2G_INVALID_ARGUMENT, "not a image_text_judge", "a linear as judge");
+  fails(d2g_train_step_run_inputs(NULL, NULL, 0, NULL, 0), D2G_INVALID_ARGUMENT, "NULL", "run of no step");
+  d2g_train_step* step = NULL;
+  fails(d2g_train_step_create("contrastive", "", judge, NULL, NULL, NULL, NULL, &step), D2G_INVALID_ARGUMENT, "optimizer",
+        "a step without an optimizer");
+  fails(d2g_train_step_create("gan", "", judge, NULL, NULL, NULL, NULL, &step), D2G_INVALID_ARGUMENT, "optimizer",
+        "an unknown kind without an optimizer");
+  CHECK(step == NULL, "no step came out of a refused create");
+  d2g_tensor_free(txt);
+  d2g_tensor_free(img);
+  d2g_module_free(lin);
+  d2g_module_free(judge);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -568,6 +606,7 @@ int main(void) {
   test_config_strictness();
   test_autograd();
   test_data_parallel();
+  test_judge();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};

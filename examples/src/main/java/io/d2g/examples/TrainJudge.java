@@ -6,6 +6,7 @@ import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
 import io.d2g.Generator;
+import io.d2g.InvalidArgumentException;
 import io.d2g.Tensor;
 import io.d2g.TensorScope;
 import io.d2g.cli.Commands;
@@ -112,7 +113,12 @@ public final class TrainJudge implements Callable<Integer> {
     require(checkpointEvery >= 1 && logEvery >= 1, "--checkpoint-every and --log-every must be at least 1");
     Device device = Device.parse(deviceName);
     if (threads != null) D2g.setCpuThreads(threads);
-    ImageTextJudgeConfig judgeConfig = new ImageTextJudgeConfig(widths, 8, textWidth, 4, 96, embedDim);
+    ImageTextJudgeConfig judgeConfig;
+    try {
+      judgeConfig = new ImageTextJudgeConfig(widths, 8, textWidth, 4, 96, embedDim);
+    } catch (InvalidArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
     String config = configJson(judgeConfig);
     Checkpoints checkpoints = new Checkpoints(out.resolve("checkpoints"), 2);
 
