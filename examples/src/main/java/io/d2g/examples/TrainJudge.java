@@ -5,13 +5,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Device;
-import io.d2g.Generator;
 import io.d2g.InvalidArgumentException;
 import io.d2g.Tensor;
 import io.d2g.TensorScope;
 import io.d2g.cli.Commands;
 import io.d2g.data.emoji.EmojiDataset;
 import io.d2g.data.emoji.EmojiRecord;
+import io.d2g.data.emoji.SceneComposer;
+import io.d2g.data.emoji.SpriteAtlas;
 import io.d2g.eval.JudgeValidation;
 import io.d2g.hub.DiffusersFolder;
 import io.d2g.io.Outputs;
@@ -25,13 +26,10 @@ import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -41,12 +39,15 @@ import picocli.CommandLine.Spec;
 
 /**
  * Trains the evaluation suite's judge ({@link ImageTextJudge}) on the emoji corpus, top to bottom:
- * every training-split picture with its caption ("{@code <label>, <style> style}"), composited over a
- * background drawn per picture and step (white half the time, else a random colour: the judge must
- * grade pictures on any background), CLIP's contrastive loss through {@link ContrastiveStep}, AdamW
- * with warm-up and cosine decay. At the end it validates the judge ({@link JudgeValidation}: retrieval
- * on held-out pictures and concepts, style retrieval, FD between halves of the real data under
- * distortions) and writes {@code judge/} (a diffusers-layout folder) and {@code judge-validation.json}.
+ * scenes composed from the training split's pictures ({@link SceneComposer}: one to three emoji of
+ * one style, tints, backgrounds, spatial relations, and the caption that says exactly that; a single
+ * emoji on white has the dataset's caption "{@code <label>, <style> style}") — the distribution the
+ * teacher learns and the models to be graded draw — with CLIP's contrastive loss through
+ * {@link ContrastiveStep}, AdamW with warm-up and cosine decay. Step s uses scenes s·batch ..
+ * (s+1)·batch - 1 of the seed, so any step's batch can be rebuilt. At the end it validates the judge
+ * ({@link JudgeValidation}: retrieval on held-out pictures and concepts, style, relation and colour
+ * retrieval, FD between halves of the real data under distortions) and writes {@code judge/} (a
+ * diffusers-layout folder) and {@code judge-validation.json}.
  *
  * <p>Like every training example it resumes: kill it and run the same command again.
  *
@@ -64,8 +65,8 @@ public final class TrainJudge implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Run folder: checkpoints, judge/ and judge-validation.json.")
   Path out;
 
-  @Option(names = "--epochs", defaultValue = "20", description = "Passes over the training pictures (default: ${DEFAULT-VALUE}).")
-  int epochs;
+  @Option(names = "--steps", defaultValue = "2000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
+  long steps;
 
   @Option(names = "--batch", defaultValue = "128", description = "Pairs per step (default: ${DEFAULT-VALUE}).")
   int batch;
@@ -107,7 +108,7 @@ public final class TrainJudge implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    require(epochs >= 1 && epochs <= 10_000, "--epochs must be 1 to 10000");
+    require(steps >= 1, "--steps must be at least 1");
     require(batch >= 2 && batch <= 8192, "--batch must be 2 to 8192");
     require(lr > 0 && lr < 1, "--lr must be in (0, 1)");
     require(checkpointEvery >= 1 && logEvery >= 1, "--checkpoint-every and --log-every must be at least 1");
@@ -123,12 +124,10 @@ public final class TrainJudge implements Callable<Integer> {
     Checkpoints checkpoints = new Checkpoints(out.resolve("checkpoints"), 2);
 
     try (EmojiDataset ds = EmojiDataset.open(data)) {
-      List<EmojiRecord> train = ds.records(EmojiRecord::isTrain);
-      Map<String, Integer> captionIds = new HashMap<>();
-      for (EmojiRecord r : train) captionIds.putIfAbsent(r.caption(), captionIds.size());
-      long stepsPerEpoch = train.size() / batch, steps = stepsPerEpoch * epochs;
-      require(stepsPerEpoch >= 1, "--batch " + batch + " is larger than the " + train.size() + " training pictures");
-      System.out.printf("%d training pictures, %d captions, %d steps of %d%n", train.size(), captionIds.size(), steps, batch);
+      SceneComposer composer = new SceneComposer(SpriteAtlas.of(ds, EmojiRecord::isTrain),
+          SceneComposer.Options.defaults(ds.manifest().path("size").asInt(64)));
+      System.out.printf("%d training pictures, %d steps of %d scenes%n", ds.records(EmojiRecord::isTrain).size(), steps,
+          batch);
 
       D2g.manualSeed(seed); // the judge's initial weights
       try (ImageTextJudge judge = new ImageTextJudge(judgeConfig);
@@ -153,18 +152,17 @@ public final class TrainJudge implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         for (long s = start; s < steps; s++) {
-          // The step's pairs: epoch e's order is a shuffle seeded by (seed, e), so any step can be rebuilt.
-          List<EmojiRecord> order = order(train, seed, s / stepsPerEpoch);
-          int from = (int) (s % stepsPerEpoch) * batch;
-          List<EmojiRecord> pairs = order.subList(from, from + batch);
           opt.setLrFactor(schedule.factor(s));
           ContrastiveStep.Metrics m;
           try (TensorScope sc = new TensorScope()) {
-            Tensor images = sc.track(sc.track(JudgeValidation.images(ds, pairs, new SplittableRandom(Generator.mix(seed, s))))
+            String[] captions = new String[batch];
+            Tensor images = sc.track(sc.track(JudgeValidation.scenes(composer, seed, s * batch, batch, captions))
                 .to(device));
-            long[] ids = pairs.stream().mapToLong(r -> captionIds.get(r.caption())).toArray();
-            m = step.run(images, sc.track(ImageTextJudge.textBytes(pairs.stream().map(EmojiRecord::caption).toList(),
-                judgeConfig.textMaxBytes())), sc.track(Tensor.of(ids, ids.length)));
+            Map<String, Long> ids = new HashMap<>(); // the same caption twice in a batch is no negative
+            long[] captionIds = new long[batch];
+            for (int i = 0; i < batch; i++) captionIds[i] = ids.computeIfAbsent(captions[i], c -> (long) ids.size());
+            m = step.run(images, sc.track(ImageTextJudge.textBytes(List.of(captions), judgeConfig.textMaxBytes())),
+                sc.track(Tensor.of(captionIds, batch)));
           }
           long done = s + 1;
           if (done % logEvery == 0 || done == steps)
@@ -196,18 +194,10 @@ public final class TrainJudge implements Callable<Integer> {
     return 0;
   }
 
-  /** Epoch e's order of the training pictures. */
-  static List<EmojiRecord> order(List<EmojiRecord> train, long seed, long epoch) {
-    List<EmojiRecord> o = new ArrayList<>(train);
-    SplittableRandom r = new SplittableRandom(Generator.mix(seed, -1 - epoch));
-    for (int i = o.size() - 1; i > 0; i--) Collections.swap(o, i, r.nextInt(i + 1));
-    return o;
-  }
-
   private String configJson(ImageTextJudgeConfig judge) {
     ObjectNode c = new ObjectMapper().createObjectNode();
     c.set("judge", judge.toJson());
-    c.put("epochs", epochs).put("batch", batch).put("lr", lr).put("seed", seed).put("device", deviceName)
+    c.put("steps", steps).put("batch", batch).put("lr", lr).put("seed", seed).put("device", deviceName)
         .put("data", data.toAbsolutePath().normalize().toString());
     if (threads != null) c.put("threads", threads);
     return c.toString();

@@ -9,8 +9,14 @@ import io.d2g.data.emoji.Captions;
 import io.d2g.data.emoji.EmojiDataset;
 import io.d2g.data.emoji.EmojiRecord;
 import io.d2g.data.emoji.EmojiStyle;
+import io.d2g.data.emoji.NamedColour;
+import io.d2g.data.emoji.SceneComposer;
+import io.d2g.data.emoji.SpriteAtlas;
 import io.d2g.data.emoji.Splits;
 import io.d2g.models.ImageTextJudge;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -28,6 +34,9 @@ import java.util.function.UnaryOperator;
  *       seen) and on held-out concepts (never seen in any style);
  *   <li><b>style retrieval</b>: a held-out picture against its own concept's caption in each of the
  *       seven styles — can the judge tell the styles apart when the concept is fixed;
+ *   <li><b>composition</b>: a composed scene against its caption with the first spatial relation
+ *       swapped for each of the four (on scenes of training concepts and of held-out ones), and with
+ *       the background's colour swapped for each of the ten;
  *   <li><b>FD sanity</b>: the Fréchet distance between two disjoint halves of the real training
  *       pictures (near zero), and between one half and the other under growing Gaussian noise, blur
  *       and colour shift (each series should grow monotonically).
@@ -66,6 +75,27 @@ public final class JudgeValidation {
         }
     }
     return Tensor.of(rgb, n, 3, shape[2], shape[3]);
+  }
+
+  /**
+   * Scenes {@code first .. first+n-1} of {@code seed} from the composer as judge input [n, 3, S, S] in
+   * [-1, 1]; their captions go into {@code captions} (length n).
+   */
+  public static Tensor scenes(SceneComposer composer, long seed, long first, int n, String[] captions) {
+    int s = composer.options().size(), px = s * s;
+    byte[] rgb = new byte[n * px * 3];
+    String[] c;
+    try (Arena arena = Arena.ofShared()) { // the composer writes from parallel threads
+      MemorySegment seg = arena.allocate(rgb.length);
+      c = composer.composeBatch(seed, first, n, seg);
+      MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, 0, rgb, 0, rgb.length);
+    }
+    System.arraycopy(c, 0, captions, 0, n);
+    float[] x = new float[rgb.length];
+    for (int i = 0; i < n; i++)
+      for (int p = 0; p < px; p++)
+        for (int ch = 0; ch < 3; ch++) x[(i * 3 + ch) * px + p] = (rgb[(i * px + p) * 3 + ch] & 255) / 127.5f - 1;
+    return Tensor.of(x, n, 3, s, s);
   }
 
   /**
@@ -112,8 +142,93 @@ public final class JudgeValidation {
     ObjectNode style = report.putObject("style_retrieval");
     style.set("heldout_pairs", styleRetrieval(judge, ds, pairs));
     style.set("heldout_concepts", styleRetrieval(judge, ds, concepts));
+    ObjectNode composition = report.putObject("composition");
+    SceneComposer.Options scenes = SceneComposer.Options.defaults(ds.manifest().path("size").asInt(64));
+    SceneComposer seen = new SceneComposer(SpriteAtlas.of(ds, EmojiRecord::isTrain), scenes);
+    SceneComposer unseen = new SceneComposer(SpriteAtlas.of(ds, r -> !r.isTrain()), scenes);
+    long validationSeed = seed ^ 0x5eed_0fL; // scenes training never drew
+    composition.set("relation_training_concepts", relationRetrieval(judge, seen, validationSeed, 500));
+    composition.set("relation_heldout_concepts", relationRetrieval(judge, unseen, validationSeed, 500));
+    composition.set("background_colour_training_concepts", colourRetrieval(judge, seen, validationSeed, 500));
     report.set("fd_sanity", fdSanity(judge, ds, train, seed));
     return report;
+  }
+
+  /**
+   * Scenes with at least one spatial relation: the scene against its caption with the first
+   * relation replaced by each of the four ("to the left of", "to the right of", "above", "below");
+   * how often the true one ranks first (chance 1/4).
+   */
+  static ObjectNode relationRetrieval(ImageTextJudge judge, SceneComposer composer, long seed, int count) {
+    List<SceneComposer.Relation> relations = List.of(SceneComposer.Relation.values());
+    return swapRetrieval(judge, composer, seed, count, relations.size(), plan -> {
+      if (plan.facts().isEmpty()) return null;
+      String phrase = " " + plan.facts().get(0).relation().words + " ";
+      int at = plan.caption().indexOf(phrase);
+      if (at < 0) return null;
+      List<String> options = new ArrayList<>();
+      for (SceneComposer.Relation r : relations)
+        options.add(plan.caption().substring(0, at) + " " + r.words + " " + plan.caption().substring(at + phrase.length()));
+      return new Swap(options, relations.indexOf(plan.facts().get(0).relation()));
+    });
+  }
+
+  /**
+   * Scenes on a flat coloured background: the scene against its caption with the background's colour
+   * replaced by each of the ten colours a background can have (white is never named); chance 1/10.
+   */
+  static ObjectNode colourRetrieval(ImageTextJudge judge, SceneComposer composer, long seed, int count) {
+    List<NamedColour> colours = java.util.Arrays.stream(NamedColour.values()).filter(c -> c != NamedColour.WHITE).toList();
+    return swapRetrieval(judge, composer, seed, count, colours.size(), plan -> {
+      if (plan.gradient() || plan.top() == NamedColour.WHITE) return null;
+      String phrase = " on a " + plan.top().word() + " background";
+      int at = plan.caption().indexOf(phrase);
+      if (at < 0) return null;
+      List<String> options = new ArrayList<>();
+      for (NamedColour c : colours)
+        options.add(plan.caption().substring(0, at) + " on a " + c.word() + " background"
+            + plan.caption().substring(at + phrase.length()));
+      return new Swap(options, colours.indexOf(plan.top()));
+    });
+  }
+
+  /** A caption's variants and which one is true. */
+  private record Swap(List<String> options, int truth) {}
+
+  private static ObjectNode swapRetrieval(ImageTextJudge judge, SceneComposer composer, long seed, int count, int choices,
+      java.util.function.Function<SceneComposer.Plan, Swap> variants) {
+    int hits = 0, found = 0;
+    for (long index = 0; found < count && index < 100L * count; index += BATCH) {
+      String[] captions = new String[BATCH];
+      List<Integer> keep = new ArrayList<>();
+      List<Swap> swaps = new ArrayList<>();
+      for (int i = 0; i < BATCH && found + keep.size() < count; i++) {
+        Swap sw = variants.apply(composer.plan(seed, index + i));
+        if (sw != null) {
+          keep.add(i);
+          swaps.add(sw);
+        }
+      }
+      if (keep.isEmpty()) continue;
+      Embeddings img;
+      try (Tensor x = scenes(composer, seed, index, BATCH, captions); Tensor e = judge.encodeImage(x)) {
+        img = Embeddings.of(BATCH, judge.config().embedDim(), e.toFloatArray());
+      }
+      for (int k = 0; k < keep.size(); k++) {
+        Swap sw = swaps.get(k);
+        Embeddings txt = textEmbeddings(judge, sw.options());
+        double own = img.cosine(keep.get(k), txt, sw.truth());
+        boolean best = true;
+        for (int j = 0; j < sw.options().size() && best; j++)
+          if (j != sw.truth() && img.cosine(keep.get(k), txt, j) > own) best = false;
+        if (best) hits++;
+      }
+      found += keep.size();
+    }
+    ObjectNode o = JSON.createObjectNode();
+    o.put("scenes", found).put("choices", choices).put("top1", found == 0 ? 0 : (double) hits / found)
+        .put("chance", 1.0 / choices);
+    return o;
   }
 
   /** Top-1/top-5 retrieval among the set's distinct captions, image -> caption and caption -> image. */
