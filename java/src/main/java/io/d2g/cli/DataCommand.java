@@ -20,7 +20,7 @@ import picocli.CommandLine;
 
 /** {@code d2g data}: datasets. */
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Build and inspect training datasets.",
-    subcommands = {DataCommand.Emoji.class, CommandLine.HelpCommand.class})
+    subcommands = {DataCommand.Emoji.class, DataCommand.Scenes.class, CommandLine.HelpCommand.class})
 final class DataCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -123,6 +123,50 @@ final class DataCommand implements Runnable {
 
     private void require(boolean ok, String message) {
       if (!ok) throw new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+  }
+
+  /** {@code d2g data scenes}: real composed scenes as a sample folder (the results tables' "real" row). */
+  @Command(name = "scenes", mixinStandardHelpOptions = true,
+      description = {"Write composed scenes of real emoji pictures as a sample folder (samples.jsonl + PNGs), the "
+          + "reference row that './d2g eval' grades beside the models.",
+          "Scenes come from the training split's pictures, or with --held-out from the held-out ones."})
+  static final class Scenes implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--data", defaultValue = "data/emoji-64", description = "The emoji dataset (default: ${DEFAULT-VALUE}).")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "The sample folder to write.")
+    Path out;
+
+    @Option(names = "--count", defaultValue = "1000", description = "How many scenes (default: ${DEFAULT-VALUE}).")
+    int count;
+
+    @Option(names = "--seed", defaultValue = "20261207", description = "Seed of the scenes (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--held-out", description = "Compose from the held-out pictures instead of the training split.")
+    boolean heldOut;
+
+    @Option(names = "--force", description = "Also replace an older or damaged sample folder at --out.")
+    boolean force;
+
+    @Override
+    public Integer call() {
+      if (count < 1 || count > 1_000_000) throw new CommandLine.ParameterException(spec.commandLine(), "--count must be 1 to 1000000");
+      try (io.d2g.data.emoji.EmojiDataset ds = io.d2g.data.emoji.EmojiDataset.open(data);
+          io.d2g.eval.SampleSet.Writer w = io.d2g.eval.SampleSet.writer(out, force)) {
+        var atlas = io.d2g.data.emoji.SpriteAtlas.of(ds, r -> r.isTrain() != heldOut);
+        var composer = new io.d2g.data.emoji.SceneComposer(atlas,
+            io.d2g.data.emoji.SceneComposer.Options.defaults(ds.manifest().path("size").asInt(64)));
+        for (int i = 0; i < count; i++) {
+          var scene = composer.compose(seed, i);
+          w.add(scene.toImage(), scene.caption(), (long) i, Double.NaN);
+        }
+        spec.commandLine().getOut().println("wrote " + w.commit() + " (" + count + " scenes)");
+      }
+      return 0;
     }
   }
 }

@@ -6,6 +6,8 @@ import io.d2g.InvalidArgumentException;
 import io.d2g.Tensor;
 import io.d2g.data.ImageCodec;
 import io.d2g.data.RgbaImage;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -88,6 +90,61 @@ public final class SampleSet {
     }
     if (out.isEmpty()) throw new InvalidArgumentException(index + " lists no samples");
     return new SampleSet(dir, out, w, h);
+  }
+
+  /** What {@link #writer} writes and replaces: a folder of samples.jsonl and PNG images. */
+  public static final OutputKind FOLDER = OutputKind.filesFolder("sample folder", java.util.Set.of(INDEX),
+      n -> n.equals(INDEX) || n.endsWith(".png"));
+
+  /**
+   * Writes a sample folder: images as {@code 00000.png, 00001.png, ...} and their lines, staged beside
+   * {@code target} and put in place by {@link Writer#commit()} (an existing target is replaced only
+   * when it is a sample folder; see {@link Outputs}).
+   */
+  public static Writer writer(Path target, boolean force) {
+    return new Writer(Outputs.stageFolder(target, FOLDER, force));
+  }
+
+  /** Adds samples one by one, then {@link #commit()}; closing without a commit writes nothing. */
+  public static final class Writer implements AutoCloseable {
+    private final Outputs.StagedFolder staged;
+    private final StringBuilder index = new StringBuilder();
+    private final ObjectMapper json = new ObjectMapper();
+    private int count;
+
+    private Writer(Outputs.StagedFolder staged) {
+      this.staged = staged;
+    }
+
+    /** seed may be null, seconds NaN when unknown. */
+    public void add(RgbaImage image, String prompt, Long seed, double seconds) {
+      if (prompt == null || prompt.isEmpty()) throw new InvalidArgumentException("a sample needs a prompt");
+      String name = String.format("%05d.png", count++);
+      try {
+        Files.write(staged.dir().resolve(name), ImageCodec.encodePng(image));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + name, e);
+      }
+      var line = json.createObjectNode().put("image", name).put("prompt", prompt);
+      if (seed != null) line.put("seed", seed);
+      if (Double.isFinite(seconds)) line.put("seconds", seconds);
+      index.append(line).append('\n');
+    }
+
+    /** Puts the folder in place; returns where. */
+    public Path commit() {
+      try {
+        Files.writeString(staged.dir().resolve(INDEX), index, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + INDEX, e);
+      }
+      return staged.commit();
+    }
+
+    @Override
+    public void close() {
+      staged.close();
+    }
   }
 
   public Path dir() {

@@ -91,13 +91,17 @@ class MainTest {
     assertFalse(Files.exists(tmp.resolve("cache")), "refused before fetching");
   }
 
-  @Test
-  void evalGradesASampleFolderAndRefusesABrokenOne(@TempDir Path tmp) throws IOException {
-    Path judgeDir = tmp.resolve("judge");
+  /** A tiny judge saved as a model folder. */
+  private static Path tinyJudge(Path dir) {
     try (ImageTextJudge judge = new ImageTextJudge(new ImageTextJudgeConfig(List.of(8), 4, 8, 1, 32, 4))) {
-      DiffusersFolder.save(judgeDir, judge);
+      DiffusersFolder.save(dir, judge);
     }
-    Path samples = Files.createDirectory(tmp.resolve("samples"));
+    return dir;
+  }
+
+  /** Six flat 8x8 samples, prompts p0 and p1, seeds 0..2. */
+  private static Path tinySamples(Path samples) throws IOException {
+    Files.createDirectories(samples);
     StringBuilder index = new StringBuilder();
     for (int i = 0; i < 6; i++) {
       byte[] rgba = new byte[8 * 8 * 4];
@@ -107,6 +111,13 @@ class MainTest {
           .append(i / 2).append("}\n");
     }
     Files.writeString(samples.resolve("samples.jsonl"), index);
+    return samples;
+  }
+
+  @Test
+  void evalGradesASampleFolderAndRefusesABrokenOne(@TempDir Path tmp) throws IOException {
+    Path judgeDir = tinyJudge(tmp.resolve("judge"));
+    Path samples = tinySamples(tmp.resolve("samples"));
     Run r = run("eval", "--samples", samples.toString(), "--judge", judgeDir.toString(), "--teacher", samples.toString(),
         "--rounds", "20", "--out", tmp.resolve("eval.json").toString());
     assertEquals(0, r.code(), r.err());
@@ -119,6 +130,42 @@ class MainTest {
     r = run("eval", "--samples", samples.toString(), "--judge", tmp.resolve("nothing").toString());
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("is not a model folder"), r.err());
+  }
+
+  @Test
+  void tablesAreRegeneratedFromSampleFoldersAndNeverReplaceAHandWrittenFile(@TempDir Path tmp) throws IOException {
+    Path judgeDir = tinyJudge(tmp.resolve("judge"));
+    Path a = tinySamples(tmp.resolve("a")), b = tinySamples(tmp.resolve("b"));
+    Path md = tmp.resolve("docs/results.md");
+    Files.createDirectories(md.getParent());
+    String[] args = {"tables", "--row", "teacher=" + a, "--row", "student=" + b, "--teacher", "teacher", "--judge",
+        judgeDir.toString(), "--rounds", "20", "--out", md.toString(), "--json", tmp.resolve("eval.json").toString()};
+    for (int pass = 0; pass < 2; pass++) { // the second replaces what the first wrote
+      Run r = run(args);
+      assertEquals(0, r.code(), r.err());
+    }
+    String text = Files.readString(md);
+    assertTrue(text.startsWith(TablesCommand.MARK), text);
+    assertTrue(text.contains("| teacher | 6 |") && text.contains("| student | 6 |"), text);
+    assertTrue(text.contains("./d2g tables --row teacher="), text);
+    assertTrue(Files.isRegularFile(tmp.resolve("docs/results/student.png")));
+    // the student's samples are the teacher's: fidelity 0
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("eval.json").toFile());
+    assertEquals(0, json.path("models").path("student").path("fidelity").path("value").asDouble(), 1e-6);
+    Files.writeString(md, "# my notes\n");
+    Run r = run(args);
+    assertEquals(1, r.code(), r.err());
+    assertEquals("# my notes\n", Files.readString(md));
+    assertEquals(2, run("tables", "--row", "x", "--judge", judgeDir.toString()).code());
+    assertEquals(2, run("tables", "--row", "a=" + a, "--teacher", "b", "--judge", judgeDir.toString()).code());
+  }
+
+  @Test
+  void scenesNeedADataset(@TempDir Path tmp) {
+    Run r = run("data", "scenes", "--data", tmp.resolve("none").toString(), "--out", tmp.resolve("s").toString());
+    assertEquals(1, r.code(), r.err());
+    assertTrue(r.err().contains("is not an emoji dataset"), r.err());
+    assertFalse(Files.exists(tmp.resolve("s")));
   }
 
   @Test
