@@ -47,7 +47,7 @@ import picocli.CommandLine.Spec;
  * (s+1)·batch - 1 of the seed, so any step's batch can be rebuilt. At the end it validates the judge
  * ({@link JudgeValidation}: retrieval on held-out pictures and concepts, style, relation and colour
  * retrieval, FD between halves of the real data under distortions) and writes {@code judge/} (a
- * diffusers-layout folder) and {@code judge-validation.json}.
+ * diffusers-layout folder, f16 weights) and {@code judge-validation.json} (of those weights).
  *
  * <p>Like every training example it resumes: kill it and run the same command again.
  *
@@ -182,9 +182,14 @@ public final class TrainJudge implements Callable<Integer> {
           }
         }
 
-        judge.eval();
+        // Shipped in f16 (config.json + diffusion_pytorch_model.safetensors); what is validated is what
+        // ships: the saved weights, loaded back (into f32).
+        judge.eval().to(Device.CPU, DType.F16);
         DiffusersFolder.save(out.resolve("judge"), judge);
-        ObjectNode report = JudgeValidation.run(judge, ds, seed);
+        ObjectNode report;
+        try (ImageTextJudge shipped = DiffusersFolder.load(out.resolve("judge"), ImageTextJudge.FAMILY)) {
+          report = JudgeValidation.run(shipped, ds, seed);
+        }
         report.set("training", new ObjectMapper().readTree(config));
         Outputs.writeResults(out.resolve("judge-validation.json"), "train-judge", false, report);
         System.out.println(report.toPrettyString());

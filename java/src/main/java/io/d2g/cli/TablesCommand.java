@@ -163,14 +163,18 @@ final class TablesCommand implements Callable<Integer> {
         .append(rounds).append(" rounds (seed ").append(seed).append(").");
     if (real != null) b.append(" FD is against ").append(realCount).append(" real training pictures of ").append(real).append('.');
     if (teacher != null) b.append(" Fidelity is 1 - cos to row `").append(teacher).append("` for the same prompt and seed.");
-    b.append("\n\n| model | samples | FD ↓ | text–image score ↑ | prompt top-1 ↑ | fidelity ↓ | diversity | s / image |\n");
-    b.append("|---|---|---|---|---|---|---|---|\n");
+    b.append(" Relation and colour: how often the image prefers its prompt to the prompt with its first relation "
+        + "(colour) swapped for each other one (chance 1/4 and 1/11); – where no prompt of the row names one.");
+    b.append("\n\n| model | samples | FD ↓ | text–image score ↑ | prompt top-1 ↑ | relation ↑ | colour ↑ | fidelity ↓ "
+        + "| diversity | s / image |\n");
+    b.append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (var it = models.fields(); it.hasNext(); ) {
       var e = it.next();
       JsonNode r = e.getValue();
       b.append("| ").append(e.getKey()).append(" | ").append(r.path("samples").asInt()).append(" | ")
           .append(cell(r, "fd")).append(" | ").append(cell(r, "text_image_score")).append(" | ")
-          .append(cell(r, "prompt_retrieval_top1")).append(" | ").append(cell(r, "fidelity")).append(" | ")
+          .append(cell(r, "prompt_retrieval_top1")).append(" | ").append(cell(r, "relation_accuracy")).append(" | ")
+          .append(cell(r, "colour_accuracy")).append(" | ").append(cell(r, "fidelity")).append(" | ")
           .append(cell(r, "diversity")).append(" | ")
           .append(r.has("seconds_per_image") ? String.format(Locale.ROOT, "%.4g", r.path("seconds_per_image").asDouble()) : "–")
           .append(" |\n");

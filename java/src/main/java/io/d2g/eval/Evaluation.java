@@ -3,6 +3,8 @@ package io.d2g.eval;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.d2g.Tensor;
+import io.d2g.data.emoji.NamedColour;
+import io.d2g.data.emoji.SceneComposer;
 import io.d2g.eval.JudgeMetrics.Interval;
 import io.d2g.models.ImageTextJudge;
 import java.util.ArrayList;
@@ -19,6 +21,9 @@ import java.util.Map;
  * <ul>
  *   <li>{@code text_image_score}: each image against its own prompt (the CLIP-score analogue);
  *   <li>{@code prompt_retrieval_top1}: each image against all distinct prompts of the set;
+ *   <li>{@code relation_accuracy}, {@code colour_accuracy}: compositional accuracy — each image whose
+ *       prompt names a spatial relation (a colour) against its prompt with that relation (colour)
+ *       swapped for each of the others; how often the true prompt ranks first (chance 1/4, 1/11);
  *   <li>{@code fd}: Fréchet distance to the real pictures' embeddings (when given; at least
  *       {@link FrechetDistance#minimumSamples 2 per dimension} on each side);
  *   <li>{@code fidelity}: 1 - cos to the teacher's image for the same prompt and seed (when a teacher
@@ -39,7 +44,8 @@ public final class Evaluation {
       Interval interval) {
     ObjectNode o = JSON.createObjectNode();
     ObjectNode skipped = JSON.createObjectNode();
-    o.put("samples", samples.size()).put("size", samples.width() + "x" + samples.height());
+    o.put("samples", samples.size()).put("size", samples.width() + "x" + samples.height())
+        .put("rounds", interval.rounds()).put("seed", interval.seed());
     Embeddings img = embed(judge, samples);
     List<String> prompts = samples.samples().stream().map(SampleSet.Sample::prompt).toList();
     Map<String, Integer> distinct = new LinkedHashMap<>();
@@ -50,6 +56,13 @@ public final class Evaluation {
     if (distinct.size() >= 2)
       put(o, "prompt_retrieval_top1", JudgeMetrics.retrievalAccuracy(img, txt, own, 1, interval));
     else skipped.put("prompt_retrieval_top1", "one distinct prompt");
+
+    Estimate relation = swapAccuracy(judge, img, prompts, RELATIONS, interval);
+    if (relation != null) put(o, "relation_accuracy", relation);
+    else skipped.put("relation_accuracy", "fewer than 2 prompts name a spatial relation");
+    Estimate colour = swapAccuracy(judge, img, prompts, COLOURS, interval);
+    if (colour != null) put(o, "colour_accuracy", colour);
+    else skipped.put("colour_accuracy", "fewer than 2 prompts name a colour");
 
     if (real == null) skipped.put("fd", "no real pictures given");
     else put(o, "fd", FrechetDistance.withInterval(real, img, interval.rounds(), interval.seed()));
@@ -74,6 +87,48 @@ public final class Evaluation {
     else skipped.put("seconds_per_image", "the samples record no times");
     if (!skipped.isEmpty()) o.set("skipped", skipped);
     return o;
+  }
+
+  /** The phrases a compositional prompt is tested on: the four relations, the eleven colours. */
+  static final List<String> RELATIONS = java.util.Arrays.stream(SceneComposer.Relation.values()).map(r -> r.words).toList();
+  static final List<String> COLOURS = java.util.Arrays.stream(NamedColour.values()).map(NamedColour::word).toList();
+
+  /**
+   * Compositional accuracy: for each sample whose prompt contains one of the phrases (as whole
+   * words), the image against its prompt with that first phrase replaced by each of the others;
+   * 1 when the true prompt ranks first. Null when fewer than 2 prompts qualify.
+   */
+  static Estimate swapAccuracy(ImageTextJudge judge, Embeddings img, List<String> prompts, List<String> phrases,
+      Interval interval) {
+    List<Double> hits = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      String p = " " + prompts.get(i).replace(",", " ,") + " ";
+      int at = -1, which = -1;
+      for (int k = 0; k < phrases.size(); k++) {
+        int a = p.indexOf(" " + phrases.get(k) + " ");
+        if (a >= 0 && (at < 0 || a < at)) {
+          at = a;
+          which = k;
+        }
+      }
+      if (at < 0) continue;
+      List<String> options = new ArrayList<>();
+      for (String alt : phrases)
+        options.add((p.substring(0, at) + " " + alt + " " + p.substring(at + phrases.get(which).length() + 2))
+            .replace(" ,", ",").trim());
+      Embeddings txt = JudgeValidation.textEmbeddings(judge, options);
+      double own = img.cosine(i, txt, which);
+      boolean best = true;
+      for (int j = 0; j < options.size() && best; j++) if (j != which && img.cosine(i, txt, j) > own) best = false;
+      hits.add(best ? 1.0 : 0.0);
+    }
+    if (hits.size() < 2) return null;
+    double[] h = hits.stream().mapToDouble(Double::doubleValue).toArray();
+    return Bootstrap.estimate(h.length, interval.rounds(), interval.seed(), idx -> {
+      double sum = 0;
+      for (int k : idx) sum += h[k];
+      return sum / idx.length;
+    });
   }
 
   /** The judge's image embeddings of every sample. */

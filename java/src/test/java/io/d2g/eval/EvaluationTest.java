@@ -1,7 +1,6 @@
 package io.d2g.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -56,10 +55,29 @@ class EvaluationTest {
       assertEquals(0.5, o.path("seconds_per_image").asDouble(), 0);
       assertTrue(o.path("diversity").path("value").asDouble() > 0, o.toString());
       assertTrue(o.has("text_image_score") && o.has("prompt_retrieval_top1"), o.toString());
-      assertFalse(o.has("skipped"), o.toString());
+      // the prompts name no relation and no colour: only those are skipped
+      assertEquals(List.of("relation_accuracy", "colour_accuracy"), iterator(o.path("skipped").fieldNames()));
       // without a real side or a teacher those figures are skipped, with the reason
       ObjectNode bare = Evaluation.evaluate(judge, set, null, null, IV);
       assertTrue(bare.path("skipped").has("fd") && bare.path("skipped").has("fidelity"), bare.toString());
+    }
+  }
+
+  @Test
+  void compositionalAccuracySwapsTheFirstRelationOrColour() throws IOException {
+    SampleSet set = SampleSet.open(sampleFolder(dir.resolve("s"), 4, 4, 1));
+    try (ImageTextJudge judge = new ImageTextJudge(TINY)) {
+      Embeddings img = Evaluation.embed(judge, set);
+      List<String> prompts = List.of("a cat to the left of a red car, noto style", "a dog above a cat, noto style",
+          "hot springs, noto style", "a blue car on a green background, twemoji style");
+      // prompts 0 and 1 name relations, 0 and 3 colours; 2 neither
+      Estimate rel = Evaluation.swapAccuracy(judge, img, prompts, Evaluation.RELATIONS, IV);
+      Estimate col = Evaluation.swapAccuracy(judge, img, prompts, Evaluation.COLOURS, IV);
+      assertEquals(2, rel.samples());
+      assertEquals(2, col.samples());
+      // with one prompt naming a colour there is nothing to average
+      assertEquals(null, Evaluation.swapAccuracy(judge, img, List.of("a red car, noto style", "a cat, noto style",
+          "a dog, noto style", "a fox, noto style"), Evaluation.COLOURS, IV));
     }
   }
 
@@ -95,6 +113,12 @@ class EvaluationTest {
     Files.writeString(s.resolve(SampleSet.INDEX), "{\"image\": \"../x.png\", \"prompt\": \"p\"}\n");
     assertMessage(s, "lies outside");
     assertMessage(dir.resolve("nowhere"), "has no samples.jsonl");
+  }
+
+  private static List<String> iterator(java.util.Iterator<String> it) {
+    List<String> out = new ArrayList<>();
+    it.forEachRemaining(out::add);
+    return out;
   }
 
   private static void assertMessage(Path folder, String part) {
