@@ -1,22 +1,15 @@
 package io.d2g.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.d2g.data.emoji.EmojiDataset;
-import io.d2g.data.emoji.EmojiRecord;
 import io.d2g.eval.Embeddings;
 import io.d2g.eval.Evaluation;
 import io.d2g.eval.JudgeMetrics;
-import io.d2g.eval.JudgeValidation;
 import io.d2g.eval.SampleSet;
 import io.d2g.hub.DiffusersFolder;
 import io.d2g.io.Outputs;
 import io.d2g.models.ImageTextJudge;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
-import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -39,12 +32,8 @@ final class EvalCommand implements Callable<Integer> {
       description = "The judge (a folder with config.json and weights; default: ${DEFAULT-VALUE}).")
   Path judge;
 
-  @Option(names = "--real", description = "An emoji dataset whose training pictures are the real side of FD.")
+  @Option(names = "--real", description = "A sample folder of real pictures (e.g. from 'd2g data scenes'): the real side of FD.")
   Path real;
-
-  @Option(names = "--real-count", defaultValue = "5000",
-      description = "How many real pictures (a seeded sample; default: ${DEFAULT-VALUE}).")
-  int realCount;
 
   @Option(names = "--teacher", description = "The teacher's sample folder, for fidelity (pairs by prompt and seed).")
   Path teacher;
@@ -52,7 +41,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--rounds", defaultValue = "1000", description = "Bootstrap rounds (default: ${DEFAULT-VALUE}).")
   int rounds;
 
-  @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap and the real sample (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--out", description = "Also write the figures to this results file (JSON).")
@@ -61,7 +50,6 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (rounds < 10) throw new CommandLine.ParameterException(spec.commandLine(), "--rounds must be at least 10");
-    if (realCount < 2) throw new CommandLine.ParameterException(spec.commandLine(), "--real-count must be at least 2");
     if (!Files.isRegularFile(judge.resolve("config.json")))
       throw new CommandLine.ParameterException(spec.commandLine(), "--judge " + judge + " is not a model folder "
           + "(no config.json); train one with './d2g example train-judge'");
@@ -69,14 +57,7 @@ final class EvalCommand implements Callable<Integer> {
     SampleSet teacherSet = teacher == null ? null : SampleSet.open(teacher);
     try (ImageTextJudge j = DiffusersFolder.load(judge, ImageTextJudge.FAMILY)) {
       j.eval();
-      Embeddings realEmb = null;
-      if (real != null) {
-        try (EmojiDataset ds = EmojiDataset.open(real)) {
-          List<EmojiRecord> train = new ArrayList<>(ds.records(EmojiRecord::isTrain));
-          Collections.shuffle(train, new Random(seed));
-          realEmb = JudgeValidation.imageEmbeddings(j, ds, train.subList(0, Math.min(realCount, train.size())), x -> x);
-        }
-      }
+      Embeddings realEmb = real == null ? null : Evaluation.embed(j, SampleSet.open(real));
       ObjectNode figures = Evaluation.evaluate(j, set, realEmb, teacherSet, new JudgeMetrics.Interval(rounds, seed));
       figures.put("judge", judge.toAbsolutePath().normalize().toString());
       figures.put("sample_folder", samples.toAbsolutePath().normalize().toString());

@@ -5,12 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.d2g.data.ImageCodec;
 import io.d2g.data.RgbaImage;
-import io.d2g.data.emoji.EmojiDataset;
-import io.d2g.data.emoji.EmojiRecord;
 import io.d2g.eval.Embeddings;
 import io.d2g.eval.Evaluation;
+import io.d2g.eval.FrechetDistance;
 import io.d2g.eval.JudgeMetrics;
-import io.d2g.eval.JudgeValidation;
 import io.d2g.eval.SampleSet;
 import io.d2g.hub.DiffusersFolder;
 import io.d2g.io.OutputKind;
@@ -22,13 +20,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -58,11 +53,8 @@ final class TablesCommand implements Callable<Integer> {
   @Option(names = "--judge", defaultValue = "models/judge", description = "The judge (default: ${DEFAULT-VALUE}).")
   Path judge;
 
-  @Option(names = "--real", description = "An emoji dataset whose training pictures are the real side of FD.")
+  @Option(names = "--real", description = "A sample folder of real pictures (e.g. from 'd2g data scenes'): the real side of FD.")
   Path real;
-
-  @Option(names = "--real-count", defaultValue = "5000", description = "Real pictures for FD (default: ${DEFAULT-VALUE}).")
-  int realCount;
 
   @Option(names = "--judge-validation", description = "The judge's validation report (train-judge's), copied into --json.")
   Path judgeValidation;
@@ -70,7 +62,7 @@ final class TablesCommand implements Callable<Integer> {
   @Option(names = "--rounds", defaultValue = "1000", description = "Bootstrap rounds (default: ${DEFAULT-VALUE}).")
   int rounds;
 
-  @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap and the real sample (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--grid", defaultValue = "16", description = "Pictures per row's grid (default: ${DEFAULT-VALUE}).")
@@ -128,18 +120,16 @@ final class TablesCommand implements Callable<Integer> {
     ObjectNode models = report.putObject("models");
     try (ImageTextJudge j = DiffusersFolder.load(judge, ImageTextJudge.FAMILY)) {
       j.eval();
-      Embeddings realEmb = null;
-      if (real != null) {
-        try (EmojiDataset ds = EmojiDataset.open(real)) {
-          List<EmojiRecord> train = new ArrayList<>(ds.records(EmojiRecord::isTrain));
-          Collections.shuffle(train, new Random(seed));
-          realEmb = JudgeValidation.imageEmbeddings(j, ds, train.subList(0, Math.min(realCount, train.size())), x -> x);
-        }
-      }
+      Embeddings realEmb = real == null ? null : Evaluation.embed(j, SampleSet.open(real));
       JudgeMetrics.Interval iv = new JudgeMetrics.Interval(rounds, seed);
       for (var e : sets.entrySet()) {
         SampleSet t = teacher == null || teacher.equals(e.getKey()) ? null : sets.get(teacher);
-        ObjectNode row = Evaluation.evaluate(j, e.getValue(), realEmb, t, iv);
+        // a row too small for FD keeps its other figures (d2g eval refuses it instead)
+        int min = FrechetDistance.minimumSamples(j.config().embedDim());
+        boolean small = realEmb != null && e.getValue().size() < min;
+        ObjectNode row = Evaluation.evaluate(j, e.getValue(), small ? null : realEmb, t, iv);
+        if (small)
+          row.withObject("skipped").put("fd", e.getValue().size() + " samples; FD needs at least " + min);
         row.put("sample_folder", folders.get(e.getKey()).toString());
         models.set(e.getKey(), row);
         spec.commandLine().getOut().printf("%s: graded %d samples%n", e.getKey(), e.getValue().size());
@@ -150,18 +140,18 @@ final class TablesCommand implements Callable<Integer> {
     for (var e : sets.entrySet())
       Outputs.writeBytes(gridDir.resolve(e.getKey() + ".png"), GRID, force,
           Png.withText(ImageCodec.encodePng(grid(e.getValue(), grid)), "Software", Png.SOFTWARE));
-    String md = markdown(models, gridDir.getFileName().toString());
+    String md = markdown(models, gridDir.getFileName().toString(), report.path("judge_validation"));
     Outputs.writeFile(out, MARKDOWN, force, o -> o.write(md.getBytes(StandardCharsets.UTF_8)));
     if (json != null) Outputs.writeResults(json, "d2g tables", force, report);
     spec.commandLine().getOut().println("wrote " + out + (json == null ? "" : " and " + json));
     return 0;
   }
 
-  private String markdown(ObjectNode models, String gridFolder) {
+  private String markdown(ObjectNode models, String gridFolder, JsonNode validation) {
     StringBuilder b = new StringBuilder(MARK).append("\n\n# Results\n\n");
     b.append("Every figure is graded by the project's judge (").append(judge).append(") with a 95% bootstrap interval of ")
         .append(rounds).append(" rounds (seed ").append(seed).append(").");
-    if (real != null) b.append(" FD is against ").append(realCount).append(" real training pictures of ").append(real).append('.');
+    if (real != null) b.append(" FD is against the real pictures of ").append(real).append('.');
     if (teacher != null) b.append(" Fidelity is 1 - cos to row `").append(teacher).append("` for the same prompt and seed.");
     b.append(" Relation and colour: how often the image prefers its prompt to the prompt with its first relation "
         + "(colour) swapped for each other one (chance 1/4 and 1/11); – where no prompt of the row names one.");
@@ -179,6 +169,7 @@ final class TablesCommand implements Callable<Integer> {
           .append(r.has("seconds_per_image") ? String.format(Locale.ROOT, "%.4g", r.path("seconds_per_image").asDouble()) : "–")
           .append(" |\n");
     }
+    if (validation.isObject()) b.append(judgeSection(validation));
     b.append("\nThe first ").append(grid).append(" samples of each row:\n\n");
     for (var it = models.fieldNames(); it.hasNext(); ) {
       String name = it.next();
@@ -189,11 +180,48 @@ final class TablesCommand implements Callable<Integer> {
     for (String r : rows) b.append(" --row ").append(r);
     if (teacher != null) b.append(" --teacher ").append(teacher);
     b.append(" --judge ").append(judge);
-    if (real != null) b.append(" --real ").append(real).append(" --real-count ").append(realCount);
+    if (real != null) b.append(" --real ").append(real);
     if (judgeValidation != null) b.append(" --judge-validation ").append(judgeValidation);
     b.append(" --rounds ").append(rounds).append(" --seed ").append(seed).append(" --out ").append(out);
     if (json != null) b.append(" --json ").append(json);
     return b.append("\n```\n").toString();
+  }
+
+  /** The judge's validation (train-judge's report) as a few lines: chance beside every accuracy. */
+  private static String judgeSection(JsonNode v) {
+    StringBuilder b = new StringBuilder("\n## The judge\n\n| check | set | top-1 | top-5 | chance |\n|---|---|---|---|---|\n");
+    for (var it = v.path("retrieval").fields(); it.hasNext(); ) {
+      var e = it.next();
+      JsonNode r = e.getValue();
+      b.append(String.format(Locale.ROOT, "| image → caption among the set's %d captions | %s | %.3f | %.3f | %.4f |%n",
+          r.path("captions").asInt(), e.getKey(), r.path("image_to_caption_top1").asDouble(),
+          r.path("image_to_caption_top5").asDouble(), 1.0 / Math.max(1, r.path("captions").asInt())));
+    }
+    for (var it = v.path("style_retrieval").fields(); it.hasNext(); ) {
+      var e = it.next();
+      b.append(String.format(Locale.ROOT, "| style, concept fixed | %s | %.3f | – | %.3f |%n", e.getKey(),
+          e.getValue().path("top1").asDouble(), e.getValue().path("chance").asDouble()));
+    }
+    for (var it = v.path("composition").fields(); it.hasNext(); ) {
+      var e = it.next();
+      b.append(String.format(Locale.ROOT, "| %s | %d scenes | %.3f | – | %.3f |%n", e.getKey().replace('_', ' '),
+          e.getValue().path("scenes").asInt(), e.getValue().path("top1").asDouble(), e.getValue().path("chance").asDouble()));
+    }
+    JsonNode fd = v.path("fd_sanity");
+    if (fd.isObject()) {
+      b.append(String.format(Locale.ROOT, "%nFD between two halves of the real pictures (%d each): %.4g; with one half "
+          + "distorted more and more:%n%n", fd.path("pictures_per_half").asInt(), fd.path("halves").asDouble()));
+      for (String series : List.of("gaussian_noise_sigma", "box_blur_radius", "colour_shift")) {
+        JsonNode s = fd.path(series);
+        if (!s.isObject()) continue;
+        b.append("- ").append(series.replace('_', ' ')).append(' ');
+        for (int i = 0; i < s.path("levels").size(); i++)
+          b.append(String.format(Locale.ROOT, "%s%.3g → %.4g", i == 0 ? "" : ", ", s.path("levels").get(i).asDouble(),
+              s.path("fd").get(i).asDouble()));
+        b.append(s.path("monotonic").asBoolean() ? " (grows monotonically)" : " (NOT monotonic)").append('\n');
+      }
+    }
+    return b.toString();
   }
 
   private static String cell(JsonNode row, String metric) {

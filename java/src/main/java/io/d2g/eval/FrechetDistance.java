@@ -37,11 +37,13 @@ public final class FrechetDistance {
 
   /**
    * The distance with a 95% bootstrap interval: both sets resampled with replacement,
-   * {@code rounds} times, from a generator seeded with {@code seed}.
+   * {@code rounds} times, from a generator seeded with {@code seed}; resampling inflates FD, so the
+   * interval is corrected for that bias ({@link Bootstrap#estimateBiasCorrected}).
    */
   public static Estimate withInterval(Embeddings a, Embeddings b, int rounds, long seed) {
     checkSizes(a, b);
-    return Bootstrap.estimate(a.rows(), b.rows(), rounds, seed, (ia, ib) -> distance(a.select(ia), b.select(ib)));
+    return Bootstrap.estimateBiasCorrected(a.rows(), b.rows(), rounds, seed,
+        (ia, ib) -> distance(a.select(ia), b.select(ib)));
   }
 
   /** The distance between two Gaussians given by their means and covariances (symmetric, PSD). */

@@ -68,6 +68,19 @@ class FrechetDistanceTest {
     assertNotEquals(e1.low(), FrechetDistance.withInterval(a, b, 200, 43).low());
   }
 
+  @Test
+  void theIntervalIsCorrectedForTheInflationResamplingCauses() {
+    // two samples of one distribution: FD is near 0, and resampling with replacement inflates it, so a
+    // plain percentile interval would lie wholly above the value; the corrected one holds it
+    SplittableRandom r = new SplittableRandom(9);
+    Embeddings a = gaussian(r, 300, new double[32], ones(32)), b = gaussian(r, 300, new double[32], ones(32));
+    Estimate plain = Bootstrap.estimate(300, 300, 200, 1, (ia, ib) -> FrechetDistance.between(a.select(ia), b.select(ib)));
+    Estimate corrected = FrechetDistance.withInterval(a, b, 200, 1);
+    assertTrue(plain.low() > plain.value(), "the plain interval " + plain + " lies above the value");
+    assertTrue(corrected.low() < corrected.value() && corrected.value() < corrected.high(), corrected.toString());
+    assertEquals(plain.high() - plain.low(), corrected.high() - corrected.low(), 1e-9);
+  }
+
   static Embeddings gaussian(SplittableRandom r, int n, double[] mean, double[] sd) {
     float[] data = new float[n * mean.length];
     for (int i = 0; i < n; i++)
