@@ -12,6 +12,7 @@
  *       score, retrieval, fidelity, diversity) with bootstrap intervals;
  *   <li>{@code io.d2g.hub}: diffusers folders, safetensors files, the CLIP tokenizer;
  *   <li>{@code io.d2g.pipelines}: one-step text-to-image;
+ *   <li>{@code io.d2g.schedulers}: samplers, one per file, as diffusers names them (DDIM);
  *   <li>{@code io.d2g.train}: optimizers, parameter averages, learning-rate schedules;
  *   <li>{@code io.d2g.data}, {@code io.d2g.data.emoji}, {@code io.d2g.data.npm}: datasets;
  *   <li>{@code io.d2g.io}: writing outputs safely; {@code io.d2g.cli}: the command line.
@@ -45,6 +46,7 @@ module io.d2g {
   exports io.d2g.models;
   exports io.d2g.nn;
   exports io.d2g.pipelines;
+  exports io.d2g.schedulers;
   exports io.d2g.train;
 
   // picocli fills the commands' fields, Jackson reads and writes the dataset's records, by reflection

@@ -27,6 +27,25 @@ public final class NoiseSchedule {
     this.prediction = prediction;
   }
 
+  private NoiseSchedule(Prediction prediction, double[] alphasCumprod) {
+    this.alphasCumprod = alphasCumprod;
+    this.prediction = prediction;
+  }
+
+  /**
+   * A schedule given by its table ᾱ_0..ᾱ_{T-1} (each in (0, 1], non-increasing), e.g. a reference
+   * scheduler's own float32 table.
+   */
+  public static NoiseSchedule ofAlphasCumprod(double[] alphasCumprod, Prediction prediction) {
+    if (alphasCumprod.length == 0 || alphasCumprod.length > MAX_TIMESTEPS)
+      throw new InvalidArgumentException("a noise schedule needs 1 to " + MAX_TIMESTEPS + " steps");
+    for (int i = 0; i < alphasCumprod.length; i++)
+      if (!(alphasCumprod[i] > 0 && alphasCumprod[i] <= 1) || (i > 0 && alphasCumprod[i] > alphasCumprod[i - 1]))
+        throw new InvalidArgumentException("alphas_cumprod[" + i + "] = " + alphasCumprod[i]
+            + " is outside (0, 1] or larger than the one before");
+    return new NoiseSchedule(prediction, alphasCumprod.clone());
+  }
+
   /** The most training timesteps a schedule may have (diffusers' schedulers use 1000). */
   public static final int MAX_TIMESTEPS = 100_000;
 

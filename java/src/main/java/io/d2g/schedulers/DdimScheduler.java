@@ -1,0 +1,141 @@
+package io.d2g.schedulers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.d2g.InvalidArgumentException;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.diffusion.NoiseSchedule;
+import io.d2g.diffusion.Prediction;
+
+/**
+ * DDIM (Song et al., 2021) with η = 0: the deterministic ODE sampler, as diffusers' {@code DDIMScheduler}
+ * has it (same config keys, timesteps and arithmetic). From x_t and the network's output at t:
+ *
+ * <pre>
+ *   x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t          (ε̂ and x̂0 from ε, v or x0 as the schedule predicts)
+ *   x_prev = √ᾱ_prev x̂0 + √(1−ᾱ_prev) ε̂,     prev = t − T / n   (ᾱ_prev = final ᾱ below 0)
+ * </pre>
+ *
+ * The coefficients are rounded to float32 as diffusers' float32 tables give them, so that a step on
+ * float32 tensors matches diffusers' to float32 rounding. {@code clip_sample} and thresholding are
+ * not supported (Stable Diffusion's configs turn both off).
+ */
+public final class DdimScheduler {
+  /** diffusers' {@code timestep_spacing}. */
+  public enum Spacing {
+    LEADING, TRAILING, LINSPACE
+  }
+
+  private final NoiseSchedule schedule;
+  private final Spacing spacing;
+  private final int stepsOffset;
+  private final double finalAlphaCumprod;
+  private int numInferenceSteps;
+  private int[] timesteps;
+
+  /**
+   * setAlphaToOne: ᾱ below timestep 0 is 1 (else ᾱ_0); stepsOffset: added to "leading" timesteps
+   * (Stable Diffusion: 1).
+   */
+  public DdimScheduler(NoiseSchedule schedule, Spacing spacing, boolean setAlphaToOne, int stepsOffset) {
+    if (stepsOffset < 0 || stepsOffset >= schedule.numTrainTimesteps())
+      throw new InvalidArgumentException("steps_offset must be 0 to " + (schedule.numTrainTimesteps() - 1) + ", not " + stepsOffset);
+    this.schedule = schedule;
+    this.spacing = spacing;
+    this.stepsOffset = stepsOffset;
+    this.finalAlphaCumprod = setAlphaToOne ? 1.0 : schedule.alphaBar(0);
+  }
+
+  /** From a diffusers scheduler_config.json (its schedule, spacing, set_alpha_to_one, steps_offset). */
+  public static DdimScheduler fromConfig(JsonNode c) {
+    NoiseSchedule schedule = NoiseSchedule.fromConfig(c);
+    if (c.path("clip_sample").asBoolean(true) || c.path("thresholding").asBoolean(false))
+      throw new InvalidArgumentException("DDIM with clip_sample or thresholding is not supported (set both false, "
+          + "as Stable Diffusion's configs do)");
+    if (c.path("rescale_betas_zero_snr").asBoolean(false))
+      throw new InvalidArgumentException("rescale_betas_zero_snr is not supported yet");
+    Spacing spacing = switch (c.path("timestep_spacing").asText("leading")) {
+      case "leading" -> Spacing.LEADING;
+      case "trailing" -> Spacing.TRAILING;
+      case "linspace" -> Spacing.LINSPACE;
+      default -> throw new InvalidArgumentException("timestep_spacing must be leading, trailing or linspace, not "
+          + c.path("timestep_spacing"));
+    };
+    return new DdimScheduler(schedule, spacing, c.path("set_alpha_to_one").asBoolean(true), c.path("steps_offset").asInt(0));
+  }
+
+  public NoiseSchedule schedule() {
+    return schedule;
+  }
+
+  /** Chooses {@code n} timesteps (1 to T) and returns them, highest first. */
+  public int[] setTimesteps(int n) {
+    int train = schedule.numTrainTimesteps();
+    if (n < 1 || n > train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + train + ", not " + n);
+    int[] ts = new int[n];
+    switch (spacing) {
+      case LINSPACE -> {
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = (int) Math.rint(n == 1 ? 0 : (double) (train - 1) * i / (n - 1));
+      }
+      case LEADING -> {
+        int ratio = train / n;
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = i * ratio + stepsOffset;
+      }
+      case TRAILING -> {
+        double ratio = (double) train / n;
+        for (int i = 0; i < n; i++) ts[i] = (int) Math.rint(train - i * ratio) - 1;
+      }
+    }
+    for (int t : ts)
+      if (t < 0 || t >= train) throw new InvalidArgumentException("timestep " + t + " outside 0.." + (train - 1)
+          + " (steps_offset too large for " + n + " steps?)");
+    this.numInferenceSteps = n;
+    this.timesteps = ts;
+    return ts.clone();
+  }
+
+  /** The timesteps of the last {@link #setTimesteps}. */
+  public int[] timesteps() {
+    if (timesteps == null) throw new IllegalStateException("call setTimesteps first");
+    return timesteps.clone();
+  }
+
+  /** The network's input at t (DDIM does not scale it). */
+  public Tensor scaleModelInput(Tensor sample, int t) {
+    return sample;
+  }
+
+  /** One step from x_t to x_prev (a new tensor); inputs are left as they are. */
+  public Tensor step(Tensor modelOutput, int t, Tensor sample) {
+    if (timesteps == null) throw new IllegalStateException("call setTimesteps first");
+    int prev = t - schedule.numTrainTimesteps() / numInferenceSteps;
+    float a = (float) schedule.alphaBar(t);
+    float aPrev = prev >= 0 ? (float) schedule.alphaBar(prev) : (float) finalAlphaCumprod;
+    float sa = f32sqrt(a), sb = f32sqrt(1f - a);
+    try (TensorScope s = new TensorScope()) {
+      Tensor x0, eps;
+      switch (schedule.prediction()) {
+        case EPSILON -> {
+          x0 = s.track(s.track(sample.sub(s.track(modelOutput.mul(sb)))).div(sa));
+          eps = modelOutput;
+        }
+        case SAMPLE -> {
+          x0 = modelOutput;
+          eps = s.track(s.track(sample.sub(s.track(x0.mul(sa)))).div(sb));
+        }
+        case V_PREDICTION -> {
+          x0 = s.track(s.track(sample.mul(sa)).sub(s.track(modelOutput.mul(sb))));
+          eps = s.track(s.track(modelOutput.mul(sa)).add(s.track(sample.mul(sb))));
+        }
+        default -> throw new IllegalStateException();
+      }
+      Tensor direction = s.track(eps.mul(f32sqrt(1f - aPrev)));
+      return s.track(x0.mul(f32sqrt(aPrev))).add(direction);
+    }
+  }
+
+  /** The correctly rounded float32 square root (what a float32 tensor's pow(0.5) gives). */
+  static float f32sqrt(float x) {
+    return (float) Math.sqrt(x);
+  }
+}
