@@ -75,7 +75,8 @@ public final class DdimScheduler {
     int[] ts = new int[n];
     switch (spacing) {
       case LINSPACE -> {
-        for (int i = 0; i < n; i++) ts[n - 1 - i] = (int) Math.rint(n == 1 ? 0 : (double) (train - 1) * i / (n - 1));
+        double step = n == 1 ? 0 : (double) (train - 1) / (n - 1); // numpy.linspace: i * step, the last exact
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = (int) Math.rint(i == n - 1 && n > 1 ? train - 1 : i * step);
       }
       case LEADING -> {
         int ratio = train / n;

@@ -1,0 +1,198 @@
+package io.d2g.schedulers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.d2g.InvalidArgumentException;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.diffusion.NoiseSchedule;
+
+/**
+ * Euler's method on the probability-flow ODE in σ (Karras et al., 2022), as diffusers'
+ * {@code EulerDiscreteScheduler} has it, deterministic (s_churn = 0). With σ_t = √((1−ᾱ_t)/ᾱ_t):
+ *
+ * <pre>
+ *   network input = x / √(σ² + 1)                     ({@link #scaleModelInput})
+ *   x̂0 = x − σ ε̂   (or from v / x0)
+ *   x_next = x + (x − x̂0)/σ · (σ_next − σ)
+ * </pre>
+ *
+ * Timesteps are spaced "linspace", "leading" or "trailing" and the σ's interpolated linearly between
+ * training timesteps, or spread as Karras's σ's ({@code use_karras_sigmas}, ρ = 7) with fractional
+ * timesteps; the last σ is 0 or σ_min ({@code final_sigmas_type}). The initial noise is scaled by
+ * {@link #initNoiseSigma()}. The σ's and coefficients are float32 as diffusers' are.
+ */
+public final class EulerDiscreteScheduler {
+  private final NoiseSchedule schedule;
+  private final DdimScheduler.Spacing spacing;
+  private final int stepsOffset;
+  private final boolean karras;
+  private final boolean finalSigmaMin;
+  private final float[] trainSigmas;
+  private double[] timesteps;
+  private float[] sigmas;
+  private int stepIndex = -1;
+
+  public EulerDiscreteScheduler(NoiseSchedule schedule, DdimScheduler.Spacing spacing, int stepsOffset, boolean karras,
+      boolean finalSigmaMin) {
+    if (stepsOffset < 0 || stepsOffset >= schedule.numTrainTimesteps())
+      throw new InvalidArgumentException("steps_offset must be 0 to " + (schedule.numTrainTimesteps() - 1) + ", not " + stepsOffset);
+    this.schedule = schedule;
+    this.spacing = spacing;
+    this.stepsOffset = stepsOffset;
+    this.karras = karras;
+    this.finalSigmaMin = finalSigmaMin;
+    int n = schedule.numTrainTimesteps();
+    trainSigmas = new float[n];
+    for (int i = 0; i < n; i++) trainSigmas[i] = sigmaOf((float) schedule.alphaBar(i));
+  }
+
+  /** From a diffusers scheduler_config.json; the options this class does not implement are refused. */
+  public static EulerDiscreteScheduler fromConfig(JsonNode c) {
+    NoiseSchedule schedule = NoiseSchedule.fromConfig(c);
+    for (String unsupported : new String[] {"use_exponential_sigmas", "use_beta_sigmas", "rescale_betas_zero_snr"})
+      if (c.path(unsupported).asBoolean(false)) throw new InvalidArgumentException(unsupported + " is not supported");
+    if (!c.path("interpolation_type").asText("linear").equals("linear"))
+      throw new InvalidArgumentException("interpolation_type must be linear, not " + c.path("interpolation_type"));
+    if (!c.path("timestep_type").asText("discrete").equals("discrete"))
+      throw new InvalidArgumentException("timestep_type must be discrete, not " + c.path("timestep_type"));
+    String last = c.path("final_sigmas_type").asText("zero");
+    if (!last.equals("zero") && !last.equals("sigma_min"))
+      throw new InvalidArgumentException("final_sigmas_type must be zero or sigma_min, not " + last);
+    DdimScheduler.Spacing spacing = switch (c.path("timestep_spacing").asText("linspace")) {
+      case "leading" -> DdimScheduler.Spacing.LEADING;
+      case "trailing" -> DdimScheduler.Spacing.TRAILING;
+      case "linspace" -> DdimScheduler.Spacing.LINSPACE;
+      default -> throw new InvalidArgumentException("timestep_spacing must be leading, trailing or linspace, not "
+          + c.path("timestep_spacing"));
+    };
+    return new EulerDiscreteScheduler(schedule, spacing, c.path("steps_offset").asInt(0),
+        c.path("use_karras_sigmas").asBoolean(false), last.equals("sigma_min"));
+  }
+
+  public NoiseSchedule schedule() {
+    return schedule;
+  }
+
+  /** Chooses {@code n} timesteps (possibly fractional with Karras σ's), highest first, and their σ's. */
+  public double[] setTimesteps(int n) {
+    int train = schedule.numTrainTimesteps();
+    if (n < 1 || n > train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + train + ", not " + n);
+    double[] ts = new double[n];
+    switch (spacing) {
+      case LINSPACE -> {
+        double step = n == 1 ? 0 : (double) (train - 1) / (n - 1);
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = (float) (i == n - 1 && n > 1 ? train - 1 : i * step);
+      }
+      case LEADING -> {
+        int ratio = train / n;
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = (float) (i * ratio) + stepsOffset;
+      }
+      case TRAILING -> {
+        double ratio = (double) train / n;
+        for (int i = 0; i < n; i++) ts[i] = (float) Math.rint(train - i * ratio) - 1;
+      }
+    }
+    double[] sig = new double[n];
+    for (int i = 0; i < n; i++) sig[i] = interp(ts[i]);
+    if (karras) {
+      double min = sig[n - 1], max = sig[0], rho = 7;
+      double minInv = Math.pow(min, 1 / rho), maxInv = Math.pow(max, 1 / rho);
+      for (int i = 0; i < n; i++) {
+        double ramp = n == 1 ? 0 : (double) i / (n - 1);
+        sig[i] = Math.pow(maxInv + ramp * (minInv - maxInv), rho);
+        ts[i] = (float) sigmaToT(sig[i]);
+      }
+    }
+    float[] all = new float[n + 1];
+    for (int i = 0; i < n; i++) all[i] = (float) sig[i];
+    all[n] = finalSigmaMin ? sigmaOf((float) schedule.alphaBar(0)) : 0f;
+    for (double t : ts)
+      if (t < 0 || t > train - 1) throw new InvalidArgumentException("timestep " + t + " outside 0.." + (train - 1)
+          + " (steps_offset too large for " + n + " steps?)");
+    this.timesteps = ts;
+    this.sigmas = all;
+    this.stepIndex = -1;
+    return ts.clone();
+  }
+
+  /** The σ's of the last {@link #setTimesteps}, one per timestep and the final one. */
+  public float[] sigmas() {
+    if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
+    return sigmas.clone();
+  }
+
+  /** The standard deviation of the initial noise: σ_max, or √(σ_max² + 1) for "leading" spacing. */
+  public double initNoiseSigma() {
+    if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
+    float max = 0;
+    for (float s : sigmas) max = Math.max(max, s);
+    return spacing == DdimScheduler.Spacing.LEADING ? (float) Math.sqrt(max * max + 1f) : max;
+  }
+
+  /** The network's input at timestep t: x / √(σ² + 1). */
+  public Tensor scaleModelInput(Tensor sample, double t) {
+    float sigma = sigmas == null ? 0 : sigmas[index(t)];
+    return sample.div((float) Math.sqrt(sigma * sigma + 1f));
+  }
+
+  /** One Euler step from the sample at timestep t (a new tensor). Steps go in order. */
+  public Tensor step(Tensor modelOutput, double t, Tensor sample) {
+    int i = index(t);
+    float sigma = sigmas[i];
+    try (TensorScope s = new TensorScope()) {
+      Tensor x0 = switch (schedule.prediction()) {
+        case EPSILON -> s.track(sample.sub(s.track(modelOutput.mul(sigma))));
+        case SAMPLE -> modelOutput;
+        case V_PREDICTION -> {
+          float p1 = sigma * sigma + 1f;
+          yield s.track(s.track(modelOutput.mul(-sigma / (float) Math.sqrt(p1))).add(s.track(sample.div(p1))));
+        }
+      };
+      Tensor derivative = s.track(s.track(sample.sub(x0)).div(sigma));
+      float dt = sigmas[i + 1] - sigma;
+      Tensor next = sample.add(s.track(derivative.mul(dt)));
+      stepIndex = i + 1;
+      return next;
+    }
+  }
+
+  /** The step index of timestep t: the current one once stepping has begun, else t's place in the list. */
+  private int index(double t) {
+    if (timesteps == null) throw new IllegalStateException("call setTimesteps first");
+    if (stepIndex >= 0 && stepIndex < timesteps.length) return stepIndex;
+    int first = -1, count = 0;
+    for (int i = 0; i < timesteps.length; i++)
+      if (timesteps[i] == (float) t) {
+        if (first < 0) first = i;
+        if (++count == 2) return i; // diffusers takes the second of repeated timesteps
+      }
+    if (first < 0) throw new InvalidArgumentException("timestep " + t + " is not one of this schedule's");
+    stepIndex = first;
+    return first;
+  }
+
+  private static float sigmaOf(float alphaBar) {
+    return (float) Math.sqrt((1f - alphaBar) / alphaBar);
+  }
+
+  /** σ at a (fractional) training timestep, linear between neighbours (numpy.interp). */
+  private double interp(double t) {
+    int n = trainSigmas.length;
+    if (t <= 0) return trainSigmas[0];
+    if (t >= n - 1) return trainSigmas[n - 1];
+    int j = (int) Math.floor(t);
+    double slope = (double) trainSigmas[j + 1] - trainSigmas[j];
+    return slope * (t - j) + trainSigmas[j];
+  }
+
+  /** The fractional timestep of σ, interpolating log σ between training timesteps (diffusers' _sigma_to_t). */
+  private double sigmaToT(double sigma) {
+    double logSigma = Math.log(Math.max(sigma, 1e-10));
+    int n = trainSigmas.length, low = 0;
+    for (int i = 0; i < n; i++) if (logSigma - (float) Math.log(trainSigmas[i]) >= 0) low = i;
+    low = Math.min(low, n - 2);
+    double lo = (float) Math.log(trainSigmas[low]), hi = (float) Math.log(trainSigmas[low + 1]);
+    double w = Math.clamp((lo - logSigma) / (lo - hi), 0, 1);
+    return (1 - w) * low + w * (low + 1);
+  }
+}
