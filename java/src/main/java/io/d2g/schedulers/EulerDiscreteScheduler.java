@@ -43,7 +43,7 @@ public final class EulerDiscreteScheduler {
     this.finalSigmaMin = finalSigmaMin;
     int n = schedule.numTrainTimesteps();
     trainSigmas = new float[n];
-    for (int i = 0; i < n; i++) trainSigmas[i] = sigmaOf((float) schedule.alphaBar(i));
+    for (int i = 0; i < n; i++) trainSigmas[i] = SigmaSteps.sigmaOf((float) schedule.alphaBar(i));
   }
 
   /** From a diffusers scheduler_config.json; the options this class does not implement are refused. */
@@ -75,40 +75,11 @@ public final class EulerDiscreteScheduler {
 
   /** Chooses {@code n} timesteps (possibly fractional with Karras σ's), highest first, and their σ's. */
   public double[] setTimesteps(int n) {
-    int train = schedule.numTrainTimesteps();
-    if (n < 1 || n > train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + train + ", not " + n);
-    double[] ts = new double[n];
-    switch (spacing) {
-      case LINSPACE -> {
-        double step = n == 1 ? 0 : (double) (train - 1) / (n - 1);
-        for (int i = 0; i < n; i++) ts[n - 1 - i] = (float) (i == n - 1 && n > 1 ? train - 1 : i * step);
-      }
-      case LEADING -> {
-        int ratio = train / n;
-        for (int i = 0; i < n; i++) ts[n - 1 - i] = (float) (i * ratio) + stepsOffset;
-      }
-      case TRAILING -> {
-        double ratio = (double) train / n;
-        for (int i = 0; i < n; i++) ts[i] = (float) Math.rint(train - i * ratio) - 1;
-      }
-    }
-    double[] sig = new double[n];
-    for (int i = 0; i < n; i++) sig[i] = interp(ts[i]);
-    if (karras) {
-      double min = sig[n - 1], max = sig[0], rho = 7;
-      double minInv = Math.pow(min, 1 / rho), maxInv = Math.pow(max, 1 / rho);
-      for (int i = 0; i < n; i++) {
-        double ramp = n == 1 ? 0 : (double) i / (n - 1);
-        sig[i] = Math.pow(maxInv + ramp * (minInv - maxInv), rho);
-        ts[i] = (float) sigmaToT(sig[i]);
-      }
-    }
+    double[][] tsSig = SigmaSteps.timestepsAndSigmas(trainSigmas, spacing, stepsOffset, karras, n);
+    double[] ts = tsSig[0], sig = tsSig[1];
     float[] all = new float[n + 1];
     for (int i = 0; i < n; i++) all[i] = (float) sig[i];
-    all[n] = finalSigmaMin ? sigmaOf((float) schedule.alphaBar(0)) : 0f;
-    for (double t : ts)
-      if (t < 0 || t > train - 1) throw new InvalidArgumentException("timestep " + t + " outside 0.." + (train - 1)
-          + " (steps_offset too large for " + n + " steps?)");
+    all[n] = finalSigmaMin ? SigmaSteps.sigmaOf((float) schedule.alphaBar(0)) : 0f;
     this.timesteps = ts;
     this.sigmas = all;
     this.stepIndex = -1;
@@ -171,28 +142,4 @@ public final class EulerDiscreteScheduler {
     return first;
   }
 
-  private static float sigmaOf(float alphaBar) {
-    return (float) Math.sqrt((1f - alphaBar) / alphaBar);
-  }
-
-  /** σ at a (fractional) training timestep, linear between neighbours (numpy.interp). */
-  private double interp(double t) {
-    int n = trainSigmas.length;
-    if (t <= 0) return trainSigmas[0];
-    if (t >= n - 1) return trainSigmas[n - 1];
-    int j = (int) Math.floor(t);
-    double slope = (double) trainSigmas[j + 1] - trainSigmas[j];
-    return slope * (t - j) + trainSigmas[j];
-  }
-
-  /** The fractional timestep of σ, interpolating log σ between training timesteps (diffusers' _sigma_to_t). */
-  private double sigmaToT(double sigma) {
-    double logSigma = Math.log(Math.max(sigma, 1e-10));
-    int n = trainSigmas.length, low = 0;
-    for (int i = 0; i < n; i++) if (logSigma - (float) Math.log(trainSigmas[i]) >= 0) low = i;
-    low = Math.min(low, n - 2);
-    double lo = (float) Math.log(trainSigmas[low]), hi = (float) Math.log(trainSigmas[low + 1]);
-    double w = Math.clamp((lo - logSigma) / (lo - hi), 0, 1);
-    return (1 - w) * low + w * (low + 1);
-  }
 }

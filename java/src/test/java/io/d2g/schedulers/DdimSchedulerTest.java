@@ -87,19 +87,19 @@ class DdimSchedulerTest {
     assertTrue(err <= rel * scale, where + ": max difference " + err + " > " + rel + " x " + scale);
   }
 
-  private static int[] ints(JsonNode a) {
+  static int[] ints(JsonNode a) {
     int[] o = new int[a.size()];
     for (int i = 0; i < o.length; i++) o[i] = a.get(i).asInt();
     return o;
   }
 
-  private static double[] doubles(JsonNode a) {
+  static double[] doubles(JsonNode a) {
     double[] o = new double[a.size()];
     for (int i = 0; i < o.length; i++) o[i] = a.get(i).asDouble();
     return o;
   }
 
-  private static float[] floats(JsonNode a) {
+  static float[] floats(JsonNode a) {
     float[] o = new float[a.size()];
     for (int i = 0; i < o.length; i++) o[i] = (float) a.get(i).asDouble();
     return o;

@@ -1,0 +1,75 @@
+package io.d2g.schedulers;
+
+import io.d2g.InvalidArgumentException;
+
+/**
+ * The timesteps and σ's of the σ-parameterised samplers (Euler, Heun), as diffusers computes them:
+ * timesteps spaced over the training steps, σ interpolated linearly between training timesteps, or
+ * Karras's σ's (ρ = 7) between the same σ_max and σ_min with their fractional timesteps.
+ */
+final class SigmaSteps {
+  private SigmaSteps() {}
+
+  /** σ of ᾱ in float32: √((1 − ᾱ)/ᾱ). */
+  static float sigmaOf(float alphaBar) {
+    return (float) Math.sqrt((1f - alphaBar) / alphaBar);
+  }
+
+  /** {timesteps, σ's} of n steps, highest first; timesteps rounded to float32 as diffusers holds them. */
+  static double[][] timestepsAndSigmas(float[] trainSigmas, DdimScheduler.Spacing spacing, int stepsOffset, boolean karras,
+      int n) {
+    int train = trainSigmas.length;
+    if (n < 1 || n > train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + train + ", not " + n);
+    double[] ts = new double[n];
+    switch (spacing) {
+      case LINSPACE -> {
+        double step = n == 1 ? 0 : (double) (train - 1) / (n - 1);
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = (float) (i == n - 1 && n > 1 ? train - 1 : i * step);
+      }
+      case LEADING -> {
+        int ratio = train / n;
+        for (int i = 0; i < n; i++) ts[n - 1 - i] = (float) (i * ratio) + stepsOffset;
+      }
+      case TRAILING -> {
+        double ratio = (double) train / n;
+        for (int i = 0; i < n; i++) ts[i] = (float) Math.rint(train - i * ratio) - 1;
+      }
+    }
+    double[] sig = new double[n];
+    for (int i = 0; i < n; i++) sig[i] = interp(trainSigmas, ts[i]);
+    if (karras) {
+      double min = sig[n - 1], max = sig[0], rho = 7;
+      double minInv = Math.pow(min, 1 / rho), maxInv = Math.pow(max, 1 / rho);
+      for (int i = 0; i < n; i++) {
+        double ramp = n == 1 ? 0 : (double) i / (n - 1);
+        sig[i] = Math.pow(maxInv + ramp * (minInv - maxInv), rho);
+        ts[i] = (float) sigmaToT(trainSigmas, sig[i]);
+      }
+    }
+    for (double t : ts)
+      if (t < 0 || t > train - 1) throw new InvalidArgumentException("timestep " + t + " outside 0.." + (train - 1)
+          + " (steps_offset too large for " + n + " steps?)");
+    return new double[][] {ts, sig};
+  }
+
+  /** σ at a (fractional) training timestep, linear between neighbours (numpy.interp). */
+  static double interp(float[] trainSigmas, double t) {
+    int n = trainSigmas.length;
+    if (t <= 0) return trainSigmas[0];
+    if (t >= n - 1) return trainSigmas[n - 1];
+    int j = (int) Math.floor(t);
+    double slope = (double) trainSigmas[j + 1] - trainSigmas[j];
+    return slope * (t - j) + trainSigmas[j];
+  }
+
+  /** The fractional timestep of σ, interpolating log σ between training timesteps (diffusers' _sigma_to_t). */
+  static double sigmaToT(float[] trainSigmas, double sigma) {
+    double logSigma = Math.log(Math.max(sigma, 1e-10));
+    int n = trainSigmas.length, low = 0;
+    for (int i = 0; i < n; i++) if (logSigma - (float) Math.log(trainSigmas[i]) >= 0) low = i;
+    low = Math.min(low, n - 2);
+    double lo = (float) Math.log(trainSigmas[low]), hi = (float) Math.log(trainSigmas[low + 1]);
+    double w = Math.clamp((lo - logSigma) / (lo - hi), 0, 1);
+    return (1 - w) * low + w * (low + 1);
+  }
+}
