@@ -12,7 +12,8 @@
  *       score, retrieval, fidelity, diversity) with bootstrap intervals;
  *   <li>{@code io.d2g.hub}: diffusers folders, safetensors files, the CLIP tokenizer;
  *   <li>{@code io.d2g.pipelines}: one-step text-to-image;
- *   <li>{@code io.d2g.schedulers}: samplers, one per file, as diffusers names them (DDIM);
+ *   <li>{@code io.d2g.schedulers}: samplers, one per file, as diffusers names them (DDIM, Euler, Heun,
+ *       DPM-Solver++);
  *   <li>{@code io.d2g.train}: optimizers, parameter averages, learning-rate schedules;
  *   <li>{@code io.d2g.data}, {@code io.d2g.data.emoji}, {@code io.d2g.data.npm}: datasets;
  *   <li>{@code io.d2g.io}: writing outputs safely; {@code io.d2g.cli}: the command line.

@@ -10,6 +10,12 @@ import io.d2g.InvalidArgumentException;
 final class SigmaSteps {
   private SigmaSteps() {}
 
+  /** numpy.linspace(0, 1, n)[i]: i · (1/(n−1)), the last exactly 1. */
+  static double ramp(int i, int n) {
+    if (n == 1) return 0;
+    return i == n - 1 ? 1.0 : i * (1.0 / (n - 1));
+  }
+
   /** σ of ᾱ in float32: √((1 − ᾱ)/ᾱ). */
   static float sigmaOf(float alphaBar) {
     return (float) Math.sqrt((1f - alphaBar) / alphaBar);
@@ -41,8 +47,7 @@ final class SigmaSteps {
       double min = sig[n - 1], max = sig[0], rho = 7;
       double minInv = Math.pow(min, 1 / rho), maxInv = Math.pow(max, 1 / rho);
       for (int i = 0; i < n; i++) {
-        double ramp = n == 1 ? 0 : (double) i / (n - 1);
-        sig[i] = Math.pow(maxInv + ramp * (minInv - maxInv), rho);
+        sig[i] = Math.pow(maxInv + ramp(i, n) * (minInv - maxInv), rho);
         ts[i] = (float) sigmaToT(trainSigmas, sig[i]);
       }
     }
