@@ -20,7 +20,7 @@ import io.d2g.diffusion.Prediction;
  * float32 tensors matches diffusers' to float32 rounding. {@code clip_sample} and thresholding are
  * not supported (Stable Diffusion's configs turn both off).
  */
-public final class DdimScheduler {
+public final class DdimScheduler implements Scheduler {
   /** diffusers' {@code timestep_spacing}. */
   public enum Spacing {
     LEADING, TRAILING, LINSPACE
@@ -64,12 +64,14 @@ public final class DdimScheduler {
     return new DdimScheduler(schedule, spacing, c.path("set_alpha_to_one").asBoolean(true), c.path("steps_offset").asInt(0));
   }
 
+  @Override
   public NoiseSchedule schedule() {
     return schedule;
   }
 
   /** Chooses {@code n} timesteps (1 to T) and returns them, highest first. */
-  public int[] setTimesteps(int n) {
+  @Override
+  public double[] setTimesteps(int n) {
     int train = schedule.numTrainTimesteps();
     if (n < 1 || n > train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + train + ", not " + n);
     int[] ts = new int[n];
@@ -92,7 +94,7 @@ public final class DdimScheduler {
           + " (steps_offset too large for " + n + " steps?)");
     this.numInferenceSteps = n;
     this.timesteps = ts;
-    return ts.clone();
+    return java.util.Arrays.stream(ts).asDoubleStream().toArray();
   }
 
   /** The timesteps of the last {@link #setTimesteps}. */
@@ -101,14 +103,23 @@ public final class DdimScheduler {
     return timesteps.clone();
   }
 
+  /** 1: DDIM starts from unscaled noise. */
+  @Override
+  public double initNoiseSigma() {
+    return 1.0;
+  }
+
   /** The network's input at t (DDIM does not scale it). */
-  public Tensor scaleModelInput(Tensor sample, int t) {
+  @Override
+  public Tensor scaleModelInput(Tensor sample, double t) {
     return sample;
   }
 
-  /** One step from x_t to x_prev (a new tensor); inputs are left as they are. */
-  public Tensor step(Tensor modelOutput, int t, Tensor sample) {
+  /** One step from x_t to x_prev (a new tensor); inputs are left as they are. t is a whole timestep. */
+  @Override
+  public Tensor step(Tensor modelOutput, double timestep, Tensor sample) {
     if (timesteps == null) throw new IllegalStateException("call setTimesteps first");
+    int t = wholeTimestep(timestep, schedule.numTrainTimesteps());
     int prev = t - schedule.numTrainTimesteps() / numInferenceSteps;
     float a = (float) schedule.alphaBar(t);
     float aPrev = prev >= 0 ? (float) schedule.alphaBar(prev) : (float) finalAlphaCumprod;
@@ -133,6 +144,13 @@ public final class DdimScheduler {
       Tensor direction = s.track(eps.mul(f32sqrt(1f - aPrev)));
       return s.track(x0.mul(f32sqrt(aPrev))).add(direction);
     }
+  }
+
+  /** t as a training timestep index, checked. */
+  static int wholeTimestep(double t, int train) {
+    if (t != Math.rint(t) || t < 0 || t >= train)
+      throw new InvalidArgumentException("timestep " + t + " is not a whole timestep in 0.." + (train - 1));
+    return (int) t;
   }
 
   /** The correctly rounded float32 square root (what a float32 tensor's pow(0.5) gives). */

@@ -23,7 +23,7 @@ import io.d2g.diffusion.NoiseSchedule;
  * (one more than asked, the lowest dropped) or from Karras's σ's between the training schedule's
  * σ_max and σ_min ({@code use_karras_sigmas}, rounded to whole timesteps). solver_order 1 or 2.
  */
-public final class DpmSolverMultistepScheduler {
+public final class DpmSolverMultistepScheduler implements Scheduler {
   private final NoiseSchedule schedule;
   private final DdimScheduler.Spacing spacing;
   private final int stepsOffset, order;
@@ -79,12 +79,14 @@ public final class DpmSolverMultistepScheduler {
         c.path("lower_order_final").asBoolean(true), c.path("euler_at_final").asBoolean(false), last.equals("sigma_min"));
   }
 
+  @Override
   public NoiseSchedule schedule() {
     return schedule;
   }
 
   /** Chooses {@code n} timesteps, highest first, and their σ's. */
-  public int[] setTimesteps(int n) {
+  @Override
+  public double[] setTimesteps(int n) {
     int train = schedule.numTrainTimesteps();
     if (n < 1 || n >= train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + (train - 1) + ", not " + n);
     int[] ts = new int[n];
@@ -121,7 +123,7 @@ public final class DpmSolverMultistepScheduler {
     timesteps = ts;
     sigmas = sig;
     reset();
-    return ts.clone();
+    return java.util.Arrays.stream(ts).asDoubleStream().toArray();
   }
 
   /** The σ's of the last {@link #setTimesteps}, one per timestep and the final one. */
@@ -131,18 +133,21 @@ public final class DpmSolverMultistepScheduler {
   }
 
   /** The initial noise's standard deviation: 1. */
+  @Override
   public double initNoiseSigma() {
     return 1.0;
   }
 
   /** The network's input (not scaled). */
-  public Tensor scaleModelInput(Tensor sample, int t) {
+  @Override
+  public Tensor scaleModelInput(Tensor sample, double t) {
     return sample;
   }
 
   /** One step from the network's output at timestep t (a new tensor). Steps go in order. */
-  public Tensor step(Tensor modelOutput, int t, Tensor sample) {
-    int i = index(t);
+  @Override
+  public Tensor step(Tensor modelOutput, double t, Tensor sample) {
+    int i = index(DdimScheduler.wholeTimestep(t, schedule.numTrainTimesteps()));
     int n = timesteps.length;
     boolean firstOrderFinal = i == n - 1 && (eulerAtFinal || (lowerOrderFinal && n < 15) || !finalSigmaMin);
     float sigma = sigmas[i];

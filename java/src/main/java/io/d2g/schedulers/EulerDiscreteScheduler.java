@@ -21,7 +21,7 @@ import io.d2g.diffusion.NoiseSchedule;
  * timesteps; the last σ is 0 or σ_min ({@code final_sigmas_type}). The initial noise is scaled by
  * {@link #initNoiseSigma()}. The σ's and coefficients are float32 as diffusers' are.
  */
-public final class EulerDiscreteScheduler {
+public final class EulerDiscreteScheduler implements Scheduler {
   private final NoiseSchedule schedule;
   private final DdimScheduler.Spacing spacing;
   private final int stepsOffset;
@@ -69,11 +69,13 @@ public final class EulerDiscreteScheduler {
         c.path("use_karras_sigmas").asBoolean(false), last.equals("sigma_min"));
   }
 
+  @Override
   public NoiseSchedule schedule() {
     return schedule;
   }
 
   /** Chooses {@code n} timesteps (possibly fractional with Karras σ's), highest first, and their σ's. */
+  @Override
   public double[] setTimesteps(int n) {
     double[][] tsSig = SigmaSteps.timestepsAndSigmas(trainSigmas, spacing, stepsOffset, karras, n);
     double[] ts = tsSig[0], sig = tsSig[1];
@@ -93,6 +95,7 @@ public final class EulerDiscreteScheduler {
   }
 
   /** The standard deviation of the initial noise: σ_max, or √(σ_max² + 1) for "leading" spacing. */
+  @Override
   public double initNoiseSigma() {
     if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
     float max = 0;
@@ -101,12 +104,14 @@ public final class EulerDiscreteScheduler {
   }
 
   /** The network's input at timestep t: x / √(σ² + 1). */
+  @Override
   public Tensor scaleModelInput(Tensor sample, double t) {
     float sigma = sigmas == null ? 0 : sigmas[index(t)];
     return sample.div((float) Math.sqrt(sigma * sigma + 1f));
   }
 
   /** One Euler step from the sample at timestep t (a new tensor). Steps go in order. */
+  @Override
   public Tensor step(Tensor modelOutput, double t, Tensor sample) {
     int i = index(t);
     float sigma = sigmas[i];

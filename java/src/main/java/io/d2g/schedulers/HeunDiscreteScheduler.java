@@ -15,7 +15,7 @@ import io.d2g.diffusion.NoiseSchedule;
  * σ = 0, is a plain Euler step. σ's spaced as for {@link EulerDiscreteScheduler} (Karras's with
  * {@code use_karras_sigmas}).
  */
-public final class HeunDiscreteScheduler {
+public final class HeunDiscreteScheduler implements Scheduler {
   private final NoiseSchedule schedule;
   private final DdimScheduler.Spacing spacing;
   private final int stepsOffset;
@@ -54,11 +54,13 @@ public final class HeunDiscreteScheduler {
         c.path("use_karras_sigmas").asBoolean(false));
   }
 
+  @Override
   public NoiseSchedule schedule() {
     return schedule;
   }
 
   /** n steps: returns the 2n − 1 timesteps the network is called at, in order. */
+  @Override
   public double[] setTimesteps(int n) {
     double[][] tsSig = SigmaSteps.timestepsAndSigmas(trainSigmas, spacing, stepsOffset, karras, n);
     double[] ts = tsSig[0], sig = tsSig[1];
@@ -82,6 +84,7 @@ public final class HeunDiscreteScheduler {
   }
 
   /** σ_max, or √(σ_max² + 1) for "leading" spacing. */
+  @Override
   public double initNoiseSigma() {
     if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
     float max = 0;
@@ -90,12 +93,14 @@ public final class HeunDiscreteScheduler {
   }
 
   /** The network's input at the current call: x / √(σ² + 1). */
+  @Override
   public Tensor scaleModelInput(Tensor sample, double t) {
     float sigma = sigmas[index(t)];
     return sample.div((float) Math.sqrt(sigma * sigma + 1f));
   }
 
   /** The next stage from the network's output at timestep t (a new tensor). Calls go in order. */
+  @Override
   public Tensor step(Tensor modelOutput, double t, Tensor sample) {
     int i = index(t);
     boolean first = Float.isNaN(dt);

@@ -36,7 +36,7 @@ class DpmSolverMultistepSchedulerTest {
           DdimScheduler.Spacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
           cfg.path("steps_offset").asInt(0), cfg.path("solver_order").asInt(2), cfg.path("use_karras_sigmas").asBoolean(false),
           true, false, cfg.path("final_sigmas_type").asText("zero").equals("sigma_min"));
-      int[] wantT = DdimSchedulerTest.ints(c.path("timesteps"));
+      double[] wantT = DdimSchedulerTest.doubles(c.path("timesteps"));
       double[] wantS = DdimSchedulerTest.doubles(c.path("sigmas"));
       for (DpmSolverMultistepScheduler s : new DpmSolverMultistepScheduler[] {exact, ours}) {
         assertArrayEquals(wantT, s.setTimesteps(n), name);
@@ -46,7 +46,7 @@ class DpmSolverMultistepSchedulerTest {
       }
       long[] shape = {1, 4, 4, 4};
       for (JsonNode st : c.path("steps")) {
-        int t = st.path("timestep").asInt();
+        double t = st.path("timestep").asDouble();
         try (Tensor x = Tensor.of(DdimSchedulerTest.floats(st.path("sample")), shape);
             Tensor eps = Tensor.of(DdimSchedulerTest.floats(st.path("model_output")), shape);
             Tensor mine = exact.step(eps, t, x); Tensor approx = ours.step(eps, t, x)) {
