@@ -332,6 +332,37 @@ public final class ClipTokenizer {
     return ids;
   }
 
+  /**
+   * The words BPE runs on, after the normalisation every encoding applies (NFC, whitespace folded,
+   * lower case, CLIP's word pattern); special tokens are not recognised here. For vocabulary training.
+   */
+  static List<String> words(String raw) {
+    String text = lowerCase(WHITESPACE.matcher(Normalizer.normalize(raw, Normalizer.Form.NFC)).replaceAll(" "));
+    Matcher m = WORDS.matcher(text);
+    List<String> out = new ArrayList<>();
+    while (m.find()) out.add(m.group());
+    return out;
+  }
+
+  /** The printable character standing for each byte (GPT-2/CLIP's table), in byte order. */
+  static char byteChar(int b) {
+    return BYTE_TO_CHAR[b & 0xff];
+  }
+
+  /** The 256 byte characters in CLIP's vocabulary order (printable bytes first, then the rest). */
+  static List<String> byteAlphabet() {
+    List<String> out = new ArrayList<>(256);
+    List<Integer> order = new ArrayList<>();
+    for (int c = '!'; c <= '~'; c++) order.add(c);
+    for (int c = 0xA1; c <= 0xAC; c++) order.add(c);
+    for (int c = 0xAE; c <= 0xFF; c++) order.add(c);
+    for (int b = 0; b < 256; b++) if (!order.contains(b)) order.add(b);
+    for (int b : order) out.add(String.valueOf(BYTE_TO_CHAR[b]));
+    return out;
+  }
+
+  static final String WORD_END = END_OF_WORD;
+
   private void encodeOrdinary(String raw, List<Integer> ids, int limit) {
     String text = Normalizer.normalize(raw, Normalizer.Form.NFC);
     text = lowerCase(WHITESPACE.matcher(text).replaceAll(" "));
