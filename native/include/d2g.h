@@ -489,6 +489,9 @@ D2G_API void d2g_data_parallel_free(d2g_data_parallel* dp); /* NULL is a no-op *
  * the schedule's cumulative alphas [T]. kind "contrastive": an image_text_judge learns CLIP's
  * symmetric contrastive loss over (image, caption) pairs (pairs with equal caption ids are not each
  * other's negatives); config: precision (f32 | bf16), max_grad_norm; ema and alphas_cumprod NULL.
+ * kind "autoencoder": an autoencoder_kl learns to reconstruct images through its sampled latents,
+ * loss = sum of squared errors / B + kl_weight * KL / B; config: kl_weight (1e-6), precision (f32 |
+ * bf16), max_grad_norm; ema and alphas_cumprod NULL.
  * Set learning rates with d2g_optimizer_set_lr before a run. */
 typedef struct d2g_train_step d2g_train_step;
 D2G_API d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_module* model, d2g_optimizer* opt,
@@ -505,7 +508,10 @@ D2G_API d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, 
 /* One step of any kind on its inputs, in its order. "denoise": x0, context, timesteps, noise (as
  * d2g_train_step_run). "contrastive": images [B, 3, H, W], text [B, L] (as d2g_judge_encode_text),
  * caption ids integer [B]; metrics: the loss, the gradient norm before clipping (0 without clipping),
- * the image-to-caption top-1 accuracy within the batch, exp(logit_scale) after the step. */
+ * the image-to-caption top-1 accuracy within the batch, exp(logit_scale) after the step.
+ * "autoencoder": images [B, C, H, W] in [-1, 1], noise [B, latent_channels, H/f, W/f] (standard normal,
+ * for the latents' sample); metrics: the loss, the gradient norm before clipping, the reconstruction's
+ * mean squared error per element, the KL per image. */
 D2G_API d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const* inputs, int n_inputs,
                                               double* metrics, int n_metrics);
 D2G_API void d2g_train_step_free(d2g_train_step* s); /* NULL is a no-op */

@@ -10,6 +10,7 @@
 
 #include "../dist/data_parallel.hpp"
 #include "../dist/process_group.hpp"
+#include "../train/autoencoder_step.hpp"
 #include "../train/contrastive_step.hpp"
 #include "../train/denoise_step.hpp"
 #include "../train/ema.hpp"

@@ -210,8 +210,12 @@ d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_modu
       if (ema != nullptr || alphas_cumprod != nullptr)
         fail(D2G_INVALID_ARGUMENT, "the contrastive step takes no EMA and no alphas_cumprod (pass NULL)");
       step = std::make_unique<d2g::train::ContrastiveStep>(cfg, model->net, opt->opt, data_parallel);
+    } else if (k == "autoencoder") {
+      if (ema != nullptr || alphas_cumprod != nullptr)
+        fail(D2G_INVALID_ARGUMENT, "the autoencoder step takes no EMA and no alphas_cumprod (pass NULL)");
+      step = std::make_unique<d2g::train::AutoencoderStep>(cfg, model->net, opt->opt, data_parallel);
     } else {
-      fail(D2G_INVALID_ARGUMENT, "unknown training step '", k, "' (known: denoise, contrastive)");
+      fail(D2G_INVALID_ARGUMENT, "unknown training step '", k, "' (known: denoise, contrastive, autoencoder)");
     }
     *out = new d2g_train_step{std::move(step)};
   })
