@@ -10,7 +10,8 @@ import picocli.CommandLine;
     versionProvider = Main.Version.class,
     description = "Diffusion2GAN for the JVM: one-step text-to-image GANs distilled from diffusion models.",
     footer = {"", "Example and benchmark mains: ./d2g example --help (from the repository)."},
-    subcommands = {InfoCommand.class, DataCommand.class, EvalCommand.class, TablesCommand.class, LaunchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {InfoCommand.class, DataCommand.class, SampleCommand.class, EvalCommand.class, TablesCommand.class,
+        LaunchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -161,6 +161,22 @@ class MainTest {
   }
 
   @Test
+  void sampleWritesAGridAndASampleFolderThatEvalGrades(@TempDir Path tmp) throws IOException {
+    Path pipe = io.d2g.pipelines.TinyPipeline.write(tmp.resolve("pipe"));
+    Path grid = tmp.resolve("grid.png"), folder = tmp.resolve("samples");
+    Run r = run("sample", "--model", pipe.toString(), "--steps", "3", "--cfg", "3", "--sampler", "euler", "--out",
+        grid.toString(), "--sample-folder", folder.toString(), "a red car, noto style", "a cat, twemoji style");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("2 images"), r.out());
+    var img = javax.imageio.ImageIO.read(grid.toFile());
+    assertEquals(32, img.getWidth());
+    assertEquals(2, io.d2g.eval.SampleSet.open(folder).size());
+    assertEquals(2, run("sample", "--model", pipe.toString(), "--sampler", "plms", "x").code());
+    assertEquals(2, run("sample", "--model", pipe.toString(), "--steps", "0", "x").code());
+    assertEquals(2, run("sample", "--model", pipe.toString()).code(), "no prompt");
+  }
+
+  @Test
   void scenesNeedADataset(@TempDir Path tmp) {
     Run r = run("data", "scenes", "--data", tmp.resolve("none").toString(), "--out", tmp.resolve("s").toString());
     assertEquals(1, r.code(), r.err());

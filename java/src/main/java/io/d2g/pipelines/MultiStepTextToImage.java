@@ -1,0 +1,182 @@
+package io.d2g.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Generator;
+import io.d2g.InvalidArgumentException;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.hub.ClipTokenizer;
+import io.d2g.hub.DiffusersFolder;
+import io.d2g.models.AutoencoderKL;
+import io.d2g.models.ClipTextModel;
+import io.d2g.models.UNet2DConditionModel;
+import io.d2g.nn.NativeModule;
+import io.d2g.schedulers.DdimScheduler;
+import io.d2g.schedulers.DpmSolverMultistepScheduler;
+import io.d2g.schedulers.EulerDiscreteScheduler;
+import io.d2g.schedulers.HeunDiscreteScheduler;
+import io.d2g.schedulers.Scheduler;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Multi-step text-to-image with classifier-free guidance — diffusers' Stable Diffusion pipeline: the
+ * prompts' and the empty prompt's text states (last hidden state), noise per image seeded with seed +
+ * i, the {@link DenoisingLoop} with a {@link Scheduler}, the latents divided by the VAE's scaling
+ * factor and decoded. Works on any diffusers SD folder (SD1.5 or the project's teacher); the sampler
+ * is the folder's scheduler ({@code scheduler/scheduler_config.json}'s {@code _class_name}: DDIM,
+ * Euler, Heun or DPM-Solver++) unless another is named.
+ */
+public final class MultiStepTextToImage implements AutoCloseable {
+  /** The samplers, by their diffusers class names. */
+  public enum Sampler {
+    DDIM("DDIMScheduler"), EULER("EulerDiscreteScheduler"), HEUN("HeunDiscreteScheduler"),
+    DPM_SOLVER("DPMSolverMultistepScheduler");
+
+    public final String className;
+
+    Sampler(String className) {
+      this.className = className;
+    }
+
+    /** By class name or by this enum's name in any case ("ddim", "dpm_solver"). */
+    public static Sampler parse(String s) {
+      for (Sampler k : values()) if (k.className.equals(s) || k.name().equalsIgnoreCase(s)) return k;
+      throw new InvalidArgumentException("unknown sampler '" + s + "' (ddim, euler, heun, dpm_solver)");
+    }
+
+    /** A scheduler of this kind from a diffusers scheduler config (options it has not are ignored). */
+    public Scheduler create(JsonNode config) {
+      var c = ((com.fasterxml.jackson.databind.node.ObjectNode) config).deepCopy();
+      if (this == DDIM) c.put("clip_sample", false);
+      return switch (this) {
+        case DDIM -> DdimScheduler.fromConfig(c);
+        case EULER -> EulerDiscreteScheduler.fromConfig(c);
+        case HEUN -> HeunDiscreteScheduler.fromConfig(c);
+        case DPM_SOLVER -> DpmSolverMultistepScheduler.fromConfig(c);
+      };
+    }
+  }
+
+  private final ClipTokenizer tokenizer;
+  private final ClipTextModel text;
+  private final UNet2DConditionModel unet;
+  private final AutoencoderKL vae;
+  private final Scheduler scheduler;
+  private final Device device;
+  private final List<NativeModule> owned = new ArrayList<>();
+
+  /** Uses the given components (the caller keeps them); all on {@code device} in f32. */
+  public MultiStepTextToImage(ClipTokenizer tokenizer, ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae,
+      Scheduler scheduler, Device device) {
+    this.tokenizer = tokenizer;
+    this.text = text;
+    this.unet = unet;
+    this.vae = vae;
+    this.scheduler = scheduler;
+    this.device = device;
+  }
+
+  /** Loads a diffusers pipeline folder onto {@code device}; {@code sampler} null: the folder's scheduler. */
+  public static MultiStepTextToImage load(Path folder, Device device, Sampler sampler) {
+    Path sched = folder.resolve("scheduler/scheduler_config.json");
+    if (!Files.isRegularFile(sched))
+      throw new InvalidArgumentException(folder + " has no scheduler/scheduler_config.json; is it a diffusers pipeline folder?");
+    JsonNode config;
+    try {
+      config = new ObjectMapper().readTree(sched.toFile());
+    } catch (IOException e) {
+      throw new InvalidArgumentException("cannot read " + sched + ": " + e.getMessage());
+    }
+    Sampler kind = sampler != null ? sampler : Sampler.parse(config.path("_class_name").asText("DDIMScheduler"));
+    Scheduler scheduler = kind.create(config);
+    var opts = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
+    ClipTokenizer tok = ClipTokenizer.load(folder.resolve("tokenizer"));
+    List<NativeModule> loaded = new ArrayList<>();
+    try {
+      ClipTextModel t = DiffusersFolder.load(folder.resolve("text_encoder"), ClipTextModel.FAMILY, opts);
+      loaded.add(t);
+      UNet2DConditionModel u = DiffusersFolder.load(folder.resolve("unet"), UNet2DConditionModel.FAMILY, opts);
+      loaded.add(u);
+      AutoencoderKL v = DiffusersFolder.load(folder.resolve("vae"), AutoencoderKL.FAMILY, opts);
+      loaded.add(v);
+      MultiStepTextToImage p = new MultiStepTextToImage(tok, t, u, v, scheduler, device);
+      p.owned.addAll(loaded);
+      return p;
+    } catch (RuntimeException e) {
+      loaded.forEach(NativeModule::close);
+      throw e;
+    }
+  }
+
+  /**
+   * One image per prompt after {@code steps} sampler steps (1 to 1000) with guidance {@code guidance}
+   * (1: no guidance; 0 to 100); image i's noise is drawn from a generator seeded with seed + i.
+   */
+  public BufferedImage[] generate(List<String> prompts, int steps, double guidance, long seed) {
+    if (prompts.isEmpty()) throw new InvalidArgumentException("no prompts given");
+    for (int i = 0; i < prompts.size(); i++) {
+      String p = prompts.get(i);
+      if (p == null || p.isBlank())
+        throw new InvalidArgumentException("prompt " + i + " is empty: describe the image, e.g. \"a red car, twemoji style\"");
+      if (p.length() > TextToImage.MAX_PROMPT_CHARS)
+        throw new InvalidArgumentException("prompt " + i + " has " + p.length() + " characters; at most "
+            + TextToImage.MAX_PROMPT_CHARS);
+    }
+    if (steps < 1 || steps > 1000) throw new InvalidArgumentException("steps must be 1 to 1000, not " + steps);
+    if (!(guidance >= 0 && guidance <= 100)) throw new InvalidArgumentException("guidance must be 0 to 100, not " + guidance);
+    int b = prompts.size();
+    long channels = unet.config().inChannels();
+    long size = unet.config().sampleSize() != null ? unet.config().sampleSize() : 64;
+    try (TensorScope s = new TensorScope()) {
+      List<Tensor> noise = new ArrayList<>(b);
+      for (int i = 0; i < b; i++) {
+        try (Generator g = Generator.create(device, seed + i)) {
+          noise.add(s.track(Tensor.randn(g, DType.F32, 1, channels, size, size)));
+        }
+      }
+      Tensor x = s.track(Tensor.cat(noise, 0));
+      Tensor cond = s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(prompts)).to(device))));
+      Tensor uncond = guidance == 1.0 ? null
+          : s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(Collections.nCopies(b, ""))).to(device))));
+      Tensor latents = s.track(DenoisingLoop.run(unet, scheduler, steps, x, cond, uncond, guidance));
+      Tensor images = s.track(vae.decode(s.track(latents.div(vae.scalingFactor()))));
+      return toImages(s.track(images.to(Device.CPU)));
+    }
+  }
+
+  /** [B, 3, H, W] in [-1, 1] to RGB images. */
+  static BufferedImage[] toImages(Tensor images) {
+    long[] sh = images.shape();
+    float[] v = images.toFloatArray();
+    int b = (int) sh[0], h = (int) sh[2], w = (int) sh[3], px = h * w;
+    BufferedImage[] out = new BufferedImage[b];
+    for (int i = 0; i < b; i++) {
+      BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+      for (int p = 0; p < px; p++) {
+        int rgb = 0;
+        for (int c = 0; c < 3; c++) {
+          float f = Math.max(0f, Math.min(1f, v[(i * 3 + c) * px + p] / 2 + 0.5f));
+          rgb = (rgb << 8) | Math.round(f * 255);
+        }
+        img.setRGB(p % w, p / w, rgb);
+      }
+      out[i] = img;
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    for (NativeModule m : owned) m.close();
+    owned.clear();
+  }
+}
