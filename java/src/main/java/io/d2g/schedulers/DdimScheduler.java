@@ -21,13 +21,8 @@ import io.d2g.diffusion.Prediction;
  * not supported (Stable Diffusion's configs turn both off).
  */
 public final class DdimScheduler implements Scheduler {
-  /** diffusers' {@code timestep_spacing}. */
-  public enum Spacing {
-    LEADING, TRAILING, LINSPACE
-  }
-
   private final NoiseSchedule schedule;
-  private final Spacing spacing;
+  private final TimestepSpacing spacing;
   private final int stepsOffset;
   private final double finalAlphaCumprod;
   private int numInferenceSteps;
@@ -37,9 +32,8 @@ public final class DdimScheduler implements Scheduler {
    * setAlphaToOne: ᾱ below timestep 0 is 1 (else ᾱ_0); stepsOffset: added to "leading" timesteps
    * (Stable Diffusion: 1).
    */
-  public DdimScheduler(NoiseSchedule schedule, Spacing spacing, boolean setAlphaToOne, int stepsOffset) {
-    if (stepsOffset < 0 || stepsOffset >= schedule.numTrainTimesteps())
-      throw new InvalidArgumentException("steps_offset must be 0 to " + (schedule.numTrainTimesteps() - 1) + ", not " + stepsOffset);
+  public DdimScheduler(NoiseSchedule schedule, TimestepSpacing spacing, boolean setAlphaToOne, int stepsOffset) {
+    TimestepSpacing.checkOffset(stepsOffset, schedule.numTrainTimesteps());
     this.schedule = schedule;
     this.spacing = spacing;
     this.stepsOffset = stepsOffset;
@@ -54,13 +48,7 @@ public final class DdimScheduler implements Scheduler {
           + "as Stable Diffusion's configs do)");
     if (c.path("rescale_betas_zero_snr").asBoolean(false))
       throw new InvalidArgumentException("rescale_betas_zero_snr is not supported yet");
-    Spacing spacing = switch (c.path("timestep_spacing").asText("leading")) {
-      case "leading" -> Spacing.LEADING;
-      case "trailing" -> Spacing.TRAILING;
-      case "linspace" -> Spacing.LINSPACE;
-      default -> throw new InvalidArgumentException("timestep_spacing must be leading, trailing or linspace, not "
-          + c.path("timestep_spacing"));
-    };
+    TimestepSpacing spacing = TimestepSpacing.fromConfig(c, TimestepSpacing.LEADING);
     return new DdimScheduler(schedule, spacing, c.path("set_alpha_to_one").asBoolean(true), c.path("steps_offset").asInt(0));
   }
 

@@ -25,7 +25,7 @@ import io.d2g.diffusion.NoiseSchedule;
  */
 public final class DpmSolverMultistepScheduler implements Scheduler {
   private final NoiseSchedule schedule;
-  private final DdimScheduler.Spacing spacing;
+  private final TimestepSpacing spacing;
   private final int stepsOffset, order;
   private final boolean karras, lowerOrderFinal, eulerAtFinal, finalSigmaMin;
   private final float[] trainSigmas;
@@ -34,11 +34,10 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
   private int stepIndex = -1, lowerOrderNums;
   private Tensor previousX0;
 
-  public DpmSolverMultistepScheduler(NoiseSchedule schedule, DdimScheduler.Spacing spacing, int stepsOffset, int order,
+  public DpmSolverMultistepScheduler(NoiseSchedule schedule, TimestepSpacing spacing, int stepsOffset, int order,
       boolean karras, boolean lowerOrderFinal, boolean eulerAtFinal, boolean finalSigmaMin) {
     if (order != 1 && order != 2) throw new InvalidArgumentException("solver_order must be 1 or 2, not " + order);
-    if (stepsOffset < 0 || stepsOffset >= schedule.numTrainTimesteps())
-      throw new InvalidArgumentException("steps_offset must be 0 to " + (schedule.numTrainTimesteps() - 1) + ", not " + stepsOffset);
+    TimestepSpacing.checkOffset(stepsOffset, schedule.numTrainTimesteps());
     this.schedule = schedule;
     this.spacing = spacing;
     this.stepsOffset = stepsOffset;
@@ -67,13 +66,7 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
     String last = c.path("final_sigmas_type").asText("zero");
     if (!last.equals("zero") && !last.equals("sigma_min"))
       throw new InvalidArgumentException("final_sigmas_type must be zero or sigma_min, not " + last);
-    DdimScheduler.Spacing spacing = switch (c.path("timestep_spacing").asText("linspace")) {
-      case "leading" -> DdimScheduler.Spacing.LEADING;
-      case "trailing" -> DdimScheduler.Spacing.TRAILING;
-      case "linspace" -> DdimScheduler.Spacing.LINSPACE;
-      default -> throw new InvalidArgumentException("timestep_spacing must be leading, trailing or linspace, not "
-          + c.path("timestep_spacing"));
-    };
+    TimestepSpacing spacing = TimestepSpacing.fromConfig(c, TimestepSpacing.LINSPACE);
     return new DpmSolverMultistepScheduler(schedule, spacing, c.path("steps_offset").asInt(0),
         c.path("solver_order").asInt(2), c.path("use_karras_sigmas").asBoolean(false),
         c.path("lower_order_final").asBoolean(true), c.path("euler_at_final").asBoolean(false), last.equals("sigma_min"));

@@ -23,7 +23,7 @@ import io.d2g.diffusion.NoiseSchedule;
  */
 public final class EulerDiscreteScheduler implements Scheduler {
   private final NoiseSchedule schedule;
-  private final DdimScheduler.Spacing spacing;
+  private final TimestepSpacing spacing;
   private final int stepsOffset;
   private final boolean karras;
   private final boolean finalSigmaMin;
@@ -32,10 +32,9 @@ public final class EulerDiscreteScheduler implements Scheduler {
   private float[] sigmas;
   private int stepIndex = -1;
 
-  public EulerDiscreteScheduler(NoiseSchedule schedule, DdimScheduler.Spacing spacing, int stepsOffset, boolean karras,
+  public EulerDiscreteScheduler(NoiseSchedule schedule, TimestepSpacing spacing, int stepsOffset, boolean karras,
       boolean finalSigmaMin) {
-    if (stepsOffset < 0 || stepsOffset >= schedule.numTrainTimesteps())
-      throw new InvalidArgumentException("steps_offset must be 0 to " + (schedule.numTrainTimesteps() - 1) + ", not " + stepsOffset);
+    TimestepSpacing.checkOffset(stepsOffset, schedule.numTrainTimesteps());
     this.schedule = schedule;
     this.spacing = spacing;
     this.stepsOffset = stepsOffset;
@@ -58,13 +57,7 @@ public final class EulerDiscreteScheduler implements Scheduler {
     String last = c.path("final_sigmas_type").asText("zero");
     if (!last.equals("zero") && !last.equals("sigma_min"))
       throw new InvalidArgumentException("final_sigmas_type must be zero or sigma_min, not " + last);
-    DdimScheduler.Spacing spacing = switch (c.path("timestep_spacing").asText("linspace")) {
-      case "leading" -> DdimScheduler.Spacing.LEADING;
-      case "trailing" -> DdimScheduler.Spacing.TRAILING;
-      case "linspace" -> DdimScheduler.Spacing.LINSPACE;
-      default -> throw new InvalidArgumentException("timestep_spacing must be leading, trailing or linspace, not "
-          + c.path("timestep_spacing"));
-    };
+    TimestepSpacing spacing = TimestepSpacing.fromConfig(c, TimestepSpacing.LINSPACE);
     return new EulerDiscreteScheduler(schedule, spacing, c.path("steps_offset").asInt(0),
         c.path("use_karras_sigmas").asBoolean(false), last.equals("sigma_min"));
   }
@@ -97,17 +90,14 @@ public final class EulerDiscreteScheduler implements Scheduler {
   /** The standard deviation of the initial noise: σ_max, or √(σ_max² + 1) for "leading" spacing. */
   @Override
   public double initNoiseSigma() {
-    if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
-    float max = 0;
-    for (float s : sigmas) max = Math.max(max, s);
-    return spacing == DdimScheduler.Spacing.LEADING ? (float) Math.sqrt(max * max + 1f) : max;
+    return SigmaSteps.initNoiseSigma(sigmas, spacing);
   }
+
 
   /** The network's input at timestep t: x / √(σ² + 1). */
   @Override
   public Tensor scaleModelInput(Tensor sample, double t) {
-    float sigma = sigmas == null ? 0 : sigmas[index(t)];
-    return sample.div((float) Math.sqrt(sigma * sigma + 1f));
+    return SigmaSteps.scaleInput(sample, sigmas == null ? 0 : sigmas[index(t)]);
   }
 
   /** One Euler step from the sample at timestep t (a new tensor). Steps go in order. */
@@ -116,14 +106,7 @@ public final class EulerDiscreteScheduler implements Scheduler {
     int i = index(t);
     float sigma = sigmas[i];
     try (TensorScope s = new TensorScope()) {
-      Tensor x0 = switch (schedule.prediction()) {
-        case EPSILON -> s.track(sample.sub(s.track(modelOutput.mul(sigma))));
-        case SAMPLE -> modelOutput;
-        case V_PREDICTION -> {
-          float p1 = sigma * sigma + 1f;
-          yield s.track(s.track(modelOutput.mul(-sigma / (float) Math.sqrt(p1))).add(s.track(sample.div(p1))));
-        }
-      };
+      Tensor x0 = SigmaSteps.x0(schedule.prediction(), modelOutput, sample, sigma, s);
       Tensor derivative = s.track(s.track(sample.sub(x0)).div(sigma));
       float dt = sigmas[i + 1] - sigma;
       Tensor next = sample.add(s.track(derivative.mul(dt)));

@@ -17,7 +17,7 @@ import io.d2g.diffusion.NoiseSchedule;
  */
 public final class HeunDiscreteScheduler implements Scheduler {
   private final NoiseSchedule schedule;
-  private final DdimScheduler.Spacing spacing;
+  private final TimestepSpacing spacing;
   private final int stepsOffset;
   private final boolean karras;
   private final float[] trainSigmas;
@@ -27,9 +27,8 @@ public final class HeunDiscreteScheduler implements Scheduler {
   private Tensor prevDerivative, firstSample;
   private float dt = Float.NaN;
 
-  public HeunDiscreteScheduler(NoiseSchedule schedule, DdimScheduler.Spacing spacing, int stepsOffset, boolean karras) {
-    if (stepsOffset < 0 || stepsOffset >= schedule.numTrainTimesteps())
-      throw new InvalidArgumentException("steps_offset must be 0 to " + (schedule.numTrainTimesteps() - 1) + ", not " + stepsOffset);
+  public HeunDiscreteScheduler(NoiseSchedule schedule, TimestepSpacing spacing, int stepsOffset, boolean karras) {
+    TimestepSpacing.checkOffset(stepsOffset, schedule.numTrainTimesteps());
     this.schedule = schedule;
     this.spacing = spacing;
     this.stepsOffset = stepsOffset;
@@ -43,13 +42,7 @@ public final class HeunDiscreteScheduler implements Scheduler {
     NoiseSchedule schedule = NoiseSchedule.fromConfig(c);
     for (String unsupported : new String[] {"use_exponential_sigmas", "use_beta_sigmas", "clip_sample"})
       if (c.path(unsupported).asBoolean(false)) throw new InvalidArgumentException(unsupported + " is not supported");
-    DdimScheduler.Spacing spacing = switch (c.path("timestep_spacing").asText("linspace")) {
-      case "leading" -> DdimScheduler.Spacing.LEADING;
-      case "trailing" -> DdimScheduler.Spacing.TRAILING;
-      case "linspace" -> DdimScheduler.Spacing.LINSPACE;
-      default -> throw new InvalidArgumentException("timestep_spacing must be leading, trailing or linspace, not "
-          + c.path("timestep_spacing"));
-    };
+    TimestepSpacing spacing = TimestepSpacing.fromConfig(c, TimestepSpacing.LINSPACE);
     return new HeunDiscreteScheduler(schedule, spacing, c.path("steps_offset").asInt(0),
         c.path("use_karras_sigmas").asBoolean(false));
   }
@@ -86,17 +79,14 @@ public final class HeunDiscreteScheduler implements Scheduler {
   /** σ_max, or √(σ_max² + 1) for "leading" spacing. */
   @Override
   public double initNoiseSigma() {
-    if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
-    float max = 0;
-    for (float s : sigmas) max = Math.max(max, s);
-    return spacing == DdimScheduler.Spacing.LEADING ? (float) Math.sqrt(max * max + 1f) : max;
+    return SigmaSteps.initNoiseSigma(sigmas, spacing);
   }
+
 
   /** The network's input at the current call: x / √(σ² + 1). */
   @Override
   public Tensor scaleModelInput(Tensor sample, double t) {
-    float sigma = sigmas[index(t)];
-    return sample.div((float) Math.sqrt(sigma * sigma + 1f));
+    return SigmaSteps.scaleInput(sample, sigmas == null ? 0 : sigmas[index(t)]);
   }
 
   /** The next stage from the network's output at timestep t (a new tensor). Calls go in order. */
@@ -107,14 +97,7 @@ public final class HeunDiscreteScheduler implements Scheduler {
     float sigma = first ? sigmas[i] : sigmas[i - 1], sigmaNext = first ? sigmas[i + 1] : sigmas[i];
     float at = first ? sigma : sigmaNext; // the σ the network's output belongs to
     try (TensorScope s = new TensorScope()) {
-      Tensor x0 = switch (schedule.prediction()) {
-        case EPSILON -> s.track(sample.sub(s.track(modelOutput.mul(at))));
-        case SAMPLE -> modelOutput;
-        case V_PREDICTION -> {
-          float p1 = at * at + 1f;
-          yield s.track(s.track(modelOutput.mul(-at / (float) Math.sqrt(p1))).add(s.track(sample.div(p1))));
-        }
-      };
+      Tensor x0 = SigmaSteps.x0(schedule.prediction(), modelOutput, sample, at, s);
       Tensor next;
       if (first) {
         Tensor derivative = sample.sub(x0).div(sigma);

@@ -1,6 +1,9 @@
 package io.d2g.schedulers;
 
 import io.d2g.InvalidArgumentException;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.diffusion.Prediction;
 
 /**
  * The timesteps and σ's of the σ-parameterised samplers (Euler, Heun), as diffusers computes them:
@@ -22,7 +25,7 @@ final class SigmaSteps {
   }
 
   /** {timesteps, σ's} of n steps, highest first; timesteps rounded to float32 as diffusers holds them. */
-  static double[][] timestepsAndSigmas(float[] trainSigmas, DdimScheduler.Spacing spacing, int stepsOffset, boolean karras,
+  static double[][] timestepsAndSigmas(float[] trainSigmas, TimestepSpacing spacing, int stepsOffset, boolean karras,
       int n) {
     int train = trainSigmas.length;
     if (n < 1 || n > train) throw new InvalidArgumentException("num_inference_steps must be 1 to " + train + ", not " + n);
@@ -76,5 +79,30 @@ final class SigmaSteps {
     double lo = (float) Math.log(trainSigmas[low]), hi = (float) Math.log(trainSigmas[low + 1]);
     double w = Math.clamp((lo - logSigma) / (lo - hi), 0, 1);
     return (1 - w) * low + w * (low + 1);
+  }
+
+  /** σ_max, or √(σ_max² + 1) for "leading" spacing (diffusers' init_noise_sigma of the σ samplers). */
+  static double initNoiseSigma(float[] sigmas, TimestepSpacing spacing) {
+    if (sigmas == null) throw new IllegalStateException("call setTimesteps first");
+    float max = 0;
+    for (float v : sigmas) max = Math.max(max, v);
+    return spacing == TimestepSpacing.LEADING ? (float) Math.sqrt(max * max + 1f) : max;
+  }
+
+  /** The network's input at σ: x / √(σ² + 1) (a new tensor). */
+  static Tensor scaleInput(Tensor sample, float sigma) {
+    return sample.div((float) Math.sqrt(sigma * sigma + 1f));
+  }
+
+  /** x̂0 from the network's output at σ (ε, v or x0), float32 coefficients as diffusers'; tracked in s. */
+  static Tensor x0(Prediction prediction, Tensor modelOutput, Tensor sample, float sigma, TensorScope s) {
+    return switch (prediction) {
+      case EPSILON -> s.track(sample.sub(s.track(modelOutput.mul(sigma))));
+      case SAMPLE -> modelOutput;
+      case V_PREDICTION -> {
+        float p1 = sigma * sigma + 1f;
+        yield s.track(s.track(modelOutput.mul(-sigma / (float) Math.sqrt(p1))).add(s.track(sample.div(p1))));
+      }
+    };
   }
 }

@@ -45,7 +45,7 @@ class DdimSchedulerTest {
       double[] table = doubles(c.path("alphas_cumprod"));
       Prediction p = Prediction.parse(cfg.path("prediction_type").asText("epsilon"));
       DdimScheduler exact = new DdimScheduler(NoiseSchedule.ofAlphasCumprod(table, p),
-          DdimScheduler.Spacing.valueOf(cfg.path("timestep_spacing").asText("leading").toUpperCase()),
+          TimestepSpacing.valueOf(cfg.path("timestep_spacing").asText("leading").toUpperCase()),
           cfg.path("set_alpha_to_one").asBoolean(true), cfg.path("steps_offset").asInt(0));
       exact.setTimesteps(n);
       long[] shape = {1, 4, 4, 4};

@@ -33,7 +33,7 @@ class DpmSolverMultistepSchedulerTest {
       DpmSolverMultistepScheduler exact = new DpmSolverMultistepScheduler(
           NoiseSchedule.ofAlphasCumprod(DdimSchedulerTest.doubles(c.path("alphas_cumprod")),
               Prediction.parse(cfg.path("prediction_type").asText())),
-          DdimScheduler.Spacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
+          TimestepSpacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
           cfg.path("steps_offset").asInt(0), cfg.path("solver_order").asInt(2), cfg.path("use_karras_sigmas").asBoolean(false),
           true, false, cfg.path("final_sigmas_type").asText("zero").equals("sigma_min"));
       double[] wantT = DdimSchedulerTest.doubles(c.path("timesteps"));

@@ -30,7 +30,7 @@ class EulerDiscreteSchedulerTest {
       EulerDiscreteScheduler ours = EulerDiscreteScheduler.fromConfig(cfg);
       EulerDiscreteScheduler exact = new EulerDiscreteScheduler(
           NoiseSchedule.ofAlphasCumprod(array(c.path("alphas_cumprod")), Prediction.parse(cfg.path("prediction_type").asText())),
-          DdimScheduler.Spacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
+          TimestepSpacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
           cfg.path("steps_offset").asInt(0), cfg.path("use_karras_sigmas").asBoolean(false),
           cfg.path("final_sigmas_type").asText("zero").equals("sigma_min"));
       double[] wantT = array(c.path("timesteps")), wantS = array(c.path("sigmas"));

@@ -31,7 +31,7 @@ class HeunDiscreteSchedulerTest {
       HeunDiscreteScheduler exact = new HeunDiscreteScheduler(
           NoiseSchedule.ofAlphasCumprod(DdimSchedulerTest.doubles(c.path("alphas_cumprod")),
               Prediction.parse(cfg.path("prediction_type").asText())),
-          DdimScheduler.Spacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
+          TimestepSpacing.valueOf(cfg.path("timestep_spacing").asText("linspace").toUpperCase()),
           cfg.path("steps_offset").asInt(0), cfg.path("use_karras_sigmas").asBoolean(false));
       double[] wantT = DdimSchedulerTest.doubles(c.path("timesteps")), wantS = DdimSchedulerTest.doubles(c.path("sigmas"));
       for (HeunDiscreteScheduler s : new HeunDiscreteScheduler[] {exact, ours}) {
