@@ -508,10 +508,12 @@ D2G_API d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, 
 /* One step of any kind on its inputs, in its order. "denoise": x0, context, timesteps, noise (as
  * d2g_train_step_run). "contrastive": images [B, 3, H, W], text [B, L] (as d2g_judge_encode_text),
  * caption ids integer [B]; metrics: the loss, the gradient norm before clipping (0 without clipping),
- * the image-to-caption top-1 accuracy within the batch, exp(logit_scale) after the step.
+ * the image-to-caption top-1 accuracy within the batch, exp(logit_scale) after the step, 1 if the
+ * weights were updated (0: the loss was not finite and the update was skipped).
  * "autoencoder": images [B, C, H, W] in [-1, 1], noise [B, latent_channels, H/f, W/f] (standard normal,
  * for the latents' sample); metrics: the loss, the gradient norm before clipping, the reconstruction's
- * mean squared error per element, the KL per image. */
+ * mean squared error per element, the KL per image, 1 if the weights were updated (as for contrastive).
+ * "denoise" in f32 or bf16 also skips the update of a non-finite loss (stepped = 0). n_metrics: 0..8. */
 D2G_API d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const* inputs, int n_inputs,
                                               double* metrics, int n_metrics);
 D2G_API void d2g_train_step_free(d2g_train_step* s); /* NULL is a no-op */

@@ -233,7 +233,7 @@ d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const
     d2g::require(s, "train step");
     if (n_inputs < 0 || n_inputs > 16) fail(D2G_INVALID_ARGUMENT, "n_inputs must be 0..16");
     if (n_inputs > 0) d2g::require(inputs, "inputs");
-    if (n_metrics < 0 || n_metrics > 4) fail(D2G_INVALID_ARGUMENT, "n_metrics must be 0..4");
+    if (n_metrics < 0 || n_metrics > 8) fail(D2G_INVALID_ARGUMENT, "n_metrics must be 0..8");
     if (n_metrics > 0) d2g::require(metrics, "metrics");
     std::vector<at::Tensor> in;
     for (int i = 0; i < n_inputs; i++) in.push_back(d2g::unwrap(inputs[i], "input"));

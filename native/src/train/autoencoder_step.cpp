@@ -2,6 +2,8 @@
 
 #include <c10/core/GradMode.h>
 
+#include <cmath>
+
 #include "../core/exec.hpp"
 #include "../core/status.hpp"
 
@@ -59,15 +61,20 @@ std::vector<double> AutoencoderStep::run(const std::vector<at::Tensor>& in) {
   }
   if (dp_) dp_->finish();
   c10::NoGradGuard no_grad;
-  double grad_norm = max_grad_norm_ > 0 ? opt_->clip_grad_norm(max_grad_norm_) : 0;
-  opt_->step();
+  // A loss that is not finite skips the update (the caller sees stepped = 0 and decides what to do).
+  const bool finite = std::isfinite(loss.detach().item<double>());
+  double grad_norm = 0;
+  if (finite) {
+    grad_norm = max_grad_norm_ > 0 ? opt_->clip_grad_norm(max_grad_norm_) : 0;
+    opt_->step();
+  }
   at::Tensor metrics = at::stack({loss.detach().reshape({}), rec.detach().mean(), kl.detach().sum() / batch});
   if (dp_) {
     std::vector<at::Tensor> one{metrics};
     dp_->group().all_reduce(one, true);
   }
   metrics = metrics.cpu();
-  return {metrics[0].item<double>(), grad_norm, metrics[1].item<double>(), metrics[2].item<double>()};
+  return {metrics[0].item<double>(), grad_norm, metrics[1].item<double>(), metrics[2].item<double>(), finite ? 1.0 : 0.0};
 }
 
 }  // namespace d2g::train

@@ -63,8 +63,13 @@ std::vector<double> ContrastiveStep::run(const std::vector<at::Tensor>& in) {
   }
   if (dp_) dp_->finish();
   c10::NoGradGuard no_grad;
-  double grad_norm = max_grad_norm_ > 0 ? opt_->clip_grad_norm(max_grad_norm_) : 0;
-  opt_->step();
+  // A loss that is not finite skips the update (the caller sees stepped = 0 and decides what to do).
+  const bool finite = std::isfinite(loss.detach().item<double>());
+  double grad_norm = 0;
+  if (finite) {
+    grad_norm = max_grad_norm_ > 0 ? opt_->clip_grad_norm(max_grad_norm_) : 0;
+    opt_->step();
+  }
   judge_->logit_scale.clamp_(0, std::log(100.0));
   at::Tensor m = at::stack({loss.detach().reshape({}), acc.reshape({})});
   if (dp_) {
@@ -72,7 +77,7 @@ std::vector<double> ContrastiveStep::run(const std::vector<at::Tensor>& in) {
     dp_->group().all_reduce(one, true);
   }
   m = m.cpu();
-  return {m[0].item<double>(), grad_norm, m[1].item<double>(), judge_->logit_scale.exp().item<double>()};
+  return {m[0].item<double>(), grad_norm, m[1].item<double>(), judge_->logit_scale.exp().item<double>(), finite ? 1.0 : 0.0};
 }
 
 }  // namespace d2g::train

@@ -2,6 +2,7 @@
 
 #include <c10/core/GradMode.h>
 
+#include <cmath>
 #include <vector>
 
 #include "../core/exec.hpp"
@@ -78,7 +79,9 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
   if (dp_) dp_->finish();
 
   c10::NoGradGuard no_grad;
-  bool overflow = false;
+  // A loss that is not finite (f32/bf16: a bad batch or diverging weights) skips the update, as f16's
+  // overflow does; the caller sees stepped = 0.
+  bool overflow = !scale_.defined() && !std::isfinite(loss.detach().item<double>());
   if (scale_.defined()) {
     std::vector<at::Tensor> grads;
     for (auto& g : opt_->groups())

@@ -1364,16 +1364,16 @@ public final class Native {
     }
   }
 
-  /** Any kind's step on its inputs (d2g_train_step_run_inputs); the kind's up to 4 metrics. */
+  /** Any kind's step on its inputs (d2g_train_step_run_inputs); the kind's metrics (8 slots, unused ones 0). */
   public static double[] trainStepRunInputs(MemorySegment step, MemorySegment... inputs) {
     ExitGuard.enter();
     try {
       MemorySegment out = scratch();
       if (inputs.length > 16) throw new InvalidArgumentException("at most 16 inputs");
-      MemorySegment in = out.asSlice(64, 8L * 16);
+      MemorySegment in = out.asSlice(128, 8L * 16);
       for (int i = 0; i < inputs.length; i++) in.setAtIndex(ValueLayout.ADDRESS, i, inputs[i]);
-      check(d2g_train_step_run_inputs(step, in, inputs.length, out, 4));
-      return out.asSlice(0, 32).toArray(ValueLayout.JAVA_DOUBLE);
+      check(d2g_train_step_run_inputs(step, in, inputs.length, out, 8));
+      return out.asSlice(0, 64).toArray(ValueLayout.JAVA_DOUBLE);
     } finally {
       ExitGuard.leave();
     }

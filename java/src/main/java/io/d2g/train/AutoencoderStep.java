@@ -31,8 +31,11 @@ public final class AutoencoderStep implements AutoCloseable {
     }
   }
 
-  /** The loss, the gradient norm before clipping, the reconstruction's squared error per element, the KL per image. */
-  public record Metrics(double loss, double gradNorm, double reconstructionMse, double kl) {}
+  /**
+   * The loss, the gradient norm before clipping, the reconstruction's squared error per element, the
+   * KL per image, and whether the weights were updated (a loss that is not finite skips the update).
+   */
+  public record Metrics(double loss, double gradNorm, double reconstructionMse, double kl, boolean stepped) {}
 
   private final NativeHandle handle;
 
@@ -51,7 +54,7 @@ public final class AutoencoderStep implements AutoCloseable {
   /** One step: images [B, C, H, W] in [-1, 1] and standard-normal noise of the latents' shape. */
   public Metrics run(Tensor images, Tensor noise) {
     double[] m = Native.trainStepRunInputs(handle.get("training step is closed"), Access.handle(images), Access.handle(noise));
-    return new Metrics(m[0], m[1], m[2], m[3]);
+    return new Metrics(m[0], m[1], m[2], m[3], m[4] != 0);
   }
 
   @Override

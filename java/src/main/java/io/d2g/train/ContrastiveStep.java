@@ -35,9 +35,10 @@ public final class ContrastiveStep implements AutoCloseable {
   /**
    * What a step did: the loss (mean over the batch and the ranks), the gradient norm before clipping
    * (0 without clipping), the image-to-caption top-1 accuracy within the batch, and the logits'
-   * scale exp(logit_scale) after the step.
+   * scale exp(logit_scale) after the step, and whether the weights were updated (a loss that is not
+   * finite skips the update).
    */
-  public record Metrics(double loss, double gradNorm, double batchAccuracy, double logitScale) {}
+  public record Metrics(double loss, double gradNorm, double batchAccuracy, double logitScale, boolean stepped) {}
 
   private final NativeHandle handle;
 
@@ -62,7 +63,7 @@ public final class ContrastiveStep implements AutoCloseable {
   public Metrics run(Tensor images, Tensor captionBytes, Tensor captionIds) {
     double[] m = Native.trainStepRunInputs(handle.get("training step is closed"), Access.handle(images),
         Access.handle(captionBytes), Access.handle(captionIds));
-    return new Metrics(m[0], m[1], m[2], m[3]);
+    return new Metrics(m[0], m[1], m[2], m[3], m[4] != 0);
   }
 
   @Override

@@ -1,5 +1,7 @@
 package io.d2g.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -47,6 +49,15 @@ class AutoencoderStepTest {
           last.kl());
       assertTrue(last.reconstructionMse() < first.reconstructionMse() / 10,
           "reconstruction error " + first.reconstructionMse() + " -> " + last.reconstructionMse());
+      assertTrue(last.stepped());
+      // a batch with a NaN: the update is skipped and reported, the weights stay as they were
+      float[] before = s.track(vae.state().get("decoder.conv_out.weight")).toFloatArray();
+      float[] bad = px.clone();
+      bad[7] = Float.NaN;
+      try (Tensor nan = Tensor.of(bad, 4, 3, 16, 16); Tensor noise = Tensor.randn(g, DType.F32, 4, 4, 4, 4)) {
+        assertFalse(step.run(nan, noise).stepped());
+      }
+      assertArrayEquals(before, s.track(vae.state().get("decoder.conv_out.weight")).toFloatArray());
       Tensor wrongNoise = s.track(Tensor.randn(g, DType.F32, 4, 4, 8, 8));
       var e = assertThrows(InvalidArgumentException.class, () -> step.run(images, wrongNoise));
       assertTrue(e.getMessage().contains("noise must be [4, 4, 4, 4]"), e.getMessage());

@@ -136,6 +136,12 @@ class DenoiseStepTest {
         Tensor floats = s.track(Tensor.of(new float[] {1, 2, 3}, 3));
         assertThrows(InvalidArgumentException.class, () -> step.run(x.x0, x.ctx, floats, x.noise));
         assertThrows(InvalidArgumentException.class, () -> step.run(x.x0, x.ctx, x.t, x.ctx));
+        // a non-finite loss (NaN in the batch) skips the update and says so; the weights stay
+        float[] before = s.track(unet.parameters().get("conv_in.weight")).toFloatArray();
+        Tensor nan = s.track(x.x0.mul(Double.NaN));
+        assertFalse(step.run(nan, x.ctx, x.t, x.noise).stepped());
+        assertArrayEquals(before, s.track(unet.parameters().get("conv_in.weight")).toFloatArray());
+        assertTrue(step.run(x.x0, x.ctx, x.t, x.noise).stepped());
       }
     }
   }
