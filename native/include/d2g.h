@@ -516,6 +516,10 @@ D2G_API d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, 
  * "denoise" in f32 or bf16 also skips the update of a non-finite loss (stepped = 0). n_metrics: 0..8. */
 D2G_API d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const* inputs, int n_inputs,
                                               double* metrics, int n_metrics);
+/* Gives a step a further network by role; the step keeps it alive. "denoise" takes a "text_encoder"
+ * (a clip_text_model trained with the UNet: the optimizer must hold its parameters too); its runs
+ * then take token ids [B, T] as context and encode them inside the step (the last hidden state). */
+D2G_API d2g_status* d2g_train_step_set_module(d2g_train_step* s, const char* role, d2g_module* m);
 D2G_API void d2g_train_step_free(d2g_train_step* s); /* NULL is a no-op */
 
 /* ---- pipelines ---------------------------------------------------------------------------- */

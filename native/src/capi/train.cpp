@@ -242,6 +242,15 @@ d2g_status* d2g_train_step_run_inputs(d2g_train_step* s, const d2g_tensor* const
   })
 }
 
+d2g_status* d2g_train_step_set_module(d2g_train_step* s, const char* role, d2g_module* m) {
+  D2G_GUARD({
+    d2g::require(s, "train step");
+    d2g::require(role, "role");
+    d2g::require(m, "module");
+    s->step->set_module(role, m->net);
+  })
+}
+
 void d2g_train_step_free(d2g_train_step* s) { delete s; }
 
 }  // extern "C"

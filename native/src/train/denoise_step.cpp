@@ -55,12 +55,14 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
   at::Tensor t = t_in.to(device, at::kLong);
   if (t.numel() > 0 && (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= abar_.size(0)))
     fail(D2G_INVALID_ARGUMENT, "timesteps must be in 0..", abar_.size(0) - 1);
-  at::Tensor context = context_in.to(device, p0.scalar_type());
+  // With a text encoder the context is token ids, encoded inside the step (with gradients).
+  at::Tensor ids = text_ != nullptr ? text_->prepare_ids(context_in) : at::Tensor();
+  at::Tensor context = text_ != nullptr ? at::Tensor() : context_in.to(device, p0.scalar_type());
   at::Tensor abar = abar_.index_select(0, t).view({-1, 1, 1, 1});
   at::Tensor sa = abar.sqrt(), sb = (1 - abar).sqrt();
   at::Tensor xt = (sa * x0 + sb * noise).to(p0.scalar_type());
   at::Tensor target = prediction_ == "epsilon" ? noise : prediction_ == "v_prediction" ? sa * noise - sb * x0 : x0;
-  unet_->check_inputs(xt, t, context);
+  if (text_ == nullptr) unet_->check_inputs(xt, t, context);
 
   opt_->zero_grad();
   StepMetrics m;
@@ -69,6 +71,10 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
     int exec = D2G_EXEC_GRAD | (precision_ == "bf16" ? D2G_EXEC_AUTOCAST_BF16 : 0) |
                (precision_ == "f16" ? D2G_EXEC_AUTOCAST_F16 : 0);
     ExecScope scope(exec, device.type());
+    if (text_ != nullptr) {
+      context = text_->forward(ids, text_->options.num_hidden_layers, true, false).first;
+      unet_->check_inputs(xt, t, context);
+    }
     at::Tensor pred = unet_->forward(xt, t, context, nullptr);
     loss = at::mse_loss(pred.to(at::kFloat), target);
   }
@@ -112,6 +118,14 @@ std::vector<double> DenoiseStep::run(const std::vector<at::Tensor>& in) {
   if (in.size() != 4) fail(D2G_INVALID_ARGUMENT, "the denoise step takes x0, context, timesteps and noise");
   StepMetrics m = run(in[0], in[1], in[2], in[3]);
   return {m.loss, m.grad_norm, m.loss_scale, m.stepped ? 1.0 : 0.0};
+}
+
+void DenoiseStep::set_module(const std::string& role, std::shared_ptr<torch::nn::Module> net) {
+  if (role != "text_encoder") fail(D2G_INVALID_ARGUMENT, "the denoise step takes a text_encoder, not a ", role);
+  auto* text = dynamic_cast<clip::CLIPTextModelImpl*>(net.get());
+  if (text == nullptr) fail(D2G_INVALID_ARGUMENT, "the denoise step's text_encoder must be a clip_text_model");
+  text_net_ = std::move(net);
+  text_ = text;
 }
 
 }  // namespace d2g::train

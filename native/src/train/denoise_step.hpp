@@ -15,6 +15,7 @@
 
 #include "../core/config.hpp"
 #include "../dist/data_parallel.hpp"
+#include "../models/clip_text_model.hpp"
 #include "../models/unet2d_condition.hpp"
 #include "ema.hpp"
 #include "optimizer.hpp"
@@ -40,9 +41,16 @@ class DenoiseStep : public TrainStep {
   // inputs x0, context, timesteps, noise; returns loss, grad_norm, loss_scale, stepped (1 or 0).
   std::vector<double> run(const std::vector<at::Tensor>& inputs) override;
 
+  // role "text_encoder": a clip_text_model trained with the UNet (the optimizer must hold its
+  // parameters too); context is then token ids [B, T] and the UNet reads the encoder's last hidden
+  // state, computed inside the step.
+  void set_module(const std::string& role, std::shared_ptr<torch::nn::Module> net) override;
+
  private:
   std::shared_ptr<torch::nn::Module> net_;
   sd::UNet2DConditionModelImpl* unet_;
+  std::shared_ptr<torch::nn::Module> text_net_;
+  clip::CLIPTextModelImpl* text_ = nullptr;
   std::shared_ptr<Optimizer> opt_;
   std::shared_ptr<Ema> ema_;
   std::shared_ptr<dist::DataParallel> dp_;

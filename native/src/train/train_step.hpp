@@ -4,7 +4,13 @@
 
 #include <ATen/ATen.h>
 
+#include <memory>
+#include <string>
 #include <vector>
+
+#include <torch/torch.h>
+
+#include "../core/status.hpp"
 
 namespace d2g::train {
 
@@ -13,6 +19,11 @@ class TrainStep {
   virtual ~TrainStep() = default;
   // inputs: as many as the kind documents, in its order (undefined tensors where optional).
   virtual std::vector<double> run(const std::vector<at::Tensor>& inputs) = 0;
+  // Gives the step a further network in a role its kind knows (denoise: "text_encoder"). The step
+  // keeps it alive. The default knows none.
+  virtual void set_module(const std::string& role, std::shared_ptr<torch::nn::Module> /*net*/) {
+    fail(D2G_INVALID_ARGUMENT, "this training step takes no ", role);
+  }
 };
 
 }  // namespace d2g::train

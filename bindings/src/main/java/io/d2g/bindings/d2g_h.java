@@ -7307,6 +7307,68 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_train_step_set_module {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_train_step_set_module");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_set_module(d2g_train_step *s, const char *role, d2g_module *m)
+     * }
+     */
+    public static FunctionDescriptor d2g_train_step_set_module$descriptor() {
+        return d2g_train_step_set_module.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_set_module(d2g_train_step *s, const char *role, d2g_module *m)
+     * }
+     */
+    public static MethodHandle d2g_train_step_set_module$handle() {
+        return d2g_train_step_set_module.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_set_module(d2g_train_step *s, const char *role, d2g_module *m)
+     * }
+     */
+    public static MemorySegment d2g_train_step_set_module$address() {
+        return d2g_train_step_set_module.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_train_step_set_module(d2g_train_step *s, const char *role, d2g_module *m)
+     * }
+     */
+    public static MemorySegment d2g_train_step_set_module(MemorySegment s, MemorySegment role, MemorySegment m) {
+        var mh$ = d2g_train_step_set_module.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_train_step_set_module", s, role, m);
+            }
+            return (MemorySegment)mh$.invokeExact(s, role, m);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_train_step_free {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             d2g_h.C_POINTER

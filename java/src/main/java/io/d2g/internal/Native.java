@@ -1379,6 +1379,15 @@ public final class Native {
     }
   }
 
+  public static void trainStepSetModule(MemorySegment step, String role, MemorySegment module) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      check(d2g_train_step_set_module(step, arena.allocateFrom(role), module));
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   static void trainStepFree(MemorySegment s) {
     if (!ExitGuard.enterFree()) return;
     try {

@@ -7,6 +7,7 @@ import io.d2g.diffusion.Prediction;
 import io.d2g.internal.Access;
 import io.d2g.internal.Native;
 import io.d2g.internal.NativeHandle;
+import io.d2g.models.ClipTextModel;
 import io.d2g.models.UNet2DConditionModel;
 import java.lang.foreign.MemorySegment;
 
@@ -87,8 +88,19 @@ public final class DenoiseStep implements AutoCloseable {
   }
 
   /**
-   * One step on a batch: clean latents x0 [B, C, H, W], text states [B, T, D], integer timesteps
-   * [B], noise like x0. Waits for the device.
+   * Trains {@code text} with the UNet (the teacher's joint training, as the latent-diffusion
+   * text-to-image model did): from now on {@link #run}'s context is token ids [B, T], encoded inside
+   * the step (the last hidden state). The optimizer must hold the text encoder's parameters too
+   * ({@link Optimizer#create(OptimizerConfig, java.util.Map, ParamGroup...)} over both). Keep it open.
+   */
+  public DenoiseStep withTextEncoder(ClipTextModel text) {
+    Native.trainStepSetModule(handle.get("training step is closed"), "text_encoder", Access.handle(text));
+    return this;
+  }
+
+  /**
+   * One step on a batch: clean latents x0 [B, C, H, W], text states [B, T, D] (token ids [B, T] with
+   * a text encoder), integer timesteps [B], noise like x0. Waits for the device.
    */
   public Metrics run(Tensor x0, Tensor context, Tensor timesteps, Tensor noise) {
     double[] m = Native.trainStepRun(handle.get("training step is closed"), Access.handle(x0), Access.handle(context),

@@ -11,6 +11,8 @@ import io.d2g.Tensor;
 import io.d2g.TensorScope;
 import io.d2g.diffusion.NoiseSchedule;
 import io.d2g.models.UNet2DConditionConfig;
+import io.d2g.models.ClipTextConfig;
+import io.d2g.models.ClipTextModel;
 import io.d2g.models.UNet2DConditionModel;
 import java.util.Arrays;
 import java.util.List;
@@ -95,6 +97,76 @@ class DenoiseStepTest {
       }
       assertTrue(Math.sqrt(diff / norm) < 1e-6, prediction + ": weights after the step differ by " + Math.sqrt(diff / norm));
     }
+  }
+
+  /** The text encoder trained with the UNet inside the step, against the same written in Java. */
+  @Test
+  void trainsTheTextEncoderWithTheUNetLikeTheJavaStep() throws Exception {
+    NoiseSchedule schedule = schedule("epsilon");
+    ClipTextConfig tc = new ClipTextConfig(50, 16, 32, 1, 2, 77, "quick_gelu", 1e-5, 0, 0, 49, 49, 16, false);
+    try (TensorScope s = new TensorScope(); UNet2DConditionModel ua = new UNet2DConditionModel(CONFIG);
+        UNet2DConditionModel ub = new UNet2DConditionModel(CONFIG); ClipTextModel ta = new ClipTextModel(tc);
+        ClipTextModel tb = new ClipTextModel(tc)) {
+      Map<String, Tensor> u0 = ua.state(), t0 = ta.state();
+      u0.values().forEach(s::track);
+      t0.values().forEach(s::track);
+      ub.loadState(u0, true);
+      tb.loadState(t0, true);
+      Map<String, float[]> before = new java.util.HashMap<>(); // state() shares the live weights: copy them
+      u0.forEach((k, v) -> before.put("unet." + k, v.toFloatArray()));
+      t0.forEach((k, v) -> before.put("text_encoder." + k, v.toFloatArray()));
+      for (var m : List.of(ua, ub, ta, tb)) m.train(true);
+      Batch x = batch(s, 2);
+      Tensor ids = s.track(Tensor.of(new long[] {0, 5, 7, 49, 49, 0, 9, 49, 49, 49, 0, 3, 3, 3, 49}, 3, 5));
+      double nativeLoss, javaLoss;
+      try (Optimizer opt = Optimizer.create(OptimizerConfig.Sgd.lr(0.1), both(s, ua, ta));
+          DenoiseStep step = DenoiseStep.create(ua, opt, null, null, schedule, DenoiseStep.Options.DEFAULT.withMaxGradNorm(0))
+              .withTextEncoder(ta)) {
+        nativeLoss = step.run(x.x0, ids, x.t, x.noise).loss();
+      }
+      float[] sa = new float[3], sb = new float[3];
+      for (int i = 0; i < 3; i++) {
+        sa[i] = (float) Math.sqrt(schedule.alphaBar((int) x.steps[i]));
+        sb[i] = (float) Math.sqrt(1 - schedule.alphaBar((int) x.steps[i]));
+      }
+      Tensor xt = s.track(s.track(x.x0.mul(s.track(Tensor.of(sa, 3, 1, 1, 1)))).add(s.track(x.noise.mul(
+          s.track(Tensor.of(sb, 3, 1, 1, 1))))));
+      try (Optimizer opt = Optimizer.create(OptimizerConfig.Sgd.lr(0.1), both(s, ub, tb))) {
+        try (var rec = Autograd.record()) {
+          Tensor ctx = s.track(tb.lastHiddenState(ids));
+          Tensor loss = s.track(s.track(s.track(s.track(ub.forward(xt, x.t, ctx)).sub(x.noise)).square()).mean());
+          javaLoss = loss.item();
+          loss.backward();
+        }
+        opt.step();
+      }
+      assertEquals(javaLoss, nativeLoss, 1e-6 * javaLoss, "loss");
+      for (var pair : List.of(List.of(ua, ub), List.of(ta, tb))) {
+        Map<String, Tensor> pa = pair.get(0).parameters(), pb = pair.get(1).parameters();
+        pa.values().forEach(s::track);
+        pb.values().forEach(s::track);
+        double diff = 0, norm = 0, moved = 0;
+        for (String k : pa.keySet()) {
+          float[] u = pa.get(k).toFloatArray(), v = pb.get(k).toFloatArray();
+          float[] w0 = before.get((pair.get(0) == ua ? "unet." : "text_encoder.") + k);
+          for (int i = 0; i < u.length; i++) {
+            diff += Math.pow((double) u[i] - v[i], 2);
+            norm += (double) v[i] * v[i];
+            moved += Math.abs(u[i] - w0[i]);
+          }
+        }
+        assertTrue(Math.sqrt(diff / norm) < 1e-6, pair.get(0).kind() + " weights differ by " + Math.sqrt(diff / norm));
+        assertTrue(moved > 0, pair.get(0).kind() + " was trained");
+      }
+    }
+  }
+
+  /** The parameters of a UNet and a text encoder under "unet." and "text_encoder.". */
+  private static Map<String, Tensor> both(TensorScope s, UNet2DConditionModel unet, ClipTextModel text) {
+    Map<String, Tensor> all = new java.util.LinkedHashMap<>();
+    unet.parameters().forEach((k, v) -> all.put("unet." + k, s.track(v)));
+    text.parameters().forEach((k, v) -> all.put("text_encoder." + k, s.track(v)));
+    return all;
   }
 
   @Test
