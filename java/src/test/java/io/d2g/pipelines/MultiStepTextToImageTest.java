@@ -9,6 +9,7 @@ import io.d2g.Device;
 import io.d2g.InvalidArgumentException;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -50,6 +51,37 @@ class MultiStepTextToImageTest {
     }
     assertThrows(InvalidArgumentException.class, () -> MultiStepTextToImage.load(tmp, Device.CPU, null));
     assertThrows(InvalidArgumentException.class, () -> MultiStepTextToImage.Sampler.parse("plms"));
+  }
+
+  /**
+   * diffusers' own StableDiffusionPipeline on a tiny pipeline folder the teacher example wrote
+   * (test/fixtures/sd-pipeline-tiny; images by scripts/fixtures/make_pipeline_fixtures.py): the same
+   * prompt, seed, steps, guidance and sampler give the same image here, within one 8-bit level — the
+   * folder is standard and the whole pipeline (tokenizer, noise, text encoder, guided loop, VAE) agrees.
+   */
+  @Test
+  void matchesDiffusersOnTheSameFolder() throws IOException {
+    Path root = Path.of("").toAbsolutePath();
+    while (!Files.isDirectory(root.resolve("test/fixtures/sd-pipeline-tiny"))) root = root.getParent();
+    Path images = root.resolve("test/fixtures/sd-pipeline-tiny-images");
+    var cases = new com.fasterxml.jackson.databind.ObjectMapper().readTree(images.resolve("cases.json").toFile()).path("cases");
+    int checked = 0;
+    for (var c : cases) {
+      try (MultiStepTextToImage p = MultiStepTextToImage.load(root.resolve("test/fixtures/sd-pipeline-tiny"), Device.CPU,
+          MultiStepTextToImage.Sampler.parse(c.path("sampler").asText()))) {
+        BufferedImage ours = p.generate(List.of(c.path("prompt").asText()), c.path("steps").asInt(), c.path("cfg").asDouble(),
+            c.path("seed").asLong())[0];
+        BufferedImage theirs = javax.imageio.ImageIO.read(images.resolve(c.path("name").asText() + ".png").toFile());
+        int[] a = pixels(ours), b = pixels(theirs);
+        int worst = 0;
+        for (int i = 0; i < a.length; i++)
+          for (int shift = 0; shift < 24; shift += 8)
+            worst = Math.max(worst, Math.abs(((a[i] >> shift) & 255) - ((b[i] >> shift) & 255)));
+        assertTrue(worst <= 1, c.path("name").asText() + ": pixels differ by up to " + worst + " levels");
+        checked++;
+      }
+    }
+    assertEquals(4, checked);
   }
 
   private static int[] pixels(BufferedImage img) {
