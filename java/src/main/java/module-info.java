@@ -34,6 +34,7 @@ module io.d2g {
   requires com.twelvemonkeys.imageio.webp;
   requires ejml.ddense;
   requires ejml.core;
+  requires org.knowm.xchart;
 
   exports io.d2g;
   exports io.d2g.cli;

@@ -30,6 +30,8 @@ import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
+import io.d2g.train.TrainingLog;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -164,6 +166,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
           }
           System.out.printf("resumed at step %d of %d%n", start, steps);
         }
+        java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
         int skipped = 0; // consecutive steps whose loss was not finite
         for (long s = start; s < steps; s++) {
@@ -189,6 +192,9 @@ public final class TrainAutoencoder implements Callable<Integer> {
             System.out.printf("step %d/%d loss %.2f mse %.5f (psnr %.2f dB) kl %.1f lr %.2e (%.3f s/step)%n", done, steps,
                 m.loss(), m.reconstructionMse(), psnr(m.reconstructionMse()), m.kl(), lr * schedule.factor(s),
                 (System.nanoTime() - t0) / 1e9 / (done - start));
+          if (done % logEvery == 0 || done == steps)
+            TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
+                .put("loss", m.loss()).put("mse", m.reconstructionMse()).put("kl", m.kl()).put("grad_norm", m.gradNorm()));
           if (done % checkpointEvery == 0 || done == steps) {
             try (TensorScope sc = new TensorScope()) {
               Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
@@ -259,7 +265,9 @@ public final class TrainAutoencoder implements Callable<Integer> {
             Png.withText(ImageCodec.encodePng(sideBySide(shown, shownRecon, Math.min(8, evalScenes), size)), "Software",
                 Png.SOFTWARE));
         System.out.println(report.toPrettyString());
-        System.out.println("wrote " + out.resolve("vae") + ", autoencoder-validation.json and reconstructions.png");
+        if (Files.isRegularFile(out.resolve("metrics.jsonl")))
+          TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("mse"), "autoencoder: reconstruction error", out.resolve("loss.png"));
+        System.out.println("wrote " + out.resolve("vae") + ", autoencoder-validation.json, reconstructions.png and loss.png");
       }
     }
     return 0;

@@ -25,6 +25,7 @@ import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
+import io.d2g.train.TrainingLog;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -153,6 +154,7 @@ public final class TrainJudge implements Callable<Integer> {
           System.out.printf("resumed at step %d of %d%n", start, steps);
         }
 
+        java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
         int skipped = 0; // consecutive steps whose loss was not finite
         for (long s = start; s < steps; s++) {
@@ -182,6 +184,9 @@ public final class TrainJudge implements Callable<Integer> {
             System.out.printf("step %d/%d loss %.4f batch_acc %.3f scale %.1f lr %.2e (%.2f s/step)%n", done, steps,
                 m.loss(), m.batchAccuracy(), m.logitScale(), lr * schedule.factor(s),
                 (System.nanoTime() - t0) / 1e9 / (done - start));
+          if (done % logEvery == 0 || done == steps)
+            TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
+                .put("loss", m.loss()).put("batch_accuracy", m.batchAccuracy()).put("logit_scale", m.logitScale()));
           if (done % checkpointEvery == 0 || done == steps) {
             try (TensorScope sc = new TensorScope()) {
               Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
@@ -206,7 +211,9 @@ public final class TrainJudge implements Callable<Integer> {
         report.set("training", new ObjectMapper().readTree(config));
         Outputs.writeResults(out.resolve("judge-validation.json"), "train-judge", false, report);
         System.out.println(report.toPrettyString());
-        System.out.println("wrote " + out.resolve("judge") + " and " + out.resolve("judge-validation.json"));
+        if (java.nio.file.Files.isRegularFile(out.resolve("metrics.jsonl")))
+          TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("loss"), "judge: contrastive loss", out.resolve("loss.png"));
+        System.out.println("wrote " + out.resolve("judge") + ", judge-validation.json and loss.png");
       }
     }
     return 0;

@@ -38,6 +38,7 @@ import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
+import io.d2g.train.TrainingLog;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,7 +63,7 @@ import picocli.CommandLine.Spec;
  * dropped to "" with probability {@code --caption-dropout} (for classifier-free guidance); the CLIP
  * text encoder and the UNet trained together in one native call per step ({@link DenoiseStep} with
  * {@link DenoiseStep#withTextEncoder}); an EMA of the UNet; checkpoints (kill it and run the same
- * command again to resume); metrics as JSON lines. At the end {@code teacher/} is a diffusers Stable
+ * command again to resume); metrics as JSON lines and their curve ({@code loss.png}). At the end {@code teacher/} is a diffusers Stable
  * Diffusion folder (EMA UNet, text encoder, VAE, tokenizer, a DDIM scheduler) and {@code samples.png}
  * its images for fixed prompts — {@code ./d2g sample --model teacher} makes more.
  *
@@ -260,10 +261,9 @@ public final class TrainTeacher implements Callable<Integer> {
               double sps = (System.nanoTime() - t0) / 1e9 / (done - start);
               System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e (%.3f s/step)%n", done, steps, m.loss(),
                   m.gradNorm(), lr * lrs.factor(s), sps);
-              Files.writeString(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
+              TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
                   .put("loss", m.loss()).put("grad_norm", m.gradNorm()).put("lr", lr * lrs.factor(s))
-                  .put("seconds_per_step", sps) + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
-                  java.nio.file.StandardOpenOption.APPEND);
+                  .put("seconds_per_step", sps));
             }
             if (done % checkpointEvery == 0 || done == steps) {
               try (TensorScope sc = new TensorScope()) {
@@ -298,7 +298,8 @@ public final class TrainTeacher implements Callable<Integer> {
         Outputs.writeBytes(out.resolve("samples.png"), OutputKind.png("teacher samples PNG"), false,
             Png.withText(ImageCodec.encodePng(RgbaImage.of(grid)), "Software", Png.SOFTWARE));
       }
-      System.out.println("wrote " + out.resolve("teacher") + " and " + out.resolve("samples.png"));
+      TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("loss"), "teacher: denoising loss", out.resolve("loss.png"));
+      System.out.println("wrote " + out.resolve("teacher") + ", samples.png and loss.png");
     }
     return 0;
   }

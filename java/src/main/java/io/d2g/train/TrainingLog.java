@@ -1,0 +1,81 @@
+package io.d2g.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.d2g.InvalidArgumentException;
+import io.d2g.io.OutputKind;
+import io.d2g.io.Outputs;
+import io.d2g.io.Png;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+
+/**
+ * A training run's metrics as JSON lines (one object per logged step, with a {@code "step"}) and
+ * their curves as a PNG (XChart): what the training examples leave beside their checkpoints.
+ */
+public final class TrainingLog {
+  private TrainingLog() {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final OutputKind CURVES = OutputKind.png("training curves PNG");
+
+  /** Appends one record (it must hold a numeric "step") as a line of {@code jsonl}, creating the file. */
+  public static void append(Path jsonl, ObjectNode record) {
+    if (!record.path("step").isNumber()) throw new InvalidArgumentException("a training log record needs a numeric \"step\"");
+    try {
+      Files.writeString(jsonl, record + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot append to " + jsonl, e);
+    }
+  }
+
+  /**
+   * Plots the given keys of a JSON-lines log against its steps (one panel; a log scale when every value
+   * is positive and they span a decade or more, as losses do) into {@code png}; returns it. Records without a key are skipped for it;
+   * a key no record has is refused.
+   */
+  public static Path plot(Path jsonl, List<String> keys, String title, Path png) {
+    List<JsonNode> records = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(jsonl, StandardCharsets.UTF_8))
+        if (!line.isBlank()) records.add(JSON.readTree(line));
+    } catch (IOException e) {
+      throw new InvalidArgumentException("cannot read the training log " + jsonl + ": " + e.getMessage());
+    }
+    XYChart chart = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle("step").build();
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setMarkerSize(0);
+    boolean positive = true;
+    double lo = Double.POSITIVE_INFINITY, hi = 0;
+    for (String key : keys) {
+      List<Double> x = new ArrayList<>(), y = new ArrayList<>();
+      for (JsonNode r : records)
+        if (r.path(key).isNumber() && r.path("step").isNumber() && Double.isFinite(r.path(key).asDouble())) {
+          x.add(r.path("step").asDouble());
+          y.add(r.path(key).asDouble());
+          positive &= r.path(key).asDouble() > 0;
+          lo = Math.min(lo, r.path(key).asDouble());
+          hi = Math.max(hi, r.path(key).asDouble());
+        }
+      if (x.isEmpty()) throw new InvalidArgumentException(jsonl + " has no numeric \"" + key + "\" to plot");
+      chart.addSeries(key, x, y);
+    }
+    chart.getStyler().setYAxisLogarithmic(positive && hi > 10 * lo); // a log axis only across a decade or more
+    try {
+      byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+      return Outputs.writeBytes(png, CURVES, false, Png.withText(bytes, "Software", Png.SOFTWARE));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot draw " + png, e);
+    }
+  }
+}
