@@ -2,7 +2,6 @@
 
 #include <c10/core/GradMode.h>
 
-#include <cmath>
 
 #include "../core/exec.hpp"
 #include "../core/status.hpp"
@@ -63,13 +62,8 @@ std::vector<double> ContrastiveStep::run(const std::vector<at::Tensor>& in) {
   }
   if (dp_) dp_->finish();
   c10::NoGradGuard no_grad;
-  // A loss that is not finite skips the update (the caller sees stepped = 0 and decides what to do).
-  const bool finite = std::isfinite(loss.detach().item<double>());
-  double grad_norm = 0;
-  if (finite) {
-    grad_norm = max_grad_norm_ > 0 ? opt_->clip_grad_norm(max_grad_norm_) : 0;
-    opt_->step();
-  }
+  double grad_norm;
+  const bool finite = apply_update(*opt_, loss, max_grad_norm_, grad_norm);  // a non-finite loss: stepped = 0
   judge_->logit_scale.clamp_(0, std::log(100.0));
   at::Tensor m = at::stack({loss.detach().reshape({}), acc.reshape({})});
   if (dp_) {

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "../core/status.hpp"
+#include "optimizer.hpp"
 
 namespace d2g::train {
 
@@ -25,5 +27,16 @@ class TrainStep {
     fail(D2G_INVALID_ARGUMENT, "this training step takes no ", role);
   }
 };
+
+// The end of a step once its gradients are in (and averaged): when the loss is finite, clip to
+// max_grad_norm (0: no clipping; grad_norm gets the norm before it) and step the optimizer; a loss that
+// is not finite changes nothing. Returns whether the weights were updated. Syncs with the device once.
+inline bool apply_update(Optimizer& opt, const at::Tensor& loss, double max_grad_norm, double& grad_norm) {
+  grad_norm = 0;
+  if (!std::isfinite(loss.detach().item<double>())) return false;
+  if (max_grad_norm > 0) grad_norm = opt.clip_grad_norm(max_grad_norm);
+  opt.step();
+  return true;
+}
 
 }  // namespace d2g::train

@@ -24,7 +24,6 @@ import io.d2g.io.Png;
 import io.d2g.models.AutoencoderKL;
 import io.d2g.models.AutoencoderKLConfig;
 import io.d2g.train.AutoencoderStep;
-import io.d2g.train.Checkpoint;
 import io.d2g.train.Checkpoints;
 import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
@@ -153,19 +152,16 @@ public final class TrainAutoencoder implements Callable<Integer> {
           AutoencoderStep step = AutoencoderStep.create(vae, opt, null, new AutoencoderStep.Options(klWeight, false, 1.0))) {
         vae.train(true);
         LrSchedule schedule = LrSchedule.warmupCosine(Math.min(200, steps / 10), steps, 0.05);
-        long start = 0;
-        var resumed = checkpoints.latest();
-        if (resumed.isPresent()) {
-          try (Checkpoint c = resumed.get()) {
-            if (!c.config().equals(runConfig))
-              throw new ParameterException(spec.commandLine(), "the run in " + out + " was started with other settings ("
-                  + c.config() + "); use another --out or the same options");
+        long start;
+        try {
+          start = checkpoints.resume(runConfig, c -> {
             vae.loadState(c.section("model"), true);
             opt.loadState(c.section("optimizer"));
-            start = c.step();
-          }
-          System.out.printf("resumed at step %d of %d%n", start, steps);
+          });
+        } catch (Checkpoints.OtherSettingsException e) {
+          throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        if (start > 0) System.out.printf("resumed at step %d of %d%n", start, steps);
         java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
         int skipped = 0; // consecutive steps whose loss was not finite
@@ -196,15 +192,10 @@ public final class TrainAutoencoder implements Callable<Integer> {
             TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
                 .put("loss", m.loss()).put("mse", m.reconstructionMse()).put("kl", m.kl()).put("grad_norm", m.gradNorm()));
           if (done % checkpointEvery == 0 || done == steps) {
-            try (TensorScope sc = new TensorScope()) {
-              Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
-              Map<String, Tensor> model = vae.state(), optim = opt.state();
-              model.values().forEach(sc::track);
-              optim.values().forEach(sc::track);
-              sections.put("model", model);
-              sections.put("optimizer", optim);
-              checkpoints.save(done, runConfig, sections);
-            }
+            Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
+            sections.put("model", vae.state());
+            sections.put("optimizer", opt.state());
+            checkpoints.saveAndClose(done, runConfig, sections);
           }
         }
 

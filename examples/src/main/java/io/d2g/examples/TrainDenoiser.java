@@ -14,7 +14,6 @@ import io.d2g.diffusion.NoiseSchedule;
 import io.d2g.hub.DiffusersFolder;
 import io.d2g.models.UNet2DConditionConfig;
 import io.d2g.models.UNet2DConditionModel;
-import io.d2g.train.Checkpoint;
 import io.d2g.train.Checkpoints;
 import io.d2g.train.DataParallel;
 import io.d2g.train.DenoiseStep;
@@ -149,20 +148,17 @@ public final class TrainDenoiser implements Callable<Integer> {
       LrSchedule lrSchedule = LrSchedule.warmupCosine(Math.min(20, steps / 10), steps, 0.1);
 
       // Resume: the newest checkpoint's weights, optimizer moments, averages and step count.
-      long start = 0;
-      var resumed = checkpoints.latest();
-      if (resumed.isPresent()) {
-        try (Checkpoint c = resumed.get()) {
-          if (!c.config().equals(config))
-            throw new ParameterException(spec.commandLine(), "the run in " + out + " was started with other settings ("
-                + c.config() + "); use another --out or the same options");
+      long start;
+      try {
+        start = checkpoints.resume(config, c -> {
           unet.loadState(c.section("model"), true);
           opt.loadState(c.section("optimizer"));
           ema.loadState(c.section("ema"));
-          start = c.step();
-        }
-        if (rank == 0) System.out.printf("resumed at step %d of %d%n", start, steps);
+        });
+      } catch (Checkpoints.OtherSettingsException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage());
       }
+      if (start > 0 && rank == 0) System.out.printf("resumed at step %d of %d%n", start, steps);
 
       for (long step = start; step < steps; step++) {
         // One step: a batch, the noisy latents at random timesteps, the noise prediction's error.
@@ -198,13 +194,11 @@ public final class TrainDenoiser implements Callable<Integer> {
           System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e%n", done, steps, loss, gradNorm,
               lr * lrSchedule.factor(step));
         if (rank == 0 && (done % checkpointEvery == 0 || done == steps)) {
-          try (TensorScope s = new TensorScope()) {
-            Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
-            sections.put("model", track(s, unet.state()));
-            sections.put("optimizer", track(s, opt.state()));
-            sections.put("ema", track(s, ema.state()));
-            checkpoints.save(done, config, sections);
-          }
+          Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
+          sections.put("model", unet.state());
+          sections.put("optimizer", opt.state());
+          sections.put("ema", ema.state());
+          checkpoints.saveAndClose(done, config, sections);
         }
       }
 
@@ -216,11 +210,6 @@ public final class TrainDenoiser implements Callable<Integer> {
       System.out.println("wrote " + out.resolve("unet") + " and " + out.resolve("unet_ema"));
     }
     return 0;
-  }
-
-  private static Map<String, Tensor> track(TensorScope s, Map<String, Tensor> m) {
-    m.values().forEach(s::track);
-    return m;
   }
 
   private UNet2DConditionConfig unetConfig() {

@@ -18,7 +18,6 @@ import io.d2g.hub.DiffusersFolder;
 import io.d2g.io.Outputs;
 import io.d2g.models.ImageTextJudge;
 import io.d2g.models.ImageTextJudgeConfig;
-import io.d2g.train.Checkpoint;
 import io.d2g.train.Checkpoints;
 import io.d2g.train.ContrastiveStep;
 import io.d2g.train.LrSchedule;
@@ -140,19 +139,16 @@ public final class TrainJudge implements Callable<Integer> {
           ContrastiveStep step = ContrastiveStep.create(judge, opt, null, new ContrastiveStep.Options(false, 1.0))) {
         judge.train(true);
         LrSchedule schedule = LrSchedule.warmupCosine(Math.min(200, steps / 10), steps, 0.02);
-        long start = 0;
-        var resumed = checkpoints.latest();
-        if (resumed.isPresent()) {
-          try (Checkpoint c = resumed.get()) {
-            if (!c.config().equals(config))
-              throw new ParameterException(spec.commandLine(), "the run in " + out + " was started with other settings ("
-                  + c.config() + "); use another --out or the same options");
+        long start;
+        try {
+          start = checkpoints.resume(config, c -> {
             judge.loadState(c.section("model"), true);
             opt.loadState(c.section("optimizer"));
-            start = c.step();
-          }
-          System.out.printf("resumed at step %d of %d%n", start, steps);
+          });
+        } catch (Checkpoints.OtherSettingsException e) {
+          throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        if (start > 0) System.out.printf("resumed at step %d of %d%n", start, steps);
 
         java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
@@ -188,15 +184,10 @@ public final class TrainJudge implements Callable<Integer> {
             TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
                 .put("loss", m.loss()).put("batch_accuracy", m.batchAccuracy()).put("logit_scale", m.logitScale()));
           if (done % checkpointEvery == 0 || done == steps) {
-            try (TensorScope sc = new TensorScope()) {
-              Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
-              Map<String, Tensor> model = judge.state(), optim = opt.state();
-              model.values().forEach(sc::track);
-              optim.values().forEach(sc::track);
-              sections.put("model", model);
-              sections.put("optimizer", optim);
-              checkpoints.save(done, config, sections);
-            }
+            Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
+            sections.put("model", judge.state());
+            sections.put("optimizer", opt.state());
+            checkpoints.saveAndClose(done, config, sections);
           }
         }
 

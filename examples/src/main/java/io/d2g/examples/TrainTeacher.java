@@ -30,7 +30,6 @@ import io.d2g.models.ClipTextModel;
 import io.d2g.models.UNet2DConditionConfig;
 import io.d2g.models.UNet2DConditionModel;
 import io.d2g.pipelines.MultiStepTextToImage;
-import io.d2g.train.Checkpoint;
 import io.d2g.train.Checkpoints;
 import io.d2g.train.DenoiseStep;
 import io.d2g.train.Ema;
@@ -210,21 +209,18 @@ public final class TrainTeacher implements Callable<Integer> {
             DenoiseStep step = DenoiseStep.create(unet, opt, ema, null, schedule, new DenoiseStep.Options(
                 DenoiseStep.Precision.valueOf(precision.toUpperCase()), 1.0, emaDecay)).withTextEncoder(text)) {
           LrSchedule lrs = LrSchedule.warmupCosine(Math.min(250, steps / 10), steps, 0.1);
-          long start = 0;
-          var resumed = checkpoints.latest();
-          if (resumed.isPresent()) {
-            try (Checkpoint c = resumed.get()) {
-              if (!c.config().equals(runConfig))
-                throw new ParameterException(spec.commandLine(), "the run in " + out + " was started with other settings ("
-                    + c.config() + "); use another --out or the same options");
+          long start;
+          try {
+            start = checkpoints.resume(runConfig, c -> {
               unet.loadState(c.section("unet"), true);
               text.loadState(c.section("text_encoder"), true);
               opt.loadState(c.section("optimizer"));
               ema.loadState(c.section("ema"));
-              start = c.step();
-            }
-            System.out.printf("resumed at step %d of %d%n", start, steps);
+            });
+          } catch (Checkpoints.OtherSettingsException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
           }
+          if (start > 0) System.out.printf("resumed at step %d of %d%n", start, steps);
           Files.createDirectories(out);
           long t0 = System.nanoTime();
           int skipped = 0;
@@ -266,15 +262,12 @@ public final class TrainTeacher implements Callable<Integer> {
                   .put("seconds_per_step", sps));
             }
             if (done % checkpointEvery == 0 || done == steps) {
-              try (TensorScope sc = new TensorScope()) {
-                Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
-                for (var e : Map.of("unet", unet.state(), "text_encoder", text.state(), "optimizer", opt.state(), "ema",
-                    ema.state()).entrySet()) {
-                  e.getValue().values().forEach(sc::track);
-                  sections.put(e.getKey(), e.getValue());
-                }
-                checkpoints.save(done, runConfig, sections);
-              }
+              Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
+              sections.put("unet", unet.state());
+              sections.put("text_encoder", text.state());
+              sections.put("optimizer", opt.state());
+              sections.put("ema", ema.state());
+              checkpoints.saveAndClose(done, runConfig, sections);
             }
           }
           // The teacher: the UNet's average, the text encoder, the autoencoder, the tokenizer, DDIM.

@@ -100,4 +100,38 @@ public final class Checkpoints {
       throw new CheckpointException("cannot resume from " + newest + ": " + e.getMessage() + previous, e);
     }
   }
+
+  /**
+   * Resumes a run: hands the newest checkpoint to {@code load} (which copies its sections into the
+   * run's modules, optimizer and averages) and returns its step, or returns 0 when there is none. A
+   * checkpoint written with other settings than {@code configJson} is refused with
+   * {@link OtherSettingsException}, and nothing is loaded.
+   */
+  public long resume(String configJson, java.util.function.Consumer<Checkpoint> load) {
+    Optional<Checkpoint> latest = latest();
+    if (latest.isEmpty()) return 0;
+    try (Checkpoint c = latest.get()) {
+      if (!c.config().equals(configJson))
+        throw new OtherSettingsException("the run in " + dir.getParent() + " was started with other settings ("
+            + c.config() + "); use another --out or the same options");
+      load.accept(c);
+      return c.step();
+    }
+  }
+
+  /** The run folder's checkpoints were written with other settings than the run being resumed. */
+  public static final class OtherSettingsException extends io.d2g.InvalidArgumentException {
+    OtherSettingsException(String message) {
+      super(message);
+    }
+  }
+
+  /** {@link #save} of the given states (named sections of named tensors), closing their tensors after. */
+  public Path saveAndClose(long step, String configJson, Map<String, Map<String, Tensor>> sections) {
+    try {
+      return save(step, configJson, sections);
+    } finally {
+      sections.values().forEach(m -> m.values().forEach(Tensor::close));
+    }
+  }
 }

@@ -79,4 +79,17 @@ class CheckpointTest {
       assertTrue(e.getMessage().contains("damaged") && e.getMessage().contains("step-000000000010"), e.getMessage());
     }
   }
+
+  @Test
+  void resumeLoadsTheNewestOfTheSameSettingsAndRefusesOthers() {
+    Checkpoints cps = new Checkpoints(dir.resolve("run/checkpoints"), 2);
+    assertEquals(0, cps.resume("{}", c -> fail("nothing to load")));
+    for (long step : new long[] {3, 6})
+      cps.saveAndClose(step, "{\"lr\":1}", Map.of("model", Map.of("w", Tensor.of(new float[] {step}, 1))));
+    long[] seen = new long[1];
+    assertEquals(6, cps.resume("{\"lr\":1}", c -> seen[0] = (long) c.section("model").get("w").toFloatArray()[0]));
+    assertEquals(6, seen[0]);
+    var e = assertThrows(Checkpoints.OtherSettingsException.class, () -> cps.resume("{\"lr\":2}", c -> fail("loaded")));
+    assertTrue(e.getMessage().contains("other settings"), e.getMessage());
+  }
 }
