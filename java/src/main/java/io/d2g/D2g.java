@@ -18,6 +18,31 @@ public final class D2g {
   }
 
   /** Version of the LibTorch the shim was built against. */
+  /**
+   * This machine in one line, for results files: the CPU's model, cores, memory, OS, Java and
+   * LibTorch, and the CUDA devices' names when there are any.
+   */
+  public static String machine() {
+    String cpu = "unknown CPU";
+    long memGib = 0;
+    try { // Linux's own description; elsewhere these stay unknown
+      for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/cpuinfo")))
+        if (line.startsWith("model name")) {
+          cpu = line.substring(line.indexOf(':') + 1).trim();
+          break;
+        }
+      for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/meminfo")))
+        if (line.startsWith("MemTotal:")) memGib = Math.round(Long.parseLong(line.replaceAll("\\D", "")) / (1024.0 * 1024));
+    } catch (java.io.IOException | RuntimeException notLinux) {
+      // leave them unknown
+    }
+    StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "%s, %d cores, %d GiB, %s %s, Java %s, LibTorch %s",
+        cpu, Runtime.getRuntime().availableProcessors(), memGib, System.getProperty("os.name"),
+        System.getProperty("os.version"), System.getProperty("java.vm.version"), torchVersion()));
+    if (cudaAvailable()) for (int i = 0; i < cudaDeviceCount(); i++) b.append(", GPU ").append(cudaDeviceName(i));
+    return b.toString();
+  }
+
   public static String torchVersion() {
     return Native.torchVersion();
   }

@@ -240,6 +240,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
         report.put("heldout_scenes", evalScenes).put("psnr_db", 10 * Math.log10(1 / mse01)).put("latent_std", std)
             .put("latent_mean", mean).put("scaling_factor", scaling).put("downscale", f);
         report.set("training", new ObjectMapper().readTree(runConfig));
+        report.put("machine", D2g.machine()).put("date", java.time.Instant.now().toString());
 
         // Shipped in f16 with the measured scaling factor in its config.
         AutoencoderKLConfig shipped = new AutoencoderKLConfig(3, 3, widths, layers, "silu", 4, config.normNumGroups(),
@@ -256,9 +257,11 @@ public final class TrainAutoencoder implements Callable<Integer> {
             Png.withText(ImageCodec.encodePng(sideBySide(shown, shownRecon, Math.min(8, evalScenes), size)), "Software",
                 Png.SOFTWARE));
         System.out.println(report.toPrettyString());
-        if (Files.isRegularFile(out.resolve("metrics.jsonl")))
+        boolean curve = Files.isRegularFile(out.resolve("metrics.jsonl")); // none when resumed at the end
+        if (curve)
           TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("mse"), "autoencoder: reconstruction error", out.resolve("loss.png"));
-        System.out.println("wrote " + out.resolve("vae") + ", autoencoder-validation.json, reconstructions.png and loss.png");
+        System.out.println("wrote " + out.resolve("vae") + ", autoencoder-validation.json, reconstructions.png"
+            + (curve ? " and loss.png" : ""));
       }
     }
     return 0;

@@ -200,11 +200,12 @@ public final class TrainJudge implements Callable<Integer> {
           report = JudgeValidation.run(shipped, ds, seed);
         }
         report.set("training", new ObjectMapper().readTree(config));
+        report.put("machine", D2g.machine()).put("date", java.time.Instant.now().toString());
         Outputs.writeResults(out.resolve("judge-validation.json"), "train-judge", false, report);
         System.out.println(report.toPrettyString());
-        if (java.nio.file.Files.isRegularFile(out.resolve("metrics.jsonl")))
-          TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("loss"), "judge: contrastive loss", out.resolve("loss.png"));
-        System.out.println("wrote " + out.resolve("judge") + ", judge-validation.json and loss.png");
+        boolean curve = java.nio.file.Files.isRegularFile(out.resolve("metrics.jsonl")); // none when resumed at the end
+        if (curve) TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("loss"), "judge: contrastive loss", out.resolve("loss.png"));
+        System.out.println("wrote " + out.resolve("judge") + ", judge-validation.json" + (curve ? " and loss.png" : ""));
       }
     }
     return 0;

@@ -60,6 +60,7 @@ final class EvalCommand implements Callable<Integer> {
       Embeddings realEmb = real == null ? null : Evaluation.embed(j, SampleSet.open(real));
       ObjectNode figures = Evaluation.evaluate(j, set, realEmb, teacherSet, new JudgeMetrics.Interval(rounds, seed));
       figures.put("judge", judge.toAbsolutePath().normalize().toString());
+      figures.put("machine", io.d2g.D2g.machine()).put("date", java.time.Instant.now().toString());
       figures.put("sample_folder", samples.toAbsolutePath().normalize().toString());
       spec.commandLine().getOut().println(figures.toPrettyString());
       if (out != null) Outputs.writeResults(out, "d2g eval", false, figures);

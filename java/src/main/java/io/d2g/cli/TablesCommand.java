@@ -116,6 +116,7 @@ final class TablesCommand implements Callable<Integer> {
 
     ObjectMapper om = new ObjectMapper();
     ObjectNode report = om.createObjectNode();
+    report.put("machine", io.d2g.D2g.machine()).put("date", java.time.Instant.now().toString());
     if (judgeValidation != null) report.set("judge_validation", om.readTree(judgeValidation.toFile()));
     ObjectNode models = report.putObject("models");
     try (ImageTextJudge j = DiffusersFolder.load(judge, ImageTextJudge.FAMILY)) {
