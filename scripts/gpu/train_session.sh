@@ -8,11 +8,11 @@
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 steps=${STEPS:-20}; warmup=${WARMUP:-5}
-jv() { java --enable-native-access=ALL-UNNAMED -Dd2g.library=/tmp/bg/native/libd2g.so -cp '.gpu/lib/*' "$@"; }
+jv() { java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so -cp '.gpu/lib/*' "$@"; }
 mkdir -p /tmp/dsrc && tar -C /tmp/dsrc -xJf .ref/diffusers-src.tar.xz
 t0=$(date +%s)
-cmake -S . -B /tmp/bg -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:'
-cmake --build /tmp/bg -j16 --target d2g 2>&1 | grep -E 'error|undefined' | head -20
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:'
+cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E 'error|undefined' | head -20
 echo "build: $(( $(date +%s) - t0 )) s"
 # PyTorch first, alone on the GPU and the CPUs (its eager launches are CPU-bound), then ours.
 PYTHONPATH=/tmp/dsrc python3 scripts/gpu/train_step_reference.py "$out/train-step-reference.json" \

@@ -149,8 +149,9 @@ public final class TrainStepBench implements Callable<Integer> {
       if (group != null && group.rank() != 0) return 0;
     }
     Map<String, Object> json = new LinkedHashMap<>();
-    json.put("machine", D2g.cudaDeviceName(device.index()) + " x" + world + ", LibTorch " + D2g.torchVersion()
-        + ", Java " + Runtime.version());
+    json.put("machine", D2g.machine() + (world > 1 ? "; " + world + " processes, one GPU each" : ""));
+    String commit = System.getenv("D2G_COMMIT");
+    if (commit != null) json.put("commit", commit);
     json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
     json.put("method", "SD1.5 UNet (presets/sd15/unet.json), random weights, f32 weights, bf16 autocast, "
         + (channelsLast ? "channels_last, " : "") + "x_t from scaled_linear abar, epsilon MSE, backward, "
