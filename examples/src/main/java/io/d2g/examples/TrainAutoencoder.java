@@ -75,7 +75,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
   @Option(names = "--lr", defaultValue = "2e-4", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
   double lr;
 
-  @Option(names = "--widths", split = ",", defaultValue = "64,128,128",
+  @Option(names = "--widths", split = ",", defaultValue = "32,64,64",
       description = "block_out_channels; n widths downscale by 2^(n-1) (default: ${DEFAULT-VALUE}, f = 4).")
   List<Integer> widths;
 
@@ -190,7 +190,8 @@ public final class TrainAutoencoder implements Callable<Integer> {
                 (System.nanoTime() - t0) / 1e9 / (done - start));
           if (done % logEvery == 0 || done == steps)
             TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
-                .put("loss", m.loss()).put("mse", m.reconstructionMse()).put("kl", m.kl()).put("grad_norm", m.gradNorm()));
+                .put("loss", m.loss()).put("mse", m.reconstructionMse()).put("kl", m.kl()).put("grad_norm", m.gradNorm())
+                .put("seconds_per_step", (System.nanoTime() - t0) / 1e9 / (done - start)));
           if (done % checkpointEvery == 0 || done == steps) {
             Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
             sections.put("model", vae.state());

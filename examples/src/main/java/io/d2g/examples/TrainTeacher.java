@@ -27,6 +27,7 @@ import io.d2g.io.Png;
 import io.d2g.models.AutoencoderKL;
 import io.d2g.models.ClipTextConfig;
 import io.d2g.models.ClipTextModel;
+import io.d2g.nn.NativeModule;
 import io.d2g.models.UNet2DConditionConfig;
 import io.d2g.models.UNet2DConditionModel;
 import io.d2g.pipelines.MultiStepTextToImage;
@@ -92,7 +93,7 @@ public final class TrainTeacher implements Callable<Integer> {
   @Option(names = "--lr", defaultValue = "2e-4", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
   double lr;
 
-  @Option(names = "--widths", split = ",", defaultValue = "64,128,128",
+  @Option(names = "--widths", split = ",", defaultValue = "64,96,128",
       description = "The UNet's block_out_channels (default: ${DEFAULT-VALUE}).")
   List<Integer> widths;
 
@@ -274,6 +275,7 @@ public final class TrainTeacher implements Callable<Integer> {
           ema.copyToModule();
           unet.eval();
           text.eval();
+          for (NativeModule m : List.<NativeModule>of(unet, text, vae)) m.to(Device.CPU, DType.F16); // shipped in fp16
           Path teacher = out.resolve("teacher");
           DiffusersFolder.savePipeline(teacher, "StableDiffusionPipeline", Map.of("unet", unet, "text_encoder", text,
               "vae", vae), tok, Map.of("scheduler", List.of("diffusers", "DDIMScheduler")));

@@ -122,7 +122,16 @@ public final class MultiStepTextToImage implements AutoCloseable {
    * (1: no guidance; 0 to 100); image i's noise is drawn from a generator seeded with seed + i.
    */
   public BufferedImage[] generate(List<String> prompts, int steps, double guidance, long seed) {
+    List<Long> seeds = new ArrayList<>(prompts.size());
+    for (int i = 0; i < prompts.size(); i++) seeds.add(seed + i);
+    return generate(prompts, seeds, steps, guidance);
+  }
+
+  /** As {@link #generate(List, int, double, long)}, image i's noise seeded with {@code seeds.get(i)}. */
+  public BufferedImage[] generate(List<String> prompts, List<Long> seeds, int steps, double guidance) {
     if (prompts.isEmpty()) throw new InvalidArgumentException("no prompts given");
+    if (seeds.size() != prompts.size())
+      throw new InvalidArgumentException(prompts.size() + " prompts but " + seeds.size() + " seeds");
     for (int i = 0; i < prompts.size(); i++) {
       String p = prompts.get(i);
       if (p == null || p.isBlank())
@@ -139,7 +148,7 @@ public final class MultiStepTextToImage implements AutoCloseable {
     try (TensorScope s = new TensorScope()) {
       List<Tensor> noise = new ArrayList<>(b);
       for (int i = 0; i < b; i++) {
-        try (Generator g = Generator.create(device, seed + i)) {
+        try (Generator g = Generator.create(device, seeds.get(i))) {
           noise.add(s.track(Tensor.randn(g, DType.F32, 1, channels, size, size)));
         }
       }

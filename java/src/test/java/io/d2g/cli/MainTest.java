@@ -167,13 +167,44 @@ class MainTest {
     Run r = run("sample", "--model", pipe.toString(), "--steps", "3", "--cfg", "3", "--sampler", "euler", "--out",
         grid.toString(), "--sample-folder", folder.toString(), "a red car, noto style", "a cat, twemoji style");
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("2 images"), r.out());
+    assertTrue(r.out().contains("2 of 2 images"), r.out());
     var img = javax.imageio.ImageIO.read(grid.toFile());
     assertEquals(32, img.getWidth());
     assertEquals(2, io.d2g.eval.SampleSet.open(folder).size());
     assertEquals(2, run("sample", "--model", pipe.toString(), "--sampler", "plms", "x").code());
     assertEquals(2, run("sample", "--model", pipe.toString(), "--steps", "0", "x").code());
     assertEquals(2, run("sample", "--model", pipe.toString()).code(), "no prompt");
+  }
+
+  @Test
+  void samplePromptsFromAnotherFolderKeepItsPromptsAndSeedsWhateverTheBatch(@TempDir Path tmp) throws IOException {
+    Path pipe = io.d2g.pipelines.TinyPipeline.write(tmp.resolve("pipe"));
+    Path first = tmp.resolve("first"), again = tmp.resolve("again"), lines = tmp.resolve("prompts.txt");
+    Run r = run("sample", "--model", pipe.toString(), "--steps", "2", "--seed", "40", "--out", tmp.resolve("a.png").toString(),
+        "--sample-folder", first.toString(), "a red car, noto style", "a cat, twemoji style", "a dog, noto style");
+    assertEquals(0, r.code(), r.err());
+    r = run("sample", "--model", pipe.toString(), "--steps", "2", "--batch", "2", "--out", tmp.resolve("b.png").toString(),
+        "--sample-folder", again.toString(), "--prompts", first.resolve("samples.jsonl").toString());
+    assertEquals(0, r.code(), r.err());
+    var a = io.d2g.eval.SampleSet.open(first).samples();
+    var b = io.d2g.eval.SampleSet.open(again).samples();
+    assertEquals(3, b.size());
+    for (int i = 0; i < 3; i++) {
+      assertEquals(a.get(i).prompt(), b.get(i).prompt());
+      assertEquals(40L + i, b.get(i).seed());
+      assertArrayEquals(Files.readAllBytes(a.get(i).image()), Files.readAllBytes(b.get(i).image()), "image " + i);
+    }
+    Files.writeString(lines, "# prompts\na red car, noto style\n\na cat, twemoji style\n");
+    r = run("sample", "--model", pipe.toString(), "--steps", "2", "--out", tmp.resolve("c.png").toString(), "--prompts", lines.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("2 of 2 images"), r.out());
+    r = run("sample", "--model", pipe.toString(), "--out", tmp.resolve("d.png").toString(), "--prompts", tmp.resolve("x.jsonl").toString());
+    assertEquals(2, r.code(), "no such file");
+    Path bad = Files.writeString(tmp.resolve("bad.jsonl"), "{\"prompt\": 3}\n");
+    r = run("sample", "--model", pipe.toString(), "--out", tmp.resolve("d.png").toString(), "--prompts", bad.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("has no \"prompt\""), r.err());
+    assertFalse(Files.exists(tmp.resolve("d.png")));
   }
 
   @Test
