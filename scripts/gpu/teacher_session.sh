@@ -32,7 +32,8 @@ ex train-teacher --device "$dev" --vae /tmp/probe-vae/vae --out /tmp/probe-teach
   --sample-steps 2 > /tmp/probe-teacher.log 2>&1
 ts=$(sps /tmp/probe-teacher.log); tw=$(( $(date +%s) - p0 )); log "teacher probe: ${ts} s/step, ${tw} s in all"
 tail -3 /tmp/probe-teacher.log >> "$out/session.log"
-[ -n "$vs" ] && [ -n "$ts" ] || { log "a probe failed"; cat /tmp/probe-vae.log /tmp/probe-teacher.log | tail -40; exit 1; }
+[ -n "$vs" ] && [ -n "$ts" ] || { log "a probe failed"; for f in /tmp/probe-vae.log /tmp/probe-teacher.log; do
+  echo "== $f"; grep -v '^ \{2,\}\|^Usage\|^  -' "$f" | tail -25; done | tee -a "$out/session.log"; exit 1; }
 # What is left, less the sampling and packing (~70 s) and two start-ups (~2 x 25 s), split 30 / 70.
 r=$(( $(left) - 120 ))
 vae_steps=$(python3 -c "print(min($vae_max, max(500, int(0.3 * $r / $vs) // 100 * 100)))")
