@@ -99,8 +99,11 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
     at::_amp_update_scale_(scale_, growth_tracker_, found_inf, 2.0, 0.5, 2000);
     m.loss_scale = scale_.item<double>();
   }
+  if (!overflow && max_grad_norm_ > 0) {
+    m.grad_norm = opt_->clip_grad_norm(max_grad_norm_);
+    overflow = !std::isfinite(m.grad_norm);  // gradients that overflowed though the loss did not
+  }
   if (!overflow) {
-    if (max_grad_norm_ > 0) m.grad_norm = opt_->clip_grad_norm(max_grad_norm_);
     opt_->step();
     if (ema_) ema_->update(ema_decay_);
   }

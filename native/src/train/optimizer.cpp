@@ -218,6 +218,8 @@ class AdamW final : public Optimizer {
         vs.push_back(s.exp_avg_sq);
         steps.push_back(s.step);
       }
+      // torch.optim counts the step before the fused kernel, which only reads the count.
+      at::_foreach_add_(steps, 1);
       at::_fused_adamw_(ps, gs, ms, vs, {}, steps, group.lr, beta1_, beta2_, group.weight_decay, eps_,
                         /*amsgrad=*/false, /*maximize=*/false);
     }

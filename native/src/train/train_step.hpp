@@ -29,12 +29,15 @@ class TrainStep {
 };
 
 // The end of a step once its gradients are in (and averaged): when the loss is finite, clip to
-// max_grad_norm (0: no clipping; grad_norm gets the norm before it) and step the optimizer; a loss that
-// is not finite changes nothing. Returns whether the weights were updated. Syncs with the device once.
+// max_grad_norm (0: no clipping; grad_norm gets the norm before it) and step the optimizer; a loss or a
+// gradient norm that is not finite changes nothing. Returns whether the weights were updated.
 inline bool apply_update(Optimizer& opt, const at::Tensor& loss, double max_grad_norm, double& grad_norm) {
   grad_norm = 0;
   if (!std::isfinite(loss.detach().item<double>())) return false;
-  if (max_grad_norm > 0) grad_norm = opt.clip_grad_norm(max_grad_norm);
+  if (max_grad_norm > 0) {
+    grad_norm = opt.clip_grad_norm(max_grad_norm);
+    if (!std::isfinite(grad_norm)) return false;
+  }
   opt.step();
   return true;
 }
