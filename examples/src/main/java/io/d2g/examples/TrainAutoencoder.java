@@ -258,9 +258,8 @@ public final class TrainAutoencoder implements Callable<Integer> {
             Png.withText(ImageCodec.encodePng(sideBySide(shown, shownRecon, Math.min(8, evalScenes), size)), "Software",
                 Png.SOFTWARE));
         System.out.println(report.toPrettyString());
-        boolean curve = Files.isRegularFile(out.resolve("metrics.jsonl")); // none when resumed at the end
-        if (curve)
-          TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("mse"), "autoencoder: reconstruction error", out.resolve("loss.png"));
+        boolean curve = TrainingLog.plotIfPossible(out.resolve("metrics.jsonl"), List.of("mse"),
+            "autoencoder: reconstruction error", out.resolve("loss.png"));
         System.out.println("wrote " + out.resolve("vae") + ", autoencoder-validation.json, reconstructions.png"
             + (curve ? " and loss.png" : ""));
       }

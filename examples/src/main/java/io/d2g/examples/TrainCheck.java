@@ -77,8 +77,7 @@ public final class TrainCheck implements Callable<Integer> {
       String where = "";
       int nonFinite = 0;
       for (var e : cpu.before.entrySet()) {
-        float[] b = e.getValue().toFloatArray(), c = cpu.after.get(e.getKey()).toFloatArray(),
-            g = gpu.after.get(e.getKey()).toFloatArray();
+        float[] b = e.getValue(), c = cpu.after.get(e.getKey()), g = gpu.after.get(e.getKey());
         double n = 0, d = 0;
         boolean finite = true;
         for (int i = 0; i < b.length; i++) {
@@ -105,7 +104,7 @@ public final class TrainCheck implements Callable<Integer> {
   }
 
   /** Weights before and after one step, on the CPU, and the step's figures. */
-  private record Result(Map<String, Tensor> before, Map<String, Tensor> after, double loss, double gradNorm, TensorScope scope)
+  private record Result(Map<String, float[]> before, Map<String, float[]> after, double loss, double gradNorm, TensorScope scope)
       implements AutoCloseable {
     @Override
     public void close() {
@@ -113,9 +112,10 @@ public final class TrainCheck implements Callable<Integer> {
     }
   }
 
-  private static Map<String, Tensor> onCpu(NativeModule m, TensorScope s) {
-    Map<String, Tensor> out = new java.util.TreeMap<>();
-    m.parameters().forEach((k, v) -> out.put(k, s.track(s.track(v).to(Device.CPU, DType.F32))));
+  /** Copies of the module's parameters (on the CPU the parameters themselves change in place). */
+  private static Map<String, float[]> copy(NativeModule m, TensorScope s) {
+    Map<String, float[]> out = new java.util.TreeMap<>();
+    m.parameters().forEach((k, v) -> out.put(k, s.track(s.track(v).to(Device.CPU, DType.F32)).toFloatArray()));
     return out;
   }
 
@@ -125,7 +125,7 @@ public final class TrainCheck implements Callable<Integer> {
     AutoencoderKLConfig config = new AutoencoderKLConfig(3, 3, List.of(32, 64, 64), 1, "silu", 4, 32, 32, 1.0, null,
         false, true, true, true);
     try (AutoencoderKL vae = new AutoencoderKL(config); Generator g = Generator.cpu(5)) {
-      Map<String, Tensor> before = onCpu(vae, s);
+      Map<String, float[]> before = copy(vae, s);
       vae.to(device).train(true);
       Tensor images = s.track(s.track(Tensor.randn(g, DType.F32, 4, 3, 32, 32)).mul(0.5));
       Tensor noise = s.track(Tensor.randn(g, DType.F32, 4, 4, 8, 8));
@@ -133,7 +133,7 @@ public final class TrainCheck implements Callable<Integer> {
               ParamGroup.noWeightDecay(ParamGroup.BIASES_AND_NORMS));
           AutoencoderStep step = AutoencoderStep.create(vae, opt, null, new AutoencoderStep.Options(1e-6, false, 1.0))) {
         AutoencoderStep.Metrics m = step.run(s.track(images.to(device)), s.track(noise.to(device)));
-        return new Result(before, onCpu(vae, s), m.loss(), m.gradNorm(), s);
+        return new Result(before, copy(vae, s), m.loss(), m.gradNorm(), s);
       }
     }
   }
@@ -145,7 +145,7 @@ public final class TrainCheck implements Callable<Integer> {
         .blocks(List.of("CrossAttnDownBlock2D", "DownBlock2D"), List.of("UpBlock2D", "CrossAttnUpBlock2D"), List.of(32, 64))
         .layersPerBlock(1).crossAttentionDim(32).attentionHeads(2).normNumGroups(32).sampleSize(8).build();
     try (UNet2DConditionModel unet = new UNet2DConditionModel(config); Generator g = Generator.cpu(6)) {
-      Map<String, Tensor> before = onCpu(unet, s);
+      Map<String, float[]> before = copy(unet, s);
       unet.to(device).train(true);
       NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(
           "{\"num_train_timesteps\": 1000, \"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"beta_end\": 0.012}"));
@@ -155,7 +155,7 @@ public final class TrainCheck implements Callable<Integer> {
           DenoiseStep step = DenoiseStep.create(unet, opt, null, null, schedule, DenoiseStep.Options.DEFAULT)) {
         DenoiseStep.Metrics m = step.run(s.track(x0.to(device)), s.track(ctx.to(device)), s.track(t.to(device)),
             s.track(noise.to(device)));
-        return new Result(before, onCpu(unet, s), m.loss(), m.gradNorm(), s);
+        return new Result(before, copy(unet, s), m.loss(), m.gradNorm(), s);
       }
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);

@@ -203,8 +203,8 @@ public final class TrainJudge implements Callable<Integer> {
         report.put("machine", D2g.machine()).put("date", java.time.Instant.now().toString());
         Outputs.writeResults(out.resolve("judge-validation.json"), "train-judge", false, report);
         System.out.println(report.toPrettyString());
-        boolean curve = java.nio.file.Files.isRegularFile(out.resolve("metrics.jsonl")); // none when resumed at the end
-        if (curve) TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("loss"), "judge: contrastive loss", out.resolve("loss.png"));
+        boolean curve = TrainingLog.plotIfPossible(out.resolve("metrics.jsonl"), List.of("loss"), "judge: contrastive loss",
+            out.resolve("loss.png"));
         System.out.println("wrote " + out.resolve("judge") + ", judge-validation.json" + (curve ? " and loss.png" : ""));
       }
     }

@@ -293,8 +293,9 @@ public final class TrainTeacher implements Callable<Integer> {
         Outputs.writeBytes(out.resolve("samples.png"), OutputKind.png("teacher samples PNG"), false,
             Png.withText(ImageCodec.encodePng(RgbaImage.of(grid)), "Software", Png.SOFTWARE));
       }
-      TrainingLog.plot(out.resolve("metrics.jsonl"), List.of("loss"), "teacher: denoising loss", out.resolve("loss.png"));
-      System.out.println("wrote " + out.resolve("teacher") + ", samples.png and loss.png");
+      boolean curve = TrainingLog.plotIfPossible(out.resolve("metrics.jsonl"), List.of("loss"), "teacher: denoising loss",
+          out.resolve("loss.png"));
+      System.out.println("wrote " + out.resolve("teacher") + ", samples.png" + (curve ? " and loss.png" : ""));
     }
     return 0;
   }

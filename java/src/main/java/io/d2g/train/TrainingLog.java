@@ -19,6 +19,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
+import org.slf4j.LoggerFactory;
 
 /**
  * A training run's metrics as JSON lines (one object per logged step, with a {@code "step"}) and
@@ -46,6 +47,29 @@ public final class TrainingLog {
    * a key no record has is refused.
    */
   public static Path plot(Path jsonl, List<String> keys, String title, Path png) {
+    return draw(jsonl, keys, title, png);
+  }
+
+  /**
+   * {@link #plot} for the end of a run, where the curve is a convenience and the run's weights matter:
+   * false, with a warning, when there is no log (a run resumed at its end) or the machine cannot draw
+   * text (a headless server without fonts: AWT's "Fontconfig head is null"); the numbers stay in the log.
+   */
+  public static boolean plotIfPossible(Path jsonl, List<String> keys, String title, Path png) {
+    if (!Files.isRegularFile(jsonl)) return false;
+    try {
+      draw(jsonl, keys, title, png);
+      return true;
+    } catch (RuntimeException | LinkageError | java.awt.AWTError e) {
+      if (e instanceof io.d2g.D2gException d) throw d; // our refusals (a file in the way, a bad log) stand
+      if (e instanceof UncheckedIOException u) throw u; // and so does a disk that fails
+      LoggerFactory.getLogger(TrainingLog.class).warn("could not draw {} on this machine ({}); {} holds the figures",
+          png, e.toString(), jsonl);
+      return false;
+    }
+  }
+
+  private static Path draw(Path jsonl, List<String> keys, String title, Path png) {
     List<JsonNode> records = new ArrayList<>();
     try {
       for (String line : Files.readAllLines(jsonl, StandardCharsets.UTF_8))

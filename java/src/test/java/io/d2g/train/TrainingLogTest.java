@@ -1,6 +1,7 @@
 package io.d2g.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,5 +34,13 @@ class TrainingLogTest {
     assertThrows(InvalidArgumentException.class, () -> TrainingLog.append(log, om.createObjectNode().put("loss", 1)));
     assertThrows(InvalidArgumentException.class, () -> TrainingLog.plot(dir.resolve("none.jsonl"), List.of("loss"), "x",
         dir.resolve("b.png")));
+    // At the end of a run: no log is no curve, a log is a curve, a refusal still stands.
+    assertFalse(TrainingLog.plotIfPossible(dir.resolve("none.jsonl"), List.of("loss"), "x", dir.resolve("c.png")));
+    assertFalse(Files.exists(dir.resolve("c.png")));
+    assertTrue(TrainingLog.plotIfPossible(log, List.of("loss"), "x", dir.resolve("c.png")));
+    assertTrue(Files.isRegularFile(dir.resolve("c.png")));
+    Files.writeString(dir.resolve("mine.png"), "not a curve");
+    assertThrows(io.d2g.io.OutputException.class, () -> TrainingLog.plotIfPossible(log, List.of("loss"), "x", dir.resolve("mine.png")));
+    assertEquals("not a curve", Files.readString(dir.resolve("mine.png")));
   }
 }
