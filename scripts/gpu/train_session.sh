@@ -4,7 +4,8 @@
 # (scripts/gpu/train_step_reference.py, diffusers' source carried as .ref/diffusers-src.tar.xz), then
 # ours (io.d2g.examples.TrainStepBench) on the same GPU, one after the other. From the repo root:
 #   source .gpu/env.sh && bash scripts/gpu/train_session.sh
-# with carry [".gpu", ".ref"]; results land in $OUT. STEPS/WARMUP (environment) set both sides' counts.
+# with carry [".gpu", ".ref"]; results land in $OUT. STEPS/WARMUP (environment) set both sides' counts;
+# BENCH_ARGS adds options to ours (e.g. --no-channels-last).
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 steps=${STEPS:-20}; warmup=${WARMUP:-5}
@@ -19,5 +20,5 @@ PYTHONPATH=/tmp/dsrc python3 scripts/gpu/train_step_reference.py "$out/train-ste
   --warmup "$warmup" --steps "$steps" > "$out/reference.log" 2>&1; echo "reference rc=$?"; tail -4 "$out/reference.log"
 echo "reference done: $(( $(date +%s) - t0 )) s"
 jv io.d2g.examples.TrainStepBench --reference "$out/train-step-reference.json" --warmup "$warmup" --steps "$steps" \
-  --out "$out" 2>&1 | tail -15
+  --out "$out" ${BENCH_ARGS:-} 2>&1 | tail -15
 echo "ours done: $(( $(date +%s) - t0 )) s"

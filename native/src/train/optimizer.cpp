@@ -64,12 +64,30 @@ double Optimizer::clip_grad_norm(double max_norm) {
   if (grads.empty()) return 0;
   // torch.nn.utils.clip_grad_norm_: the norm of the per-tensor norms, in the gradients' dtype;
   // every gradient is multiplied by the clamped coefficient (also when it is 1).
+  // On CUDA, as torch does there: one multi-tensor kernel for the norms and one for the scaling, when
+  // the gradients share a device and dtype; elsewhere (and as torch does on the CPU) tensor by tensor.
+  bool foreach = false;
+#if TORCH_VERSION_MAJOR >= 2
+  foreach = true;
+  for (auto& g : grads)
+    foreach = foreach && g.is_cuda() && g.device() == grads[0].device() && g.scalar_type() == grads[0].scalar_type();
+#endif
   std::vector<at::Tensor> norms;
-  norms.reserve(grads.size());
-  for (auto& g : grads) norms.push_back(at::linalg_vector_norm(g, 2));
+  if (foreach) {
+    norms = at::_foreach_norm(grads, 2);
+  } else {
+    norms.reserve(grads.size());
+    for (auto& g : grads) norms.push_back(at::linalg_vector_norm(g, 2));
+  }
   at::Tensor total = at::linalg_vector_norm(at::stack(norms), 2);
   // max_norm / (total + 1e-6) as Python computes a number over a tensor: reciprocal, then multiply
   at::Tensor coef = at::clamp((total + 1e-6).reciprocal() * max_norm, c10::nullopt, 1.0);
+#if TORCH_VERSION_MAJOR >= 2
+  if (foreach) {
+    at::_foreach_mul_(grads, coef.to(grads[0].scalar_type()));
+    return total.item<double>();
+  }
+#endif
   for (auto& g : grads) g.mul_(coef.to(g.device(), g.scalar_type()));
   return total.item<double>();
 }
