@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "eval", mixinStandardHelpOptions = true,
     description = {"Grade a folder of generated samples with the evaluation judge: text-image score, prompt "
         + "retrieval, FD to the real pictures, fidelity to a teacher's samples, diversity, time per image; each with a "
-        + "95% bootstrap interval.",
+        + "95%% bootstrap interval.",
         "A sample folder holds samples.jsonl (one line per sample: {\"image\": \"0001.png\", \"prompt\": \"...\", "
             + "\"seed\": 42, \"seconds\": 0.01}) and the images, all of one size."})
 final class EvalCommand implements Callable<Integer> {

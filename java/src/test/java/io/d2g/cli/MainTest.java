@@ -161,6 +161,32 @@ class MainTest {
   }
 
   @Test
+  void everyCommandsHelpFormats() {
+    java.util.ArrayDeque<java.util.List<String>> todo = new java.util.ArrayDeque<>();
+    todo.add(java.util.List.of());
+    int seen = 0;
+    while (!todo.isEmpty()) {
+      java.util.List<String> path = todo.poll();
+      picocli.CommandLine cl = new picocli.CommandLine(new Main());
+      for (String name : path) cl = cl.getSubcommands().get(name);
+      for (String name : cl.getSubcommands().keySet())
+        if (!name.equals("help")) {
+          java.util.List<String> next = new java.util.ArrayList<>(path);
+          next.add(name);
+          todo.add(next);
+        }
+      java.util.List<String> args = new java.util.ArrayList<>(path);
+      args.add("--help");
+      Run r = run(args.toArray(String[]::new));
+      assertEquals(0, r.code(), String.join(" ", args) + ": " + r.err());
+      assertFalse(r.err().contains("WARN"), String.join(" ", args) + ": " + r.err()); // e.g. a lone '%' in a description
+      assertTrue(r.out().contains("Usage:"), r.out());
+      seen++;
+    }
+    assertTrue(seen >= 8, "commands seen: " + seen);
+  }
+
+  @Test
   void sampleWritesAGridAndASampleFolderThatEvalGrades(@TempDir Path tmp) throws IOException {
     Path pipe = io.d2g.pipelines.TinyPipeline.write(tmp.resolve("pipe"));
     Path grid = tmp.resolve("grid.png"), folder = tmp.resolve("samples");
