@@ -31,6 +31,7 @@ import io.d2g.nn.NativeModule;
 import io.d2g.models.UNet2DConditionConfig;
 import io.d2g.models.UNet2DConditionModel;
 import io.d2g.pipelines.MultiStepTextToImage;
+import io.d2g.schedulers.DdimScheduler;
 import io.d2g.train.Checkpoints;
 import io.d2g.train.DenoiseStep;
 import io.d2g.train.Ema;
@@ -63,7 +64,8 @@ import picocli.CommandLine.Spec;
  * dropped to "" with probability {@code --caption-dropout} (for classifier-free guidance); the CLIP
  * text encoder and the UNet trained together in one native call per step ({@link DenoiseStep} with
  * {@link DenoiseStep#withTextEncoder}); an EMA of the UNet; checkpoints (kill it and run the same
- * command again to resume); metrics as JSON lines and their curve ({@code loss.png}). At the end {@code teacher/} is a diffusers Stable
+ * command again to resume); metrics as JSON lines and their curve ({@code loss.png}); every {@code
+ * --sample-every} steps a grid of the fixed prompts from the same noise in {@code samples/}. At the end {@code teacher/} is a diffusers Stable
  * Diffusion folder (EMA UNet, text encoder, VAE, tokenizer, a DDIM scheduler) and {@code samples.png}
  * its images for fixed prompts — {@code ./d2g sample --model teacher} makes more.
  *
@@ -81,7 +83,7 @@ public final class TrainTeacher implements Callable<Integer> {
   @Option(names = "--vae", required = true, description = "The autoencoder folder (train-autoencoder's vae/).")
   Path vaeDir;
 
-  @Option(names = "--out", required = true, description = "Run folder: checkpoints, metrics.jsonl, teacher/, samples.png.")
+  @Option(names = "--out", required = true, description = "Run folder: checkpoints, metrics.jsonl, samples/, teacher/, samples.png.")
   Path out;
 
   @Option(names = "--steps", defaultValue = "4000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
@@ -136,6 +138,10 @@ public final class TrainTeacher implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
   String deviceName;
 
+  @Option(names = "--sample-every", defaultValue = "1000",
+      description = "Steps between sample grids in samples/ (fixed prompts and noise, the current weights; 0: none) (default: ${DEFAULT-VALUE}).")
+  long sampleEvery;
+
   @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (default: ${DEFAULT-VALUE}).")
   long logEvery;
 
@@ -157,6 +163,7 @@ public final class TrainTeacher implements Callable<Integer> {
     require(List.of("f32", "bf16", "f16").contains(precision), "--precision must be f32, bf16 or f16");
     require(textWidth >= 8 && textWidth % 8 == 0 && textWidth <= 2048, "--text-width must be a multiple of 8 from 8 to 2048");
     require(checkpointEvery >= 1 && logEvery >= 1 && sampleSteps >= 1, "counts must be at least 1");
+    require(sampleEvery >= 0, "--sample-every must be 0 (none) or more");
     require(Files.isRegularFile(vaeDir.resolve("config.json")), "--vae " + vaeDir + " is not a model folder (run train-autoencoder)");
     Device device = Device.parse(deviceName);
     if (threads != null) D2g.setCpuThreads(threads);
@@ -262,6 +269,16 @@ public final class TrainTeacher implements Callable<Integer> {
                   .put("loss", m.loss()).put("grad_norm", m.gradNorm()).put("lr", lr * lrs.factor(s))
                   .put("seconds_per_step", sps));
             }
+            if (sampleEvery > 0 && done % sampleEvery == 0 && done < steps) { // how the samples grow, same noise each time
+              text.eval();
+              unet.eval();
+              MultiStepTextToImage pipe = new MultiStepTextToImage(tok, text, unet, vae,
+                  DdimScheduler.fromConfig(new ObjectMapper().readTree(schedulerConfig())), device);
+              writeGrid(pipe.generate(PROMPTS, sampleSteps, cfg, seed), out.resolve("samples").resolve(
+                  String.format("step-%08d.png", done)));
+              text.train(true);
+              unet.train(true);
+            }
             if (done % checkpointEvery == 0 || done == steps) {
               Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
               sections.put("unet", unet.state());
@@ -286,18 +303,23 @@ public final class TrainTeacher implements Callable<Integer> {
         }
       }
       try (MultiStepTextToImage pipe = MultiStepTextToImage.load(out.resolve("teacher"), device, null)) {
-        BufferedImage[] images = pipe.generate(PROMPTS, sampleSteps, cfg, seed);
-        int w = images[0].getWidth(), h = images[0].getHeight();
-        BufferedImage grid = new BufferedImage(w * images.length, h, BufferedImage.TYPE_INT_RGB);
-        for (int i = 0; i < images.length; i++) grid.getGraphics().drawImage(images[i], i * w, 0, null);
-        Outputs.writeBytes(out.resolve("samples.png"), OutputKind.png("teacher samples PNG"), false,
-            Png.withText(ImageCodec.encodePng(RgbaImage.of(grid)), "Software", Png.SOFTWARE));
+        writeGrid(pipe.generate(PROMPTS, sampleSteps, cfg, seed), out.resolve("samples.png"));
       }
       boolean curve = TrainingLog.plotIfPossible(out.resolve("metrics.jsonl"), List.of("loss"), "teacher: denoising loss",
           out.resolve("loss.png"));
       System.out.println("wrote " + out.resolve("teacher") + ", samples.png" + (curve ? " and loss.png" : ""));
     }
     return 0;
+  }
+
+  /** The pictures side by side, as a PNG. */
+  private static void writeGrid(BufferedImage[] images, Path png) throws java.io.IOException {
+    int w = images[0].getWidth(), h = images[0].getHeight();
+    BufferedImage grid = new BufferedImage(w * images.length, h, BufferedImage.TYPE_INT_RGB);
+    for (int i = 0; i < images.length; i++) grid.getGraphics().drawImage(images[i], i * w, 0, null);
+    Files.createDirectories(png.toAbsolutePath().getParent());
+    Outputs.writeBytes(png, OutputKind.png("teacher samples PNG"), false,
+        Png.withText(ImageCodec.encodePng(RgbaImage.of(grid)), "Software", Png.SOFTWARE));
   }
 
   /** The teacher's noise schedule and sampler: SD's scaled-linear betas, DDIM, the chosen prediction. */

@@ -1,0 +1,100 @@
+package io.d2g.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.d2g.cli.Main;
+import io.d2g.data.emoji.EmojiDatasetBuilder;
+import io.d2g.data.emoji.EmojiStyle;
+import io.d2g.data.emoji.FakeNpm;
+import io.d2g.eval.SampleSet;
+import io.d2g.examples.TrainAutoencoder;
+import io.d2g.examples.TrainTeacher;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The teacher's whole road on a tiny dataset, as a user walks it: a dataset, the autoencoder, the
+ * teacher (with a sample grid on the way), then `d2g sample` on the teacher's folder with another
+ * folder's prompts and seeds. Tiny sizes; what is checked is that each stage takes the previous one's
+ * output and writes what the next one needs.
+ */
+class TeacherPipelineTest {
+  @TempDir Path tmp;
+
+  private static int run(Object command, String... args) {
+    return new CommandLine(command).execute(args);
+  }
+
+  /** The dtypes named in a safetensors file's header. */
+  private static java.util.Set<String> dtypes(Path file) throws java.io.IOException {
+    byte[] b = Files.readAllBytes(file);
+    long n = java.nio.ByteBuffer.wrap(b, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+    var header = new com.fasterxml.jackson.databind.ObjectMapper().readTree(new String(b, 8, (int) n,
+        java.nio.charset.StandardCharsets.UTF_8));
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    header.properties().forEach(e -> {
+      if (!e.getKey().equals("__metadata__")) out.add(e.getValue().path("dtype").asText());
+    });
+    return out;
+  }
+
+  @Test
+  void datasetToAutoencoderToTeacherToSamples() throws Exception {
+    FakeNpm npm = new FakeNpm(tmp.resolve("npm"));
+    Path data = new EmojiDatasetBuilder(npm.fetcher(), npm.pins).build(EmojiDatasetBuilder.Options.defaults(tmp.resolve("ds"))
+        .withCache(tmp.resolve("cache")).withSize(16).withStyles(List.of(EmojiStyle.NOTO, EmojiStyle.FLUENT_3D,
+            EmojiStyle.FLUENT_FLAT, EmojiStyle.EMOJIONE))).out();
+
+    Path vaeRun = tmp.resolve("vae");
+    assertEquals(0, run(new TrainAutoencoder(), "--data", data.toString(), "--out", vaeRun.toString(), "--steps", "3",
+        "--batch", "4", "--widths", "8,8", "--eval-scenes", "8", "--log-every", "1"));
+    Path vae = vaeRun.resolve("vae");
+    assertTrue(Files.isRegularFile(vae.resolve("config.json")));
+    assertTrue(Files.isRegularFile(vaeRun.resolve("autoencoder-validation.json")));
+
+    Path teacherRun = tmp.resolve("teacher");
+    String[] args = {"--data", data.toString(), "--vae", vae.toString(), "--out", teacherRun.toString(), "--steps", "4",
+        "--batch", "4", "--widths", "32,32", "--text-width", "32", "--text-layers", "1", "--vocab", "600",
+        "--sample-steps", "2", "--sample-every", "2", "--log-every", "2", "--checkpoint-every", "2"};
+    assertEquals(0, run(new TrainTeacher(), args));
+    Path teacher = teacherRun.resolve("teacher");
+    for (String part : List.of("model_index.json", "unet/config.json", "text_encoder/config.json", "vae/config.json",
+        "tokenizer/vocab.json", "scheduler/scheduler_config.json"))
+      assertTrue(Files.isRegularFile(teacher.resolve(part)), part);
+    assertTrue(Files.isRegularFile(teacherRun.resolve("samples/step-00000002.png")), "the grid on the way");
+    assertTrue(Files.isRegularFile(teacherRun.resolve("samples.png")));
+    assertEquals(2, Files.readAllLines(teacherRun.resolve("metrics.jsonl")).size());
+    for (String w : List.of("unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
+        "vae/diffusion_pytorch_model.safetensors"))
+      assertEquals(java.util.Set.of("F16"), dtypes(teacher.resolve(w)), w + ": the teacher ships in fp16");
+
+    // The same command again resumes at the end and changes nothing it did not make.
+    assertEquals(0, run(new TrainTeacher(), args));
+
+    // Samples on another folder's prompts and seeds.
+    Path prompts = Files.writeString(tmp.resolve("samples.jsonl"),
+        "{\"image\": \"0.png\", \"prompt\": \"cat face, noto style\", \"seed\": 5}\n"
+            + "{\"image\": \"1.png\", \"prompt\": \"a red car on a blue background, twemoji style\", \"seed\": 6}\n");
+    PrintStream old = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true));
+    int code;
+    try {
+      code = Main.run(new String[] {"sample", "--model", teacher.toString(), "--steps", "2", "--prompts", prompts.toString(),
+          "--out", tmp.resolve("grid.png").toString(), "--sample-folder", tmp.resolve("rows").toString()});
+    } finally {
+      System.setOut(old);
+    }
+    assertEquals(0, code, out.toString());
+    SampleSet rows = SampleSet.open(tmp.resolve("rows"));
+    assertEquals(2, rows.size());
+    assertEquals(16, rows.width());
+    assertEquals(6L, rows.samples().get(1).seed());
+  }
+}
