@@ -9,7 +9,9 @@ import picocli.CommandLine;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Diffusion2GAN for the JVM: one-step text-to-image GANs distilled from diffusion models.",
-    footer = {"", "Example and benchmark mains: ./d2g example --help (from the repository)."},
+    footer = {"", "Example and benchmark mains: ./d2g example --help (from the repository).",
+        "The teacher: ./d2g teacher autoencoder|train|bench ... (the examples train-autoencoder, train-teacher and "
+            + "teacher-bench)."},
     subcommands = {InfoCommand.class, DataCommand.class, SampleCommand.class, EvalCommand.class, TablesCommand.class,
         LaunchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
