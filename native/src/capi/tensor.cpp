@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "../core/exec.hpp"
@@ -373,6 +374,32 @@ d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, int exec, d2g_t
       fail(D2G_INVALID_ARGUMENT, "matmul: inner dimensions differ: ", x.sizes(), " @ ", y.sizes(), " (", k1, " vs ", k2, ")");
     d2g::ExecScope scope(exec, x.device().type());
     *out = wrap(at::matmul(x, y));
+  })
+}
+
+d2g_status* d2g_lincomb(const d2g_tensor* const* tensors, const double* coeffs, int count, int exec,
+                        d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    if (count < 1 || count > 8) fail(D2G_INVALID_ARGUMENT, "lincomb takes 1 to 8 tensors, got ", count);
+    d2g::require(tensors, "tensors");
+    d2g::require(coeffs, "coeffs");
+    const at::Tensor& first = unwrap(tensors[0], "tensors[0]");
+    if (!first.is_floating_point()) fail(D2G_INVALID_ARGUMENT, "lincomb: ", d2g::describe(first), " is not floating");
+    for (int i = 0; i < count; i++) {
+      const at::Tensor& t = unwrap(tensors[i], "tensors[i]");
+      if (!std::isfinite(coeffs[i])) fail(D2G_INVALID_ARGUMENT, "lincomb: coefficient ", i, " is ", coeffs[i]);
+      d2g::same_device(first, t, "lincomb");
+      if (t.scalar_type() != first.scalar_type() || !t.sizes().equals(first.sizes()))
+        fail(D2G_INVALID_ARGUMENT, "lincomb: ", d2g::describe(first), " and ", d2g::describe(t), " differ");
+    }
+    d2g::ExecScope scope(exec, first.device().type());
+    at::Tensor sum = at::mul(first, coeffs[0]);
+    for (int i = 1; i < count; i++) {
+      const at::Tensor& t = unwrap(tensors[i], "tensors[i]");
+      sum = at::GradMode::is_enabled() ? sum.add(t, coeffs[i]) : sum.add_(t, coeffs[i]);
+    }
+    *out = wrap(sum);
   })
 }
 

@@ -510,6 +510,20 @@ public final class Tensor implements AutoCloseable {
     return new Tensor(Native.cat(handles, dim));
   }
 
+  /**
+   * {@code Σ coeffs[i] · xs[i]} in one native call and one new tensor: the samplers' step arithmetic
+   * (a DDIM step, guidance's u + g (c − u) = (1 − g) u + g c). 1 to 8 floating tensors of one shape,
+   * dtype and device; the coefficients are rounded to that dtype and the sum runs left to right.
+   */
+  public static Tensor linearCombination(double[] coeffs, Tensor... xs) {
+    if (coeffs.length != xs.length)
+      throw new InvalidArgumentException(coeffs.length + " coefficients for " + xs.length + " tensors");
+    if (xs.length == 0) throw new InvalidArgumentException("a linear combination needs at least one tensor");
+    MemorySegment[] handles = new MemorySegment[xs.length];
+    for (int i = 0; i < xs.length; i++) handles[i] = xs[i].handle();
+    return new Tensor(Native.lincomb(handles, coeffs));
+  }
+
   /** The value of a one-element tensor. */
   public double item() {
     return Native.item(handle());

@@ -384,4 +384,36 @@ class TensorTest {
       for (var f : futures) assertEquals("ok", f.get());
     }
   }
+
+  @Test
+  void linearCombinationSumsInOneCallAndRefusesWhatDoesNotFit() {
+    try (TensorScope s = new TensorScope()) {
+      Tensor a = s.track(Tensor.of(new float[] {1, 2, 3}, 3)), b = s.track(Tensor.of(new float[] {-1, 0.5f, 4}, 3));
+      Tensor c = s.track(Tensor.of(new float[] {10, 20, 30}, 3));
+      float[] got = s.track(Tensor.linearCombination(new double[] {2, -3, 0.5}, a, b, c)).toFloatArray();
+      assertArrayEquals(new float[] {2 + 3 + 5, 4 - 1.5f + 10, 6 - 12 + 15}, got, 1e-6f);
+      assertArrayEquals(new float[] {1, 2, 3}, a.toFloatArray(), "inputs untouched");
+      assertArrayEquals(new float[] {-0.5f, -1, -1.5f}, s.track(Tensor.linearCombination(new double[] {-0.5}, a)).toFloatArray());
+      Tensor two = s.track(Tensor.of(new float[] {1, 2}, 2)), ints = s.track(Tensor.of(new int[] {1, 2, 3}, 3));
+      Tensor f64 = s.track(Tensor.of(new double[] {1, 2, 3}, 3));
+      assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[] {1, 1}, a, two));
+      assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[] {1, 1}, a, f64));
+      assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[] {1}, ints));
+      assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[] {Double.NaN}, a));
+      assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[] {1, 2}, a));
+      assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[0]));
+      Tensor[] nine = new Tensor[9];
+      java.util.Arrays.fill(nine, a);
+      var e = assertThrows(InvalidArgumentException.class, () -> Tensor.linearCombination(new double[9], nine));
+      assertTrue(e.getMessage().contains("1 to 8"), e.getMessage());
+      // Recording, gradients flow to each input times its coefficient.
+      Tensor x = s.track(Tensor.of(new float[] {1, 2}, 2)).requiresGrad(true);
+      Tensor y = s.track(Tensor.of(new float[] {3, 4}, 2)).requiresGrad(true);
+      try (var rec = Autograd.record()) {
+        s.track(s.track(Tensor.linearCombination(new double[] {2, -5}, x, y)).sum()).backward();
+      }
+      assertArrayEquals(new float[] {2, 2}, s.track(x.grad().orElseThrow()).toFloatArray());
+      assertArrayEquals(new float[] {-5, -5}, s.track(y.grad().orElseThrow()).toFloatArray());
+    }
+  }
 }

@@ -3882,6 +3882,70 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_lincomb {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lincomb");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lincomb(const d2g_tensor *const *tensors, const double *coeffs, int count, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_lincomb$descriptor() {
+        return d2g_lincomb.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lincomb(const d2g_tensor *const *tensors, const double *coeffs, int count, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_lincomb$handle() {
+        return d2g_lincomb.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lincomb(const d2g_tensor *const *tensors, const double *coeffs, int count, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_lincomb$address() {
+        return d2g_lincomb.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lincomb(const d2g_tensor *const *tensors, const double *coeffs, int count, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_lincomb(MemorySegment tensors, MemorySegment coeffs, int count, int exec, MemorySegment out) {
+        var mh$ = d2g_lincomb.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lincomb", tensors, coeffs, count, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(tensors, coeffs, count, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_tensor_item {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

@@ -553,6 +553,21 @@ public final class Native {
     }
   }
 
+  public static MemorySegment lincomb(MemorySegment[] tensors, double[] coeffs) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment arr = arena.allocate(ValueLayout.ADDRESS, tensors.length);
+        for (int i = 0; i < tensors.length; i++) arr.setAtIndex(ValueLayout.ADDRESS, i, tensors[i]);
+        MemorySegment c = arena.allocateFrom(ValueLayout.JAVA_DOUBLE, coeffs);
+        return handle(d2g_lincomb(arr, c, tensors.length, ExecMode.bits(), out), out);
+      }
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   /** op: d2g_scalar_op's (0 add, 1 sub, 2 mul, 3 div, 4 pow). */
   public static MemorySegment scalarOp(int op, MemorySegment t, double s) {
     ExitGuard.enter();

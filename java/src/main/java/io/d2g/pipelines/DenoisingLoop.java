@@ -37,7 +37,7 @@ public final class DenoisingLoop {
           Tensor eps = s.track(unet.forward(in, time, cond));
           if (guided) {
             Tensor u = s.track(unet.forward(in, time, uncond));
-            eps = s.track(u.add(s.track(s.track(eps.sub(u)).mul(guidance))));
+            eps = s.track(Tensor.linearCombination(new double[] {1 - guidance, guidance}, u, eps)); // u + g (c − u)
           }
           Tensor next = scheduler.step(eps, t, x);
           x.close();

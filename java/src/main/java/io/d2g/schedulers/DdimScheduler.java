@@ -111,27 +111,16 @@ public final class DdimScheduler implements Scheduler {
     int prev = t - schedule.numTrainTimesteps() / numInferenceSteps;
     float a = (float) schedule.alphaBar(t);
     float aPrev = prev >= 0 ? (float) schedule.alphaBar(prev) : (float) finalAlphaCumprod;
-    float sa = f32sqrt(a), sb = f32sqrt(1f - a);
-    try (TensorScope s = new TensorScope()) {
-      Tensor x0, eps;
-      switch (schedule.prediction()) {
-        case EPSILON -> {
-          x0 = s.track(s.track(sample.sub(s.track(modelOutput.mul(sb)))).div(sa));
-          eps = modelOutput;
-        }
-        case SAMPLE -> {
-          x0 = modelOutput;
-          eps = s.track(s.track(sample.sub(s.track(x0.mul(sa)))).div(sb));
-        }
-        case V_PREDICTION -> {
-          x0 = s.track(s.track(sample.mul(sa)).sub(s.track(modelOutput.mul(sb))));
-          eps = s.track(s.track(modelOutput.mul(sa)).add(s.track(sample.mul(sb))));
-        }
-        default -> throw new IllegalStateException();
-      }
-      Tensor direction = s.track(eps.mul(f32sqrt(1f - aPrev)));
-      return s.track(x0.mul(f32sqrt(aPrev))).add(direction);
-    }
+    double sa = f32sqrt(a), sb = f32sqrt(1f - a), ca = f32sqrt(aPrev), cb = f32sqrt(1f - aPrev);
+    // x_prev = √ᾱ_prev x̂0 + √(1 − ᾱ_prev) ε̂, with x̂0 and ε̂ linear in (x_t, output): one native call.
+    return switch (schedule.prediction()) {
+      case EPSILON -> // x̂0 = (x_t − √(1−ᾱ) out) / √ᾱ, ε̂ = out
+          Tensor.linearCombination(new double[] {ca / sa, cb - ca * sb / sa}, sample, modelOutput);
+      case SAMPLE -> // x̂0 = out, ε̂ = (x_t − √ᾱ out) / √(1−ᾱ)
+          Tensor.linearCombination(new double[] {cb / sb, ca - cb * sa / sb}, sample, modelOutput);
+      case V_PREDICTION -> // x̂0 = √ᾱ x_t − √(1−ᾱ) out, ε̂ = √ᾱ out + √(1−ᾱ) x_t
+          Tensor.linearCombination(new double[] {ca * sa + cb * sb, cb * sa - ca * sb}, sample, modelOutput);
+    };
   }
 
   /** t as a training timestep index, checked. */

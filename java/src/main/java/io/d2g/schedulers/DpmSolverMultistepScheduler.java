@@ -159,15 +159,14 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
       float lambdaNext = lambda(aNext, sigNext), lambdaNow = lambda(alpha, sigmaT);
       float h = lambdaNext - lambdaNow;
       float coef = aNext * ((float) Math.exp(-h) - 1f);
-      Tensor scaled = s.track(sample.mul(sigNext / sigmaT));
-      if (order == 1 || lowerOrderNums < 1 || firstOrderFinal) {
-        next = scaled.sub(s.track(x0.mul(coef)));
-      } else {
+      double scale = sigNext / sigmaT;
+      if (order == 1 || lowerOrderNums < 1 || firstOrderFinal) { // (σ_next/σ) x − coef x̂0
+        next = Tensor.linearCombination(new double[] {scale, -coef}, sample, x0);
+      } else { // ... − ½ coef D1, D1 = (x̂0 − x̂0_prev) / r0
         float sPrev = sigmas[i - 1], aPrev = alphaOf(sPrev), sigPrev = sPrev * aPrev;
         float h0 = lambdaNow - lambda(aPrev, sigPrev);
-        float r0 = h0 / h;
-        Tensor d1 = s.track(s.track(x0.sub(previousX0)).mul(1f / r0));
-        next = s.track(scaled.sub(s.track(x0.mul(coef)))).sub(s.track(d1.mul(0.5f * coef)));
+        double half = 0.5 * coef / (h0 / h);
+        next = Tensor.linearCombination(new double[] {scale, -coef - half, half}, sample, x0, previousX0);
       }
     }
     if (previousX0 != null) previousX0.close();

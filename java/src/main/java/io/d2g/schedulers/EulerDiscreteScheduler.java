@@ -107,9 +107,9 @@ public final class EulerDiscreteScheduler implements Scheduler {
     float sigma = sigmas[i];
     try (TensorScope s = new TensorScope()) {
       Tensor x0 = SigmaSteps.x0(schedule.prediction(), modelOutput, sample, sigma, s);
-      Tensor derivative = s.track(s.track(sample.sub(x0)).div(sigma));
       float dt = sigmas[i + 1] - sigma;
-      Tensor next = sample.add(s.track(derivative.mul(dt)));
+      // x + (x − x̂0) / σ · dt, in one native call
+      Tensor next = Tensor.linearCombination(new double[] {1 + (double) dt / sigma, -(double) dt / sigma}, sample, x0);
       stepIndex = i + 1;
       return next;
     }

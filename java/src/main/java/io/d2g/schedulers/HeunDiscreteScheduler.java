@@ -104,11 +104,11 @@ public final class HeunDiscreteScheduler implements Scheduler {
         dt = sigmaNext - sigma;
         prevDerivative = derivative;
         firstSample = sample.detach(); // a second handle to the same values
-        next = sample.add(s.track(derivative.mul(dt)));
+        next = Tensor.linearCombination(new double[] {1, dt}, sample, derivative);
       } else {
-        Tensor slope = s.track(s.track(s.track(sample.sub(x0)).div(sigmaNext)).add(prevDerivative)).div(2f);
-        s.track(slope);
-        next = firstSample.add(s.track(slope.mul(dt)));
+        // x_first + ((x − x̂0) / σ_next + d_first) / 2 · dt, in one native call
+        double k = (double) dt / (2.0 * sigmaNext);
+        next = Tensor.linearCombination(new double[] {1, k, -k, dt / 2.0}, firstSample, sample, x0, prevDerivative);
         reset();
       }
       stepIndex = i + 1;
