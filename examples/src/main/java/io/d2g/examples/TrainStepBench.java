@@ -69,6 +69,16 @@ public final class TrainStepBench implements Callable<Integer> {
       description = "Convolution weights and activations in NHWC (default: ${DEFAULT-VALUE}).")
   boolean channelsLast;
 
+  @Option(names = "--unet-config", description = "Another UNet config.json than SD1.5's (e.g. a small one for --device cpu).")
+  Path unetConfig;
+
+  @Option(names = "--device", description = "cuda[:N] (default) or cpu: the CPU runs the same step, e.g. to count operators "
+      + "with D2G_OP_COUNTS against train_step_reference.py --op-counts.")
+  String deviceName;
+
+  @Option(names = "--precision", defaultValue = "bf16", description = "bf16 (autocast), f16 or f32 (default: ${DEFAULT-VALUE}).")
+  String precision;
+
   @Option(names = "--force", description = "Replace an older results file that does not name its producer.")
   boolean force;
 
@@ -84,13 +94,19 @@ public final class TrainStepBench implements Callable<Integer> {
     for (int b : batches) if (b < 1 || b > 1024) throw new ParameterException(spec.commandLine(), "batches must be 1 to 1024");
     if (reference != null && !Files.isRegularFile(reference))
       throw new ParameterException(spec.commandLine(), "--reference " + reference + " is not a file");
-    if (!D2g.cudaAvailable()) throw new ParameterException(spec.commandLine(), "this benchmark needs a CUDA GPU");
-    Device device = System.getenv("LOCAL_RANK") != null ? ProcessGroup.localCudaDevice() : Device.cuda(0);
+    Device device = deviceName != null ? Device.parse(deviceName)
+        : System.getenv("LOCAL_RANK") != null ? ProcessGroup.localCudaDevice() : Device.cuda(0);
+    if (device.isCuda() && !D2g.cudaAvailable()) throw new ParameterException(spec.commandLine(), "no CUDA GPU here (--device cpu?)");
     D2g.setAllowTf32(true);
     UNet2DConditionConfig config;
-    try (InputStream in = UNet2DConditionConfig.class.getResourceAsStream("/io/d2g/models/presets/sd15/unet.json")) {
-      config = UNet2DConditionConfig.fromJson(new ObjectMapper().readTree(in));
+    if (unetConfig != null) {
+      config = UNet2DConditionConfig.read(unetConfig);
+    } else {
+      try (InputStream in = UNet2DConditionConfig.class.getResourceAsStream("/io/d2g/models/presets/sd15/unet.json")) {
+        config = UNet2DConditionConfig.fromJson(new ObjectMapper().readTree(in));
+      }
     }
+    long side = config.sampleSize() == null ? 64 : config.sampleSize(), dim = config.crossAttentionDim().get(0);
     NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(
         "{\"num_train_timesteps\": 1000, \"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"beta_end\": 0.012}"));
     JsonNode ref = reference == null ? null : new ObjectMapper().readTree(reference.toFile());
@@ -106,13 +122,13 @@ public final class TrainStepBench implements Callable<Integer> {
           try (DataParallel ddp = group == null ? null : DataParallel.of(group, unet);
               Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-5).withWeightDecay(1e-2), unet);
               DenoiseStep step = DenoiseStep.create(unet, opt, null, ddp, schedule,
-                  DenoiseStep.Options.DEFAULT.withPrecision(DenoiseStep.Precision.BF16).withMaxGradNorm(1.0));
+                  DenoiseStep.Options.DEFAULT.withPrecision(DenoiseStep.Precision.valueOf(precision.toUpperCase())).withMaxGradNorm(1.0));
               Generator g = Generator.create(device, 1);
-              Tensor x0 = Tensor.randn(g, DType.F32, b, 4, 64, 64); Tensor ctx = Tensor.randn(g, DType.F32, b, 77, 768);
-              Tensor noise = Tensor.randn(g, DType.F32, b, 4, 64, 64);
+              Tensor x0 = Tensor.randn(g, DType.F32, b, 4, side, side); Tensor ctx = Tensor.randn(g, DType.F32, b, 77, dim);
+              Tensor noise = Tensor.randn(g, DType.F32, b, 4, side, side);
               Tensor tHost = Tensor.of(new SplittableRandom(2).ints(b, 0, 1000).asLongStream().toArray(), b);
               Tensor t = tHost.to(device)) {
-            D2g.cudaMemoryPeak(device, true);
+            if (device.isCuda()) D2g.cudaMemoryPeak(device, true);
             for (int i = 0; i < warmup; i++) step.run(x0, ctx, t, noise);
             double[] ms = new double[steps];
             for (int i = 0; i < steps; i++) {
@@ -122,7 +138,7 @@ public final class TrainStepBench implements Callable<Integer> {
             }
             Arrays.sort(ms);
             double median = round(ms[steps / 2]);
-            double peak = round(D2g.cudaMemoryPeak(device, false) / Math.pow(2, 30));
+            double peak = device.isCuda() ? round(D2g.cudaMemoryPeak(device, false) / Math.pow(2, 30)) : Double.NaN;
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("ms", median);
             d.put("min_ms", round(ms[0]));
@@ -153,7 +169,7 @@ public final class TrainStepBench implements Callable<Integer> {
     String commit = System.getenv("D2G_COMMIT");
     if (commit != null) json.put("commit", commit);
     json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
-    json.put("method", "SD1.5 UNet (presets/sd15/unet.json), random weights, f32 weights, bf16 autocast, "
+    json.put("method", "SD1.5 UNet (presets/sd15/unet.json), random weights, f32 weights, " + precision + " autocast, "
         + (channelsLast ? "channels_last, " : "") + "x_t from scaled_linear abar, epsilon MSE, backward, "
         + (world > 1 ? "gradients averaged across " + world + " GPUs (NCCL, overlapped), " : "")
         + "clip_grad_norm 1.0, AdamW (fused); d2g's DenoiseStep (one native call per step); host clock per step "
