@@ -29,6 +29,7 @@ import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
+import io.d2g.train.Prefetcher;
 import io.d2g.train.TrainingLog;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.LongFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -165,38 +167,45 @@ public final class TrainAutoencoder implements Callable<Integer> {
         java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
         int skipped = 0; // consecutive steps whose loss was not finite
-        for (long s = start; s < steps; s++) {
-          opt.setLrFactor(schedule.factor(s));
-          AutoencoderStep.Metrics m;
-          try (TensorScope sc = new TensorScope(); Generator g = Generator.cpu(Generator.mix(seed, s))) {
-            Tensor images = sc.track(sc.track(JudgeValidation.scenes(train, seed, s * batch, batch, new String[batch]))
-                .to(device));
-            Tensor noise = sc.track(sc.track(Tensor.randn(g, DType.F32, batch, 4, size / f, size / f)).to(device));
-            m = step.run(images, noise);
+        // Step s's scenes and posterior noise depend on s alone; made on a background thread while the
+        // device runs step s - 1.
+        LongFunction<CpuBatch> make = s -> {
+          try (Generator g = Generator.cpu(Generator.mix(seed, s))) {
+            return new CpuBatch(JudgeValidation.scenes(train, seed, s * batch, batch, new String[batch]),
+                Tensor.randn(g, DType.F32, batch, 4, size / f, size / f));
           }
-          long done = s + 1;
-          if (!m.stepped()) { // a loss that is not finite: the step changed nothing; a run of them ends the run
-            System.out.printf("step %d: the loss is not finite (%s); update skipped%n", done, m.loss());
-            if (++skipped == MAX_SKIPPED)
-              throw new IllegalArgumentException("the loss has not been finite for " + MAX_SKIPPED + " steps in a row (last "
-                  + "at step " + done + "); stopping. The newest checkpoint in " + out.resolve("checkpoints")
-                  + " holds the last good weights: lower --lr and run again");
-            continue;
-          }
-          skipped = 0;
-          if (done % logEvery == 0 || done == steps)
-            System.out.printf("step %d/%d loss %.2f mse %.5f (psnr %.2f dB) kl %.1f lr %.2e (%.3f s/step)%n", done, steps,
-                m.loss(), m.reconstructionMse(), psnr(m.reconstructionMse()), m.kl(), lr * schedule.factor(s),
-                (System.nanoTime() - t0) / 1e9 / (done - start));
-          if (done % logEvery == 0 || done == steps)
-            TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
-                .put("loss", m.loss()).put("mse", m.reconstructionMse()).put("kl", m.kl()).put("grad_norm", m.gradNorm())
-                .put("seconds_per_step", (System.nanoTime() - t0) / 1e9 / (done - start)));
-          if (done % checkpointEvery == 0 || done == steps) {
-            Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
-            sections.put("model", vae.state());
-            sections.put("optimizer", opt.state());
-            checkpoints.saveAndClose(done, runConfig, sections);
+        };
+        try (Prefetcher<CpuBatch> data = Prefetcher.of(start, steps, 2, make)) {
+          for (long s = start; s < steps; s++) {
+            opt.setLrFactor(schedule.factor(s));
+            AutoencoderStep.Metrics m;
+            try (CpuBatch b = data.next(); TensorScope sc = new TensorScope()) {
+              m = step.run(sc.track(b.images().to(device)), sc.track(b.noise().to(device)));
+            }
+            long done = s + 1;
+            if (!m.stepped()) { // a loss that is not finite: the step changed nothing; a run of them ends the run
+              System.out.printf("step %d: the loss is not finite (%s); update skipped%n", done, m.loss());
+              if (++skipped == MAX_SKIPPED)
+                throw new IllegalArgumentException("the loss has not been finite for " + MAX_SKIPPED + " steps in a row (last "
+                    + "at step " + done + "); stopping. The newest checkpoint in " + out.resolve("checkpoints")
+                    + " holds the last good weights: lower --lr and run again");
+              continue;
+            }
+            skipped = 0;
+            if (done % logEvery == 0 || done == steps)
+              System.out.printf("step %d/%d loss %.2f mse %.5f (psnr %.2f dB) kl %.1f lr %.2e (%.3f s/step)%n", done, steps,
+                  m.loss(), m.reconstructionMse(), psnr(m.reconstructionMse()), m.kl(), lr * schedule.factor(s),
+                  (System.nanoTime() - t0) / 1e9 / (done - start));
+            if (done % logEvery == 0 || done == steps)
+              TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
+                  .put("loss", m.loss()).put("mse", m.reconstructionMse()).put("kl", m.kl()).put("grad_norm", m.gradNorm())
+                  .put("seconds_per_step", (System.nanoTime() - t0) / 1e9 / (done - start)));
+            if (done % checkpointEvery == 0 || done == steps) {
+              Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
+              sections.put("model", vae.state());
+              sections.put("optimizer", opt.state());
+              checkpoints.saveAndClose(done, runConfig, sections);
+            }
           }
         }
 
@@ -265,6 +274,15 @@ public final class TrainAutoencoder implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** One step's inputs, made on the CPU ahead of time: scenes [B, 3, H, W] and the posterior's noise. */
+  record CpuBatch(Tensor images, Tensor noise) implements AutoCloseable {
+    @Override
+    public void close() {
+      images.close();
+      noise.close();
+    }
   }
 
   private static double psnr(double mseInMinusOneToOne) {

@@ -39,6 +39,7 @@ import io.d2g.train.LrSchedule;
 import io.d2g.train.Optimizer;
 import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
+import io.d2g.train.Prefetcher;
 import io.d2g.train.TrainingLog;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
@@ -50,6 +51,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import java.util.function.LongFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -232,60 +234,67 @@ public final class TrainTeacher implements Callable<Integer> {
           Files.createDirectories(out);
           long t0 = System.nanoTime();
           int skipped = 0;
-          for (long s = start; s < steps; s++) {
-            opt.setLrFactor(lrs.factor(s));
-            DenoiseStep.Metrics m;
-            try (TensorScope sc = new TensorScope(); Generator g = Generator.create(device, Generator.mix(seed, s))) {
-              String[] captions = new String[batch];
-              Tensor images = sc.track(sc.track(JudgeValidation.scenes(scenes, seed, s * batch, batch, captions)).to(device));
-              AutoencoderKL.Posterior post = vae.encode(images);
-              sc.track(post.mean());
-              sc.track(post.logvar());
-              Tensor latents = sc.track(sc.track(post.sample(g)).mul(vae.scalingFactor()));
-              SplittableRandom r = new SplittableRandom(Generator.mix(seed, -1 - s));
-              long[] t = new long[batch];
-              for (int i = 0; i < batch; i++) {
-                if (r.nextDouble() < captionDropout) captions[i] = ""; // the unconditional case, for guidance
-                t[i] = r.nextInt(schedule.numTrainTimesteps());
+          // Step s's scenes, captions (some dropped to "", the unconditional case for guidance) and
+          // timesteps depend on s alone; made on a background thread while the GPU runs step s - 1.
+          LongFunction<CpuBatch> make = s -> {
+            String[] captions = new String[batch];
+            Tensor images = JudgeValidation.scenes(scenes, seed, s * batch, batch, captions);
+            SplittableRandom r = new SplittableRandom(Generator.mix(seed, -1 - s));
+            long[] t = new long[batch];
+            for (int i = 0; i < batch; i++) {
+              if (r.nextDouble() < captionDropout) captions[i] = "";
+              t[i] = r.nextInt(schedule.numTrainTimesteps());
+            }
+            return new CpuBatch(images, tok.encodeBatch(List.of(captions)), Tensor.of(t, batch));
+          };
+          try (Prefetcher<CpuBatch> data = Prefetcher.of(start, steps, 2, make)) {
+            for (long s = start; s < steps; s++) {
+              opt.setLrFactor(lrs.factor(s));
+              DenoiseStep.Metrics m;
+              try (CpuBatch b = data.next(); TensorScope sc = new TensorScope();
+                  Generator g = Generator.create(device, Generator.mix(seed, s))) {
+                AutoencoderKL.Posterior post = vae.encode(sc.track(b.images().to(device)));
+                sc.track(post.mean());
+                sc.track(post.logvar());
+                Tensor latents = sc.track(sc.track(post.sample(g)).mul(vae.scalingFactor()));
+                Tensor noise = sc.track(Tensor.randn(g, DType.F32, latents.shape()));
+                m = step.run(latents, sc.track(b.ids().to(device)), sc.track(b.timesteps().to(device)), noise);
               }
-              Tensor ids = sc.track(sc.track(tok.encodeBatch(List.of(captions))).to(device));
-              Tensor noise = sc.track(Tensor.randn(g, DType.F32, latents.shape()));
-              m = step.run(latents, ids, sc.track(sc.track(Tensor.of(t, batch)).to(device)), noise);
-            }
-            long done = s + 1;
-            if (!m.stepped()) {
-              System.out.printf("step %d: update skipped (loss %s, loss scale %s)%n", done, m.loss(), m.lossScale());
-              if (!precision.equals("f16") && ++skipped == 5)
-                throw new IllegalArgumentException("the loss has not been finite for 5 steps in a row; stopping. The "
-                    + "newest checkpoint in " + out.resolve("checkpoints") + " holds the last good weights: lower --lr");
-              continue;
-            }
-            skipped = 0;
-            if (done % logEvery == 0 || done == steps) {
-              double sps = (System.nanoTime() - t0) / 1e9 / (done - start);
-              System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e (%.3f s/step)%n", done, steps, m.loss(),
-                  m.gradNorm(), lr * lrs.factor(s), sps);
-              TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
-                  .put("loss", m.loss()).put("grad_norm", m.gradNorm()).put("lr", lr * lrs.factor(s))
-                  .put("seconds_per_step", sps));
-            }
-            if (sampleEvery > 0 && done % sampleEvery == 0 && done < steps) { // how the samples grow, same noise each time
-              text.eval();
-              unet.eval();
-              MultiStepTextToImage pipe = new MultiStepTextToImage(tok, text, unet, vae,
-                  DdimScheduler.fromConfig(new ObjectMapper().readTree(schedulerConfig())), device);
-              writeGrid(pipe.generate(PROMPTS, sampleSteps, cfg, seed), out.resolve("samples").resolve(
-                  String.format("step-%08d.png", done)));
-              text.train(true);
-              unet.train(true);
-            }
-            if (done % checkpointEvery == 0 || done == steps) {
-              Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
-              sections.put("unet", unet.state());
-              sections.put("text_encoder", text.state());
-              sections.put("optimizer", opt.state());
-              sections.put("ema", ema.state());
-              checkpoints.saveAndClose(done, runConfig, sections);
+              long done = s + 1;
+              if (!m.stepped()) {
+                System.out.printf("step %d: update skipped (loss %s, loss scale %s)%n", done, m.loss(), m.lossScale());
+                if (!precision.equals("f16") && ++skipped == 5)
+                  throw new IllegalArgumentException("the loss has not been finite for 5 steps in a row; stopping. The "
+                      + "newest checkpoint in " + out.resolve("checkpoints") + " holds the last good weights: lower --lr");
+                continue;
+              }
+              skipped = 0;
+              if (done % logEvery == 0 || done == steps) {
+                double sps = (System.nanoTime() - t0) / 1e9 / (done - start);
+                System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e (%.3f s/step)%n", done, steps, m.loss(),
+                    m.gradNorm(), lr * lrs.factor(s), sps);
+                TrainingLog.append(out.resolve("metrics.jsonl"), new ObjectMapper().createObjectNode().put("step", done)
+                    .put("loss", m.loss()).put("grad_norm", m.gradNorm()).put("lr", lr * lrs.factor(s))
+                    .put("seconds_per_step", sps));
+              }
+              if (sampleEvery > 0 && done % sampleEvery == 0 && done < steps) { // how the samples grow, same noise each time
+                text.eval();
+                unet.eval();
+                MultiStepTextToImage pipe = new MultiStepTextToImage(tok, text, unet, vae,
+                    DdimScheduler.fromConfig(new ObjectMapper().readTree(schedulerConfig())), device);
+                writeGrid(pipe.generate(PROMPTS, sampleSteps, cfg, seed), out.resolve("samples").resolve(
+                    String.format("step-%08d.png", done)));
+                text.train(true);
+                unet.train(true);
+              }
+              if (done % checkpointEvery == 0 || done == steps) {
+                Map<String, Map<String, Tensor>> sections = new LinkedHashMap<>();
+                sections.put("unet", unet.state());
+                sections.put("text_encoder", text.state());
+                sections.put("optimizer", opt.state());
+                sections.put("ema", ema.state());
+                checkpoints.saveAndClose(done, runConfig, sections);
+              }
             }
           }
           // The teacher: the UNet's average, the text encoder, the autoencoder, the tokenizer, DDIM.
@@ -310,6 +319,16 @@ public final class TrainTeacher implements Callable<Integer> {
       System.out.println("wrote " + out.resolve("teacher") + ", samples.png" + (curve ? " and loss.png" : ""));
     }
     return 0;
+  }
+
+  /** One step's inputs, made on the CPU ahead of time: scenes [B, 3, H, W], token ids, timesteps. */
+  record CpuBatch(Tensor images, Tensor ids, Tensor timesteps) implements AutoCloseable {
+    @Override
+    public void close() {
+      images.close();
+      ids.close();
+      timesteps.close();
+    }
   }
 
   /** The pictures side by side, as a PNG. */
