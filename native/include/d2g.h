@@ -394,6 +394,18 @@ D2G_API d2g_status* d2g_judge_encode_image(const d2g_module* m, const d2g_tensor
  * has at least one byte). */
 D2G_API d2g_status* d2g_judge_encode_text(const d2g_module* m, const d2g_tensor* text, int exec, d2g_tensor** out);
 
+/* kind "latent_lpips": LatentLPIPS, the perceptual distance on latents of E-LatentLPIPS, in the
+ * official code's layout (native/src/models/latent_lpips.hpp; its released checkpoints load by name).
+ * Config keys: latent_channels (4), widths (64,128,256,512,512), add_l1 (0). Its parameters do not
+ * require grad. Latents: [B, latent_channels, H, W] floating, H and W multiples of 4; moved to the
+ * module's device and dtype. exec: see d2g_exec (record to differentiate with respect to the inputs).
+ * out: [B] distances between x0 and x1 (one shape). */
+D2G_API d2g_status* d2g_lpips_distance(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1, int exec,
+                                       d2g_tensor** out);
+/* The trunk's five taps for latents (capacity >= 5; count gets 5). */
+D2G_API d2g_status* d2g_lpips_features(const d2g_module* m, const d2g_tensor* latents, int exec, d2g_tensor** taps,
+                                       int capacity, int* count);
+
 /* ---- training: optimizers and parameter averages ------------------------------------------ */
 
 /* An optimizer over leaf tensors that require grad (a module's parameters, from

@@ -9,6 +9,7 @@
 #include "../models/autoencoder_kl.hpp"
 #include "../models/clip_text_model.hpp"
 #include "../models/image_text_judge.hpp"
+#include "../models/latent_lpips.hpp"
 #include "../models/unet2d_condition.hpp"
 #include "../nn/layers.hpp"
 
@@ -17,6 +18,7 @@ using CLIP = d2g::clip::CLIPTextModelImpl;
 using UNet = d2g::sd::UNet2DConditionModelImpl;
 using VAE = d2g::sd::AutoencoderKLImpl;
 using Judge = d2g::judge::ImageTextJudgeImpl;
+using Lpips = d2g::lpips::LatentLpipsImpl;
 
 extern "C" {
 
@@ -194,6 +196,32 @@ d2g_status* d2g_judge_encode_text(const d2g_module* m, const d2g_tensor* text, i
     auto& net = d2g::module_as<Judge>(m, "image_text_judge");
     d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
     *out = d2g::wrap(net.encode_text(d2g::unwrap(text, "text")));
+  })
+}
+
+d2g_status* d2g_lpips_distance(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1, int exec,
+                               d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto& net = d2g::module_as<Lpips>(m, "latent_lpips");
+    d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
+    *out = d2g::wrap(net.distance(d2g::unwrap(x0, "x0"), d2g::unwrap(x1, "x1")));
+  })
+}
+
+d2g_status* d2g_lpips_features(const d2g_module* m, const d2g_tensor* latents, int exec, d2g_tensor** taps,
+                               int capacity, int* count) {
+  D2G_GUARD({
+    d2g::require(taps, "taps");
+    d2g::require(count, "count");
+    if (capacity < 5) fail(D2G_INVALID_ARGUMENT, "taps has room for ", capacity, " handles; LatentLPIPS gives 5");
+    auto& net = d2g::module_as<Lpips>(m, "latent_lpips");
+    d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
+    std::vector<at::Tensor> f = net.features(d2g::unwrap(latents, "latents"));
+    std::vector<std::unique_ptr<d2g_tensor>> handles;
+    for (auto& t : f) handles.emplace_back(d2g::wrap(std::move(t)));
+    for (size_t i = 0; i < handles.size(); i++) taps[i] = handles[i].release();
+    *count = static_cast<int>(f.size());
   })
 }
 

@@ -5570,6 +5570,135 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_lpips_distance {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lpips_distance");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_lpips_distance$descriptor() {
+        return d2g_lpips_distance.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_lpips_distance$handle() {
+        return d2g_lpips_distance.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_lpips_distance$address() {
+        return d2g_lpips_distance.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_lpips_distance(MemorySegment m, MemorySegment x0, MemorySegment x1, int exec, MemorySegment out) {
+        var mh$ = d2g_lpips_distance.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lpips_distance", m, x0, x1, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, x0, x1, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_lpips_features {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lpips_features");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_features(const d2g_module *m, const d2g_tensor *latents, int exec, d2g_tensor **taps, int capacity, int *count)
+     * }
+     */
+    public static FunctionDescriptor d2g_lpips_features$descriptor() {
+        return d2g_lpips_features.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_features(const d2g_module *m, const d2g_tensor *latents, int exec, d2g_tensor **taps, int capacity, int *count)
+     * }
+     */
+    public static MethodHandle d2g_lpips_features$handle() {
+        return d2g_lpips_features.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_features(const d2g_module *m, const d2g_tensor *latents, int exec, d2g_tensor **taps, int capacity, int *count)
+     * }
+     */
+    public static MemorySegment d2g_lpips_features$address() {
+        return d2g_lpips_features.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_features(const d2g_module *m, const d2g_tensor *latents, int exec, d2g_tensor **taps, int capacity, int *count)
+     * }
+     */
+    public static MemorySegment d2g_lpips_features(MemorySegment m, MemorySegment latents, int exec, MemorySegment taps, int capacity, MemorySegment count) {
+        var mh$ = d2g_lpips_features.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lpips_features", m, latents, exec, taps, capacity, count);
+            }
+            return (MemorySegment)mh$.invokeExact(m, latents, exec, taps, capacity, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_optimizer_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

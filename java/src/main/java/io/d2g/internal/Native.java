@@ -1060,6 +1060,30 @@ public final class Native {
     }
   }
 
+  public static MemorySegment lpipsDistance(MemorySegment m, MemorySegment x0, MemorySegment x1) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_lpips_distance(m, x0, x1, ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static List<MemorySegment> lpipsFeatures(MemorySegment m, MemorySegment latents) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment taps = arena.allocate(ValueLayout.ADDRESS, 5);
+      MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
+      check(d2g_lpips_features(m, latents, ExecMode.bits(), taps, 5, count));
+      List<MemorySegment> all = new ArrayList<>(5);
+      for (int i = 0; i < count.get(ValueLayout.JAVA_INT, 0); i++) all.add(taps.getAtIndex(ValueLayout.ADDRESS, i));
+      return all;
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   // ---- training: optimizers and averages --------------------------------------------------------
 
   /** params given group by group; group[i] non-decreasing from 0. */

@@ -1,0 +1,108 @@
+package io.d2g.models;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.d2g.Autograd;
+import io.d2g.DType;
+import io.d2g.InvalidArgumentException;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.hub.DiffusersFolder;
+import io.d2g.hub.Safetensors;
+import io.d2g.hub.SafetensorsFile;
+import io.d2g.train.Optimizer;
+import io.d2g.train.OptimizerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * LatentLPIPS against the official E-LatentLPIPS code (test/fixtures/latent-lpips, made by
+ * scripts/fixtures/make_latent_lpips_fixtures.py from mingukkang/elatentlpips with random weights and
+ * BatchNorm statistics, narrow widths): the official state names load as they are; the five taps, the
+ * distance with and without the L1 term and its gradient with respect to the first input agree.
+ */
+class LatentLpipsTest {
+  static Path fixture() {
+    for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+      Path f = p.resolve("test/fixtures/latent-lpips");
+      if (Files.isDirectory(f)) return f;
+    }
+    return fail("test/fixtures/latent-lpips not found");
+  }
+
+  static double relative(Tensor ours, Tensor ref) {
+    float[] a = ours.toFloatArray(), b = ref.toFloatArray();
+    assertEquals(b.length, a.length, "sizes");
+    double num = 0, den = 0;
+    for (int i = 0; i < a.length; i++) {
+      num += (a[i] - b[i]) * (double) (a[i] - b[i]);
+      den += (double) b[i] * b[i];
+    }
+    return Math.sqrt(num / Math.max(den, 1e-30));
+  }
+
+  @Test
+  void matchesTheOfficialCode() throws Exception {
+    Path dir = fixture();
+    try (LatentLpips lpips = DiffusersFolder.load(dir, LatentLpips.FAMILY); TensorScope s = new TensorScope();
+        SafetensorsFile cases = Safetensors.open(dir.resolve("cases.safetensors"))) {
+      Map<String, Tensor> c = cases.tensors();
+      c.values().forEach(s::track);
+      assertEquals(List.of(8, 16, 32, 64, 64), lpips.config().widths());
+      Tensor x0 = c.get("x0"), x1 = c.get("x1");
+      List<Tensor> taps = lpips.features(x0);
+      taps.forEach(s::track);
+      for (int k = 0; k < 5; k++) {
+        assertArrayEquals(c.get("tap" + k).shape(), taps.get(k).shape(), "tap " + k);
+        assertTrue(relative(taps.get(k), c.get("tap" + k)) < 1e-5, "tap " + k + ": " + relative(taps.get(k), c.get("tap" + k)));
+      }
+      Tensor d = s.track(lpips.distance(x0, x1));
+      assertArrayEquals(new long[] {3}, d.shape());
+      assertTrue(relative(d, c.get("distance")) < 1e-5, "distance: " + relative(d, c.get("distance")));
+      assertArrayEquals(new float[] {0, 0, 0}, s.track(lpips.distance(x0, x0)).toFloatArray(), 1e-9f, "to itself");
+
+      // The official default adds mean |x0 - x1|; ours does when the config says so.
+      try (LatentLpips withL1 = new LatentLpips(new LatentLpipsConfig(4, List.of(8, 16, 32, 64, 64), true))) {
+        withL1.loadState(lpips.state(), true);
+        Tensor dl1 = s.track(withL1.distance(x0, x1));
+        assertTrue(relative(dl1, c.get("distance_l1")) < 1e-5, "with l1: " + relative(dl1, c.get("distance_l1")));
+      }
+
+      // The gradient with respect to the first input, as autograd through the official module gives it.
+      Tensor x = s.track(x0.detach()).requiresGrad(true);
+      try (var rec = Autograd.record()) {
+        s.track(s.track(lpips.distance(x, x1)).sum()).backward();
+      }
+      Tensor g = s.track(x.grad().orElseThrow());
+      assertTrue(relative(g, c.get("grad_x0")) < 1e-5, "gradient: " + relative(g, c.get("grad_x0")));
+    }
+  }
+
+  @Test
+  void isALossForOthersNeverTrainedByAccidentAndRefusesWhatDoesNotFit() {
+    try (LatentLpips lpips = new LatentLpips(new LatentLpipsConfig(4, List.of(8, 8, 8, 8, 8), false));
+        TensorScope s = new TensorScope()) {
+      for (Tensor p : lpips.parameters().values()) {
+        s.track(p);
+        assertFalse(p.requiresGrad(), "its weights do not train");
+      }
+      assertThrows(InvalidArgumentException.class,
+          () -> Optimizer.create(OptimizerConfig.AdamW.lr(1e-3), lpips), "no optimizer takes it");
+      Tensor ok = s.track(Tensor.randn(DType.F32, io.d2g.Device.CPU, 2, 4, 8, 8));
+      Tensor threeChannels = s.track(Tensor.randn(DType.F32, io.d2g.Device.CPU, 2, 3, 8, 8));
+      Tensor odd = s.track(Tensor.randn(DType.F32, io.d2g.Device.CPU, 2, 4, 6, 6));
+      Tensor other = s.track(Tensor.randn(DType.F32, io.d2g.Device.CPU, 1, 4, 8, 8));
+      var e = assertThrows(InvalidArgumentException.class, () -> lpips.distance(threeChannels, threeChannels));
+      assertTrue(e.getMessage().contains("[B, 4, H, W]"), e.getMessage());
+      assertThrows(InvalidArgumentException.class, () -> lpips.distance(odd, odd));
+      e = assertThrows(InvalidArgumentException.class, () -> lpips.distance(ok, other));
+      assertTrue(e.getMessage().contains("differ in shape"), e.getMessage());
+      assertArrayEquals(new long[] {2}, s.track(lpips.distance(ok, ok)).shape());
+    }
+    assertThrows(InvalidArgumentException.class, () -> new LatentLpipsConfig(4, List.of(8, 8, 8, 8), false));
+    assertThrows(InvalidArgumentException.class, () -> new LatentLpipsConfig(0, List.of(8, 8, 8, 8, 8), false));
+  }
+}

@@ -1,0 +1,127 @@
+// LatentLPIPS (models/latent_lpips.hpp).
+#include "latent_lpips.hpp"
+
+#include <string>
+
+#include "../core/module.hpp"
+#include "../core/tensor.hpp"
+
+namespace d2g::lpips {
+
+LatentLpipsOptions::LatentLpipsOptions(const Config& c) {
+  latent_channels = c.integer("latent_channels", latent_channels);
+  widths = c.integers("widths", widths);
+  add_l1 = c.boolean("add_l1", add_l1);
+  if (latent_channels < 1 || latent_channels > 1024)
+    fail(D2G_INVALID_ARGUMENT, "latent_lpips: latent_channels must be 1 to 1024, not ", latent_channels);
+  if (widths.size() != 5) fail(D2G_INVALID_ARGUMENT, "latent_lpips: widths must have 5 values (one per stage)");
+  for (int64_t w : widths)
+    if (w < 1 || w > 4096) fail(D2G_INVALID_ARGUMENT, "latent_lpips: widths must be 1 to 4096, not ", w);
+}
+
+namespace {
+// A named holder, so that state names read net.slice1.0.weight and lin0.model.1.weight.
+struct Holder : torch::nn::Module {};
+}  // namespace
+
+LatentLpipsImpl::LatentLpipsImpl(const LatentLpipsOptions& o) : options(o) {
+  // torchvision's vgg16_bn configuration "D": convs per stage 2, 2, 3, 3, 3, a max-pool after each.
+  const int convs[5] = {2, 2, 3, 3, 3};
+  const int slice_end[5] = {7, 14, 24, 34, 44};
+  auto net = register_module("net", std::make_shared<Holder>());
+  std::vector<std::shared_ptr<Holder>> slice;
+  for (int s = 0; s < 5; s++) slice.push_back(net->register_module("slice" + std::to_string(s + 1), std::make_shared<Holder>()));
+  int index = 0, s = 0;
+  int64_t in = o.latent_channels;
+  auto holder = [&]() -> Holder& {
+    while (index >= slice_end[s]) s++;
+    return *slice[s];
+  };
+  for (int stage = 0; stage < 5; stage++) {
+    for (int k = 0; k < convs[stage]; k++) {
+      Layer conv{Layer::CONV};
+      conv.conv = Conv2d(torch::nn::Conv2dOptions(in, o.widths[stage], 3).padding(1));
+      holder().register_module(std::to_string(index++), conv.conv);
+      layers.push_back(conv);
+      Layer norm{Layer::NORM};
+      norm.norm = torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(o.widths[stage]));
+      holder().register_module(std::to_string(index++), norm.norm);
+      layers.push_back(norm);
+      layers.push_back(Layer{Layer::RELU});
+      index++;
+      in = o.widths[stage];
+    }
+    layers.push_back(Layer{stage < 3 ? Layer::SKIP : Layer::POOL});  // the first three pools removed
+    index++;
+  }
+  for (int k = 0; k < 5; k++) {
+    auto lin = register_module("lin" + std::to_string(k), std::make_shared<Holder>());
+    auto model = lin->register_module("model", std::make_shared<Holder>());
+    lins.push_back(model->register_module("1", Conv2d(torch::nn::Conv2dOptions(o.widths[k], 1, 1).bias(false))));
+  }
+  for (auto& p : parameters()) p.set_requires_grad(false);
+}
+
+void LatentLpipsImpl::check(const at::Tensor& x, const char* what) const {
+  if (!x.defined() || x.dim() != 4 || x.size(1) != options.latent_channels || x.size(0) < 1 || x.size(2) < 4 ||
+      x.size(3) < 4 || x.size(2) % 4 != 0 || x.size(3) % 4 != 0)
+    fail(D2G_INVALID_ARGUMENT, "latent_lpips: ", what, " must be [B, ", options.latent_channels,
+         ", H, W] with H and W multiples of 4 (the trunk halves them twice), got ",
+         x.defined() ? describe(x) : std::string("nothing"));
+  if (!x.is_floating_point()) fail(D2G_INVALID_ARGUMENT, "latent_lpips: ", what, " must be floating point");
+}
+
+std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
+  check(latents, "latents");
+  const auto& p0 = lins[0]->weight;
+  at::Tensor h = latents.to(p0.device(), p0.scalar_type());
+  std::vector<at::Tensor> taps;
+  const int slice_end[5] = {7, 14, 24, 34, 44};
+  int s = 0;
+  for (size_t i = 0; i < layers.size(); i++) {
+    Layer& l = layers[i];
+    switch (l.kind) {
+      case Layer::CONV: h = l.conv->forward(h); break;
+      case Layer::NORM:  // running statistics always, as the official module in eval mode
+        h = at::batch_norm(h, l.norm->weight, l.norm->bias, l.norm->running_mean, l.norm->running_var,
+                           /*training=*/false, 0.1, l.norm->options.eps(), at::globalContext().userEnabledCuDNN());
+        break;
+      case Layer::RELU: h = at::relu(h); break;
+      case Layer::POOL: h = at::max_pool2d(h, {2, 2}, {2, 2}); break;
+      case Layer::SKIP: break;
+    }
+    if (static_cast<int>(i) + 1 == slice_end[s]) {
+      taps.push_back(h);
+      s++;
+    }
+  }
+  return taps;
+}
+
+at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1) {
+  check(x0, "x0");
+  check(x1, "x1");
+  if (!x0.sizes().equals(x1.sizes()))
+    fail(D2G_INVALID_ARGUMENT, "latent_lpips: x0 ", x0.sizes(), " and x1 ", x1.sizes(), " differ in shape");
+  const int64_t b = x0.size(0);
+  const auto& p0 = lins[0]->weight;
+  at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
+  // One trunk pass over both (BatchNorm uses running statistics, so the halves do not mix).
+  std::vector<at::Tensor> taps = features(at::cat({a, c}, 0));
+  at::Tensor total;
+  for (size_t k = 0; k < taps.size(); k++) {
+    auto halves = taps[k].split(b, 0);
+    auto unit = [](const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); };
+    at::Tensor d = (unit(halves[0]) - unit(halves[1])).pow(2);
+    at::Tensor r = lins[k]->forward(d).mean({1, 2, 3});
+    total = total.defined() ? total + r : r;
+  }
+  if (options.add_l1) total = total + (a - c).abs().mean({1, 2, 3});
+  return total;
+}
+
+static RegisterKind reg_latent_lpips("latent_lpips", [](const Config& c) {
+  return std::static_pointer_cast<torch::nn::Module>(std::make_shared<LatentLpipsImpl>(LatentLpipsOptions(c)));
+});
+
+}  // namespace d2g::lpips

@@ -1,0 +1,64 @@
+// LatentLPIPS: the perceptual distance of E-LatentLPIPS computed on latents, laid out as the official
+// code (mingukkang/elatentlpips) has it, so that its released checkpoints load by name. The
+// augmentation ensemble that makes it E-LatentLPIPS comes on top (same draw for both inputs).
+//
+//   trunk: torchvision's vgg16_bn `features` (44 modules: conv 3x3 + BatchNorm + ReLU per width,
+//          max-pools between the stages) with the first conv taking latent_channels, the first three
+//          max-pools removed (the latent is already downscaled) and the last two kept; five taps, at
+//          the ends of features[0:7], [7:14], [14:24], [24:34] (after a max-pool), [34:44] (after one).
+//          BatchNorm always uses its running statistics (the official module runs in eval mode).
+//   distance(x0, x1) = sum over taps k of mean over positions of lin_k((n(f_k(x0)) - n(f_k(x1)))^2),
+//          n(f) = f / sqrt(sum over channels f^2 + 1e-8), lin_k a 1x1 conv to one channel without bias;
+//          plus mean |x0 - x1| when add_l1 (the official default adds it; ours is off unless asked).
+//
+// State names (the official ELatentLPIPS module's): net.sliceS.I.{weight,bias} for the convs,
+// net.sliceS.I.{weight,bias,running_mean,running_var,num_batches_tracked} for the BatchNorms (S 1..5,
+// I the torchvision index), lin{0..4}.model.1.weight (index 1: the official heads have a Dropout at 0).
+// Config keys: latent_channels (4), widths (64,128,256,512,512: the five stages' widths; smaller for a
+// small latent space), add_l1 (false). Kind "latent_lpips" in the module registry. Its parameters do
+// not require grad: the distance is a loss for other networks, never trained by accident.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "../core/config.hpp"
+#include "../nn/layers.hpp"
+
+namespace d2g::lpips {
+
+struct LatentLpipsOptions {
+  int64_t latent_channels = 4;
+  std::vector<int64_t> widths{64, 128, 256, 512, 512};
+  bool add_l1 = false;
+
+  LatentLpipsOptions() = default;
+  explicit LatentLpipsOptions(const Config& c);
+};
+
+struct LatentLpipsImpl : torch::nn::Module {
+  explicit LatentLpipsImpl(const LatentLpipsOptions& o);
+
+  // The five taps of the trunk for latents [B, latent_channels, H, W] (H, W >= 4, multiples of 4).
+  std::vector<at::Tensor> features(const at::Tensor& latents);
+  // [B] distances between two batches of latents of one shape (one trunk pass over both).
+  at::Tensor distance(const at::Tensor& x0, const at::Tensor& x1);
+
+  LatentLpipsOptions options;
+  // The trunk's layers in torchvision's order (44; a null conv and norm where the layer is a ReLU or
+  // max-pool), each registered under net.sliceS.I; and the five lin heads.
+  struct Layer {
+    enum Kind { CONV, NORM, RELU, POOL, SKIP } kind;
+    Conv2d conv{nullptr};
+    torch::nn::BatchNorm2d norm{nullptr};
+  };
+  std::vector<Layer> layers;
+  std::vector<Conv2d> lins;
+
+ private:
+  void check(const at::Tensor& x, const char* what) const;
+};
+TORCH_MODULE(LatentLpips);
+
+}  // namespace d2g::lpips
