@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11 on one GPU in one call: the autoencoder, then the teacher, then the evaluation's sample folders.
-# From the repo root on the device machine, with carry [".gpu", "data"] (the emoji dataset) and the
-# prompt files of the real sample folders copied to .gpu/prompts/{real,real-heldout}.jsonl:
+# Here first: bash scripts/gpu/pack.sh (jars, runtime, the real rows' prompts into .gpu/prompts/) and
+# ../shared/gpu/slim on test/ models/ docs/. Then on the device machine, with carry [".gpu", "data"]
+# (the emoji dataset; add ".ref" for the speed benchmark), from the repo root:
 #   source .gpu/env.sh && bash scripts/gpu/teacher_session.sh
 # A short probe of each trainer measures seconds per step; the steps of the real runs are then chosen to
 # fill BUDGET seconds (default 540) from the script's start, capped by VAE_MAX / TEACHER_MAX. Results
