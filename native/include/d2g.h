@@ -266,6 +266,9 @@ D2G_API d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, int exe
 /* The tensors joined along dimension dim (torch.cat): same dtype and device, equal sizes except along
  * dim; count >= 1. */
 D2G_API d2g_status* d2g_cat(const d2g_tensor* const* tensors, int count, int dim, int exec, d2g_tensor** out);
+/* A view of length entries of dimension dim from start on (torch.narrow; negative dim counts from the
+ * end; 0 <= start, start + length <= size). Shares the tensor's storage. */
+D2G_API d2g_status* d2g_narrow(const d2g_tensor* t, int dim, int64_t start, int64_t length, int exec, d2g_tensor** out);
 /* sum_i coeffs[i] * tensors[i] in one call and one new tensor (the samplers' step arithmetic): 1 to 8
  * floating tensors of one shape, dtype and device; the coefficients are rounded to that dtype, the sum
  * runs left to right (coeffs[0] * tensors[0] first). Differentiable where recording. */

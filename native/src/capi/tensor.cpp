@@ -377,6 +377,22 @@ d2g_status* d2g_matmul(const d2g_tensor* a, const d2g_tensor* b, int exec, d2g_t
   })
 }
 
+d2g_status* d2g_narrow(const d2g_tensor* h, int dim, int64_t start, int64_t length, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    const at::Tensor& t = unwrap(h);
+    const int64_t nd = t.dim();
+    if (nd == 0) fail(D2G_INVALID_ARGUMENT, "narrow: a 0-dim tensor has no dimension to narrow");
+    if (dim < -nd || dim >= nd) fail(D2G_INVALID_ARGUMENT, "narrow: dim ", dim, " is out of range for ", nd, " dimensions");
+    const int64_t d = dim < 0 ? dim + nd : dim;
+    if (start < 0 || length < 0 || start + length > t.size(d))
+      fail(D2G_INVALID_ARGUMENT, "narrow: entries ", start, " to ", start + length, " of dimension ", d, " (size ",
+           t.size(d), ") do not fit");
+    d2g::ExecScope scope(exec, t.device().type());
+    *out = wrap(t.narrow(d, start, length));
+  })
+}
+
 d2g_status* d2g_lincomb(const d2g_tensor* const* tensors, const double* coeffs, int count, int exec,
                         d2g_tensor** out) {
   D2G_GUARD({

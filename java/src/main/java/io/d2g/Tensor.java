@@ -511,6 +511,14 @@ public final class Tensor implements AutoCloseable {
   }
 
   /**
+   * A view of {@code length} entries of dimension {@code dim} from {@code start} on (torch.narrow;
+   * negative dims count from the end). It shares this tensor's memory: writing to one changes the other.
+   */
+  public Tensor narrow(int dim, long start, long length) {
+    return new Tensor(Native.narrow(handle(), dim, start, length));
+  }
+
+  /**
    * {@code Σ coeffs[i] · xs[i]} in one native call and one new tensor: the samplers' step arithmetic
    * (a DDIM step, guidance's u + g (c − u) = (1 − g) u + g c). 1 to 8 floating tensors of one shape,
    * dtype and device; the coefficients are rounded to that dtype and the sum runs left to right.

@@ -416,4 +416,21 @@ class TensorTest {
       assertArrayEquals(new float[] {-5, -5}, s.track(y.grad().orElseThrow()).toFloatArray());
     }
   }
+
+  @Test
+  void narrowIsAViewOfPartOfADimension() {
+    try (TensorScope s = new TensorScope()) {
+      Tensor t = s.track(Tensor.of(new float[] {0, 1, 2, 3, 4, 5}, 3, 2));
+      Tensor rows = s.track(t.narrow(0, 1, 2));
+      assertArrayEquals(new long[] {2, 2}, rows.shape());
+      assertArrayEquals(new float[] {2, 3, 4, 5}, rows.toFloatArray());
+      assertArrayEquals(new float[] {1, 3, 5}, s.track(t.narrow(-1, 1, 1)).toFloatArray());
+      rows.copyFrom(new float[] {-2, -3, -4, -5});
+      assertArrayEquals(new float[] {0, 1, -2, -3, -4, -5}, t.toFloatArray(), "a view shares the memory");
+      assertEquals(0, s.track(t.narrow(0, 3, 0)).numel());
+      assertThrows(InvalidArgumentException.class, () -> t.narrow(0, 2, 2));
+      assertThrows(InvalidArgumentException.class, () -> t.narrow(2, 0, 1));
+      assertThrows(InvalidArgumentException.class, () -> t.narrow(0, -1, 1));
+    }
+  }
 }

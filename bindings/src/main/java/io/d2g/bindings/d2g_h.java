@@ -3882,6 +3882,71 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_narrow {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_LONG,
+            d2g_h.C_LONG,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_narrow");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_narrow(const d2g_tensor *t, int dim, int64_t start, int64_t length, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_narrow$descriptor() {
+        return d2g_narrow.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_narrow(const d2g_tensor *t, int dim, int64_t start, int64_t length, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_narrow$handle() {
+        return d2g_narrow.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_narrow(const d2g_tensor *t, int dim, int64_t start, int64_t length, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_narrow$address() {
+        return d2g_narrow.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_narrow(const d2g_tensor *t, int dim, int64_t start, int64_t length, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_narrow(MemorySegment t, int dim, long start, long length, int exec, MemorySegment out) {
+        var mh$ = d2g_narrow.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_narrow", t, dim, start, length, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(t, dim, start, length, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_lincomb {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

@@ -553,6 +553,16 @@ public final class Native {
     }
   }
 
+  public static MemorySegment narrow(MemorySegment t, int dim, long start, long length) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_narrow(t, dim, start, length, ExecMode.bits(), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   public static MemorySegment lincomb(MemorySegment[] tensors, double[] coeffs) {
     ExitGuard.enter();
     try {
