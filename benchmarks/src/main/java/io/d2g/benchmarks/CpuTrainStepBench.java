@@ -74,7 +74,7 @@ public final class CpuTrainStepBench {
       }
     }
     Map<String, Object> json = new LinkedHashMap<>();
-    json.put("machine", ZeroCopyReport.machine() + ", LibTorch " + D2g.torchVersion());
+    json.put("machine", D2g.machine());
     json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
     json.put("method", "tiny UNet2DConditionModel (block_out_channels 32,64; cross-attention dim 32; 8x8x4 latents; "
         + "batch 16; 5 text tokens): forward, MSE, backward, AdamW step, median of " + STEPS + " after " + WARMUP

@@ -58,7 +58,7 @@ public final class ModuleInitBench {
       figures.put(e.getKey(), Map.of("initialised_s", round(init), "without_init_s", round(empty)));
     }
     Map<String, Object> json = new LinkedHashMap<>();
-    json.put("machine", ZeroCopyReport.machine() + ", LibTorch " + D2g.torchVersion());
+    json.put("machine", D2g.machine());
     json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
     json.put("method", "seconds from the constructor call to a usable CPU module (f32), median of " + reps
         + "; SD1.5 presets (java/src/main/resources/io/d2g/models/presets/sd15)");

@@ -1,10 +1,10 @@
 package io.d2g.benchmarks;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2g.D2g;
 import io.d2g.benchmarks.ZeroCopyFigures.Figure;
 import io.d2g.io.Outputs;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.nio.file.Files;
@@ -138,7 +138,7 @@ public final class ZeroCopyReport {
     }
 
     Map<String, Object> floorAfter = hostCopyFloor();
-    String machine = machine();
+    String machine = D2g.machine();
     String date = ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("machine", machine);
@@ -276,26 +276,5 @@ public final class ZeroCopyReport {
       sb.append("  ").append(f.key()).append(": ").append(String.join("; ", notes)).append('\n');
     }
     return sb.toString();
-  }
-
-  /** CPU model, cores, memory, OS and JVM of this machine. */
-  static String machine() {
-    String cpu = "unknown CPU";
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("model name")) {
-          cpu = line.substring(line.indexOf(':') + 1).trim();
-          break;
-        }
-      }
-    } catch (IOException | RuntimeException ignored) {
-      // not Linux: leave it unknown
-    }
-    long memGib = 0;
-    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)
-      memGib = Math.round(os.getTotalMemorySize() / (1024.0 * 1024 * 1024));
-    return String.format(Locale.ROOT, "%s, %d cores, %d GiB, %s %s, Java %s", cpu,
-        Runtime.getRuntime().availableProcessors(), memGib, System.getProperty("os.name"),
-        System.getProperty("os.version"), System.getProperty("java.vm.version"));
   }
 }

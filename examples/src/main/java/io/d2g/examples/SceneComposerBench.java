@@ -13,7 +13,6 @@ import io.d2g.io.Outputs;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.OffsetDateTime;
@@ -158,7 +157,7 @@ public final class SceneComposerBench implements Callable<Integer> {
       // not Linux
     }
     Map<String, Object> result = new LinkedHashMap<>();
-    result.put("machine", machine(device, threads));
+    result.put("machine", D2g.machine() + "; " + threads + " composer threads");
     result.put("date", OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_LOCAL_DATE));
     result.put("figures", figures);
     result.put("details", details);
@@ -168,25 +167,4 @@ public final class SceneComposerBench implements Callable<Integer> {
     return 0;
   }
 
-  static String machine(Device device, int threads) {
-    String cpu = "unknown CPU";
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo")))
-        if (line.startsWith("model name")) {
-          cpu = line.substring(line.indexOf(':') + 1).trim();
-          break;
-        }
-    } catch (IOException ignored) {
-      // not Linux
-    }
-    String host;
-    try {
-      host = InetAddress.getLocalHost().getHostName();
-    } catch (IOException e) {
-      host = "unknown host";
-    }
-    String m = cpu + " (" + Runtime.getRuntime().availableProcessors() + " cores visible, " + threads + " used), host " + host;
-    if (device.isCuda()) m = D2g.cudaDeviceName(device.index()) + " + " + m;
-    return m;
-  }
 }

@@ -304,7 +304,7 @@ public final class Sd15Bench implements Callable<Integer> {
 
   private void write(Path p, String card, ObjectNode figures) {
     ObjectNode root = JSON.createObjectNode();
-    root.put("machine", card + ", LibTorch " + D2g.torchVersion() + ", Java " + Runtime.version().feature());
+    root.put("machine", D2g.machine());
     root.put("date", LocalDate.now().toString());
     root.set("figures", figures);
     Outputs.writeResults(p, PRODUCER, force, root);
