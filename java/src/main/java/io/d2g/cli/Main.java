@@ -13,6 +13,7 @@ import picocli.CommandLine;
         "The teacher: ./d2g teacher autoencoder|train|bench ... (the examples train-autoencoder, train-teacher and "
             + "teacher-bench)."},
     subcommands = {InfoCommand.class, DataCommand.class, SampleCommand.class, EvalCommand.class, TablesCommand.class,
+        LpipsCommand.class,
         LaunchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

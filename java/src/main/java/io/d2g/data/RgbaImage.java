@@ -55,4 +55,26 @@ public record RgbaImage(int width, int height, byte[] rgba) {
     for (int i = 3; i < rgba.length; i += 4) if ((rgba[i] & 255) > threshold) n++;
     return n;
   }
+
+  /**
+   * Pictures of one size as a model's input [n, 3, H, W] in [-1, 1] (f32, on the CPU), transparency
+   * composited over white.
+   */
+  public static io.d2g.Tensor toTensorOverWhite(java.util.List<RgbaImage> images) {
+    if (images.isEmpty()) throw new io.d2g.InvalidArgumentException("no pictures");
+    int w = images.get(0).width(), h = images.get(0).height(), px = w * h, n = images.size();
+    float[] rgb = new float[n * 3 * px];
+    for (int i = 0; i < n; i++) {
+      RgbaImage img = images.get(i);
+      if (img.width() != w || img.height() != h)
+        throw new io.d2g.InvalidArgumentException("picture " + i + " is " + img.width() + "x" + img.height() + ", the first "
+            + w + "x" + h + ": they must have one size");
+      byte[] rgba = img.rgba();
+      for (int p = 0; p < px; p++) {
+        float a = (rgba[p * 4 + 3] & 255) / 255f;
+        for (int c = 0; c < 3; c++) rgb[(i * 3 + c) * px + p] = 2 * ((rgba[p * 4 + c] & 255) / 255f * a + (1 - a)) - 1;
+      }
+    }
+    return io.d2g.Tensor.of(rgb, n, 3, h, w);
+  }
 }

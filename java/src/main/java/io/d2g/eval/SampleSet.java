@@ -169,21 +169,14 @@ public final class SampleSet {
 
   /** Samples from..to-1 as judge input [n, 3, H, W] in [-1, 1], transparency composited over white. */
   public Tensor pixels(int from, int to) {
-    int n = to - from, px = width * height;
-    float[] rgb = new float[n * 3 * px];
-    for (int i = 0; i < n; i++) {
-      byte[] rgba;
+    java.util.List<RgbaImage> images = new java.util.ArrayList<>(to - from);
+    for (int i = from; i < to; i++) {
       try {
-        rgba = ImageCodec.decode(Files.readAllBytes(samples.get(from + i).image())).rgba();
+        images.add(ImageCodec.decode(Files.readAllBytes(samples.get(i).image())));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      for (int p = 0; p < px; p++) {
-        float a = (rgba[p * 4 + 3] & 255) / 255f;
-        for (int c = 0; c < 3; c++)
-          rgb[(i * 3 + c) * px + p] = 2 * ((rgba[p * 4 + c] & 255) / 255f * a + (1 - a)) - 1;
-      }
     }
-    return Tensor.of(rgb, n, 3, height, width);
+    return RgbaImage.toTensorOverWhite(images);
   }
 }

@@ -234,6 +234,49 @@ class MainTest {
   }
 
   @Test
+  void lpipsDistanceOfLatentsAndOfEncodedPictures(@TempDir Path tmp) throws IOException {
+    Path model = io.d2g.models.LatentLpipsTest.fixture();
+    try (io.d2g.TensorScope s = new io.d2g.TensorScope();
+        io.d2g.hub.SafetensorsFile cases = io.d2g.hub.Safetensors.open(model.resolve("cases.safetensors"))) {
+      var c = cases.tensors();
+      c.values().forEach(s::track);
+      io.d2g.hub.Safetensors.write(tmp.resolve("a.safetensors"), java.util.Map.of("z", s.track(c.get("x0").narrow(0, 0, 1))));
+      io.d2g.hub.Safetensors.write(tmp.resolve("b.safetensors"), java.util.Map.of("z", s.track(c.get("x1").narrow(0, 0, 1))));
+      io.d2g.hub.Safetensors.write(tmp.resolve("two.safetensors"), java.util.Map.of("z", c.get("x0"), "w", c.get("x1")));
+      double want = c.get("distance").toFloatArray()[0];
+      Run r = run("lpips", "distance", "--model", model.toString(), tmp.resolve("a.safetensors").toString(),
+          tmp.resolve("b.safetensors").toString());
+      assertEquals(0, r.code(), r.err());
+      assertEquals(want, Double.parseDouble(r.out().strip()), 2e-6, "the official code's distance");
+      assertEquals(2, run("lpips", "distance", "--model", model.toString(), tmp.resolve("two.safetensors").toString(),
+          tmp.resolve("b.safetensors").toString()).code(), "two tensors and no --key");
+      assertEquals(2, run("lpips", "distance", "--model", model.toString(), tmp.resolve("none.safetensors").toString(),
+          tmp.resolve("b.safetensors").toString()).code());
+      assertEquals(2, run("lpips").code(), "no subcommand");
+    }
+    // Pictures through an autoencoder with 4 latent channels (16 px -> 8x8 latents).
+    Path pipe = io.d2g.pipelines.TinyPipeline.write(tmp.resolve("pipe"));
+    byte[] red = new byte[16 * 16 * 4], blue = new byte[16 * 16 * 4];
+    for (int p = 0; p < 256; p++) {
+      red[p * 4] = (byte) 220;
+      red[p * 4 + 3] = (byte) 255;
+      blue[p * 4 + 2] = (byte) 200;
+      blue[p * 4 + 3] = (byte) 255;
+    }
+    Path a = Files.write(tmp.resolve("red.png"), ImageCodec.encodePng(new RgbaImage(16, 16, red)));
+    Path b = Files.write(tmp.resolve("blue.png"), ImageCodec.encodePng(new RgbaImage(16, 16, blue)));
+    Run same = run("lpips", "distance", "--model", model.toString(), "--vae", pipe.resolve("vae").toString(), a.toString(), a.toString());
+    assertEquals(0, same.code(), same.err());
+    assertEquals(0.0, Double.parseDouble(same.out().strip()), 1e-9);
+    Run apart = run("lpips", "distance", "--model", model.toString(), "--vae", pipe.resolve("vae").toString(), a.toString(), b.toString());
+    assertEquals(0, apart.code(), apart.err());
+    assertTrue(Double.parseDouble(apart.out().strip()) > 0, apart.out());
+    Run noVae = run("lpips", "distance", "--model", model.toString(), a.toString(), b.toString());
+    assertEquals(2, noVae.code());
+    assertTrue(noVae.err().contains("pictures need --vae"), noVae.err());
+  }
+
+  @Test
   void scenesNeedADataset(@TempDir Path tmp) {
     Run r = run("data", "scenes", "--data", tmp.resolve("none").toString(), "--out", tmp.resolve("s").toString());
     assertEquals(1, r.code(), r.err());

@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
  * BatchNorm statistics, narrow widths): the official state names load as they are; the five taps, the
  * distance with and without the L1 term and its gradient with respect to the first input agree.
  */
-class LatentLpipsTest {
-  static Path fixture() {
+public class LatentLpipsTest {
+  public static Path fixture() {
     for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
       Path f = p.resolve("test/fixtures/latent-lpips");
       if (Files.isDirectory(f)) return f;
