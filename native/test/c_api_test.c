@@ -555,6 +555,68 @@ static void test_judge(void) {
   d2g_module_free(judge);
 }
 
+/* The samplers' linear combination, narrow, and LatentLPIPS: results and the C layer's refusals. */
+static void test_lincomb_narrow_lpips(void) {
+  float a[3] = {1, 2, 3}, b[3] = {-1, 0.5f, 4}, out[3];
+  int64_t shape[1] = {3}, shape2[1] = {2};
+  d2g_tensor *ta = NULL, *tb = NULL, *tc = NULL, *r = NULL;
+  ok(d2g_tensor_from_blob(a, sizeof a, shape, 1, D2G_F32, NULL, NULL, &ta), "a");
+  ok(d2g_tensor_from_blob(b, sizeof b, shape, 1, D2G_F32, NULL, NULL, &tb), "b");
+  ok(d2g_tensor_from_blob(b, 2 * sizeof(float), shape2, 1, D2G_F32, NULL, NULL, &tc), "c");
+  const d2g_tensor* two[2] = {ta, tb};
+  double coeffs[2] = {2, -3};
+  ok(d2g_lincomb(two, coeffs, 2, 0, &r), "2a - 3b");
+  ok(d2g_tensor_copy_to_host(r, out, sizeof out), "read 2a - 3b");
+  CHECK(out[0] == 5 && out[1] == 2.5f && out[2] == -6, "2a - 3b is %g %g %g", out[0], out[1], out[2]);
+  d2g_tensor_free(r);
+  const d2g_tensor* mismatched[2] = {ta, tc};
+  fails(d2g_lincomb(mismatched, coeffs, 2, 0, &r), D2G_INVALID_ARGUMENT, "differ", "tensors of two shapes");
+  fails(d2g_lincomb(two, coeffs, 0, 0, &r), D2G_INVALID_ARGUMENT, "1 to 8", "no tensors");
+  fails(d2g_lincomb(two, NULL, 2, 0, &r), D2G_INVALID_ARGUMENT, "NULL", "no coefficients");
+  double nan[2] = {0.0 / 0.0, 1};
+  fails(d2g_lincomb(two, nan, 2, 0, &r), D2G_INVALID_ARGUMENT, "coefficient", "a NaN coefficient");
+  ok(d2g_narrow(ta, 0, 1, 2, 0, &r), "narrow");
+  ok(d2g_tensor_copy_to_host(r, out, 2 * sizeof(float)), "read the view");
+  CHECK(out[0] == 2 && out[1] == 3, "narrow(0, 1, 2) is %g %g", out[0], out[1]);
+  d2g_tensor_free(r);
+  fails(d2g_narrow(ta, 0, 2, 2, 0, &r), D2G_INVALID_ARGUMENT, "do not fit", "a view past the end");
+  fails(d2g_narrow(ta, 1, 0, 1, 0, &r), D2G_INVALID_ARGUMENT, "out of range", "a dimension it lacks");
+  fails(d2g_narrow(NULL, 0, 0, 1, 0, &r), D2G_INVALID_ARGUMENT, "NULL", "narrow of nothing");
+
+  d2g_module* lp = NULL;
+  ok(d2g_module_create("latent_lpips", "latent_channels=4\nwidths=8,8,8,8,8", &lp), "tiny latent_lpips");
+  int64_t zshape[4] = {2, 4, 8, 8}, odd[4] = {2, 4, 6, 6};
+  d2g_tensor *z0 = NULL, *z1 = NULL, *zo = NULL, *d = NULL;
+  ok(d2g_tensor_randn(zshape, 4, D2G_F32, D2G_CPU, 0, NULL, &z0), "z0");
+  ok(d2g_tensor_randn(zshape, 4, D2G_F32, D2G_CPU, 0, NULL, &z1), "z1");
+  ok(d2g_tensor_randn(odd, 4, D2G_F32, D2G_CPU, 0, NULL, &zo), "odd");
+  ok(d2g_lpips_distance(lp, z0, z1, 0, &d), "distance");
+  int64_t got[4];
+  ok(d2g_tensor_shape(d, got, 4), "distance shape");
+  CHECK(got[0] == 2, "two distances, got %lld", (long long)got[0]);
+  d2g_tensor_free(d);
+  d2g_tensor* taps[5] = {NULL};
+  int count = 0;
+  ok(d2g_lpips_features(lp, z0, 0, taps, 5, &count), "taps");
+  CHECK(count == 5, "five taps, got %d", count);
+  for (int i = 0; i < count; i++) d2g_tensor_free(taps[i]);
+  fails(d2g_lpips_features(lp, z0, 0, taps, 4, &count), D2G_INVALID_ARGUMENT, "room for 4", "too little room for taps");
+  fails(d2g_lpips_distance(lp, zo, zo, 0, &d), D2G_INVALID_ARGUMENT, "multiples of 4", "sides not multiples of 4");
+  fails(d2g_lpips_distance(lp, z0, NULL, 0, &d), D2G_INVALID_ARGUMENT, "NULL", "no second input");
+  fails(d2g_module_create("latent_lpips", "widths=8,8,8", &lp), D2G_INVALID_ARGUMENT, "5 values", "three widths");
+  d2g_module* lin = NULL;
+  ok(d2g_module_create("linear", "in_features=2\nout_features=2", &lin), "linear");
+  fails(d2g_lpips_distance(lin, z0, z1, 0, &d), D2G_INVALID_ARGUMENT, "not a latent_lpips", "a linear as lpips");
+  d2g_module_free(lin);
+  d2g_tensor_free(zo);
+  d2g_tensor_free(z1);
+  d2g_tensor_free(z0);
+  d2g_module_free(lp);
+  d2g_tensor_free(tc);
+  d2g_tensor_free(tb);
+  d2g_tensor_free(ta);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -607,6 +669,7 @@ int main(void) {
   test_autograd();
   test_data_parallel();
   test_judge();
+  test_lincomb_narrow_lpips();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};
