@@ -409,6 +409,15 @@ D2G_API d2g_status* d2g_lpips_distance(const d2g_module* m, const d2g_tensor* x0
 D2G_API d2g_status* d2g_lpips_features(const d2g_module* m, const d2g_tensor* latents, int exec, d2g_tensor** taps,
                                        int capacity, int* count);
 
+/* E-LatentLPIPS's augmentation with given parameters (native/src/models/latent_augment.hpp): x0 and x1
+ * [B, C, H, W] of one shape transformed alike. Each parameter may be NULL (that part is skipped):
+ * g_inv [B, 3, 3] (output pixel -> input pixel, centred coordinates), brightness, contrast, saturation
+ * [B] draws in [0, 1), cutout_center [B, 2] with cutout_size [B]. out0 and out1 get the results. */
+D2G_API d2g_status* d2g_lpips_augment(const d2g_tensor* x0, const d2g_tensor* x1, const d2g_tensor* g_inv,
+                                      const d2g_tensor* brightness, const d2g_tensor* contrast,
+                                      const d2g_tensor* saturation, const d2g_tensor* cutout_center,
+                                      const d2g_tensor* cutout_size, int exec, d2g_tensor** out0, d2g_tensor** out1);
+
 /* ---- training: optimizers and parameter averages ------------------------------------------ */
 
 /* An optimizer over leaf tensors that require grad (a module's parameters, from

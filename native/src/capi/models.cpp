@@ -9,6 +9,7 @@
 #include "../models/autoencoder_kl.hpp"
 #include "../models/clip_text_model.hpp"
 #include "../models/image_text_judge.hpp"
+#include "../models/latent_augment.hpp"
 #include "../models/latent_lpips.hpp"
 #include "../models/unet2d_condition.hpp"
 #include "../nn/layers.hpp"
@@ -222,6 +223,26 @@ d2g_status* d2g_lpips_features(const d2g_module* m, const d2g_tensor* latents, i
     for (auto& t : f) handles.emplace_back(d2g::wrap(std::move(t)));
     for (size_t i = 0; i < handles.size(); i++) taps[i] = handles[i].release();
     *count = static_cast<int>(f.size());
+  })
+}
+
+d2g_status* d2g_lpips_augment(const d2g_tensor* x0, const d2g_tensor* x1, const d2g_tensor* g_inv,
+                              const d2g_tensor* brightness, const d2g_tensor* contrast, const d2g_tensor* saturation,
+                              const d2g_tensor* cutout_center, const d2g_tensor* cutout_size, int exec,
+                              d2g_tensor** out0, d2g_tensor** out1) {
+  D2G_GUARD({
+    d2g::require(out0, "out0");
+    d2g::require(out1, "out1");
+    const at::Tensor& a = d2g::unwrap(x0, "x0");
+    const at::Tensor& b = d2g::unwrap(x1, "x1");
+    auto maybe = [](const d2g_tensor* t) { return t == nullptr ? at::Tensor() : d2g::unwrap(t); };
+    d2g::lpips::AugmentParams p{maybe(g_inv), maybe(brightness), maybe(contrast), maybe(saturation),
+                                maybe(cutout_center), maybe(cutout_size)};
+    d2g::ExecScope scope(exec, a.device().type());
+    auto [y0, y1] = d2g::lpips::augment_pair(a, b, p);
+    std::unique_ptr<d2g_tensor> h0(d2g::wrap(std::move(y0)));
+    *out1 = d2g::wrap(std::move(y1));
+    *out0 = h0.release();
   })
 }
 

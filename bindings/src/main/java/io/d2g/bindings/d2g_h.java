@@ -5764,6 +5764,76 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_lpips_augment {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lpips_augment");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment(const d2g_tensor *x0, const d2g_tensor *x1, const d2g_tensor *g_inv, const d2g_tensor *brightness, const d2g_tensor *contrast, const d2g_tensor *saturation, const d2g_tensor *cutout_center, const d2g_tensor *cutout_size, int exec, d2g_tensor **out0, d2g_tensor **out1)
+     * }
+     */
+    public static FunctionDescriptor d2g_lpips_augment$descriptor() {
+        return d2g_lpips_augment.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment(const d2g_tensor *x0, const d2g_tensor *x1, const d2g_tensor *g_inv, const d2g_tensor *brightness, const d2g_tensor *contrast, const d2g_tensor *saturation, const d2g_tensor *cutout_center, const d2g_tensor *cutout_size, int exec, d2g_tensor **out0, d2g_tensor **out1)
+     * }
+     */
+    public static MethodHandle d2g_lpips_augment$handle() {
+        return d2g_lpips_augment.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment(const d2g_tensor *x0, const d2g_tensor *x1, const d2g_tensor *g_inv, const d2g_tensor *brightness, const d2g_tensor *contrast, const d2g_tensor *saturation, const d2g_tensor *cutout_center, const d2g_tensor *cutout_size, int exec, d2g_tensor **out0, d2g_tensor **out1)
+     * }
+     */
+    public static MemorySegment d2g_lpips_augment$address() {
+        return d2g_lpips_augment.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment(const d2g_tensor *x0, const d2g_tensor *x1, const d2g_tensor *g_inv, const d2g_tensor *brightness, const d2g_tensor *contrast, const d2g_tensor *saturation, const d2g_tensor *cutout_center, const d2g_tensor *cutout_size, int exec, d2g_tensor **out0, d2g_tensor **out1)
+     * }
+     */
+    public static MemorySegment d2g_lpips_augment(MemorySegment x0, MemorySegment x1, MemorySegment g_inv, MemorySegment brightness, MemorySegment contrast, MemorySegment saturation, MemorySegment cutout_center, MemorySegment cutout_size, int exec, MemorySegment out0, MemorySegment out1) {
+        var mh$ = d2g_lpips_augment.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lpips_augment", x0, x1, g_inv, brightness, contrast, saturation, cutout_center, cutout_size, exec, out0, out1);
+            }
+            return (MemorySegment)mh$.invokeExact(x0, x1, g_inv, brightness, contrast, saturation, cutout_center, cutout_size, exec, out0, out1);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_optimizer_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

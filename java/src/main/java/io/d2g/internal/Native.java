@@ -1080,6 +1080,20 @@ public final class Native {
     }
   }
 
+  /** null parameters are skipped; returns the two outputs. */
+  public static MemorySegment[] lpipsAugment(MemorySegment x0, MemorySegment x1, MemorySegment[] params) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o0 = arena.allocate(ValueLayout.ADDRESS), o1 = arena.allocate(ValueLayout.ADDRESS);
+      MemorySegment[] p = new MemorySegment[6];
+      for (int i = 0; i < 6; i++) p[i] = params[i] == null ? MemorySegment.NULL : params[i];
+      check(d2g_lpips_augment(x0, x1, p[0], p[1], p[2], p[3], p[4], p[5], ExecMode.bits(), o0, o1));
+      return new MemorySegment[] {o0.get(ValueLayout.ADDRESS, 0), o1.get(ValueLayout.ADDRESS, 0)};
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   public static List<MemorySegment> lpipsFeatures(MemorySegment m, MemorySegment latents) {
     ExitGuard.enter();
     try (Arena arena = Arena.ofConfined()) {

@@ -33,7 +33,7 @@ public class LatentLpipsTest {
     return fail("test/fixtures/latent-lpips not found");
   }
 
-  static double relative(Tensor ours, Tensor ref) {
+  public static double relative(Tensor ours, Tensor ref) {
     float[] a = ours.toFloatArray(), b = ref.toFloatArray();
     assertEquals(b.length, a.length, "sizes");
     double num = 0, den = 0;

@@ -1,0 +1,31 @@
+// The augmentation of E-LatentLPIPS: the same random differentiable transform applied to both inputs
+// of the distance (the official code's AdaAugment, StyleGAN2-ADA's pipeline with DiffAugment-style
+// colour ops, at probability 1). This file applies given parameters; drawing them is separate, so that
+// the transform itself is checked against the official code with the official draws.
+//
+//   geometric (when g_inv is given): g_inv [B, 3, 3] maps output pixel centres to input ones (x right,
+//     y down, origin at the image centre). Both inputs are reflect-padded by one margin for the whole
+//     batch (from where the corners land, plus the filter's reach), upsampled 2x with the sym6 wavelet
+//     lowpass, resampled bilinearly through the transform (zeros outside), and downsampled 2x with the
+//     same filter — as the official pipeline does.
+//   colour (each when given, [B] draws u in [0, 1)): brightness x + (u - 1/2); contrast
+//     (x - m) (u + 1/2) + m with m the sample's mean over channels and positions; saturation
+//     (x - m) 2u + m with m the mean over channels. Each input uses its own means.
+//   cutout (when cutout_center [B, 2] in [0, 1) and cutout_size [B] are given): positions whose centre
+//     is within size/2 of the centre on both axes are zeroed (size 0: none).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <utility>
+
+namespace d2g::lpips {
+
+struct AugmentParams {
+  at::Tensor g_inv, brightness, contrast, saturation, cutout_center, cutout_size;
+};
+
+// The two inputs [B, C, H, W] (one shape) transformed alike; differentiable.
+std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0, const at::Tensor& x1, const AugmentParams& p);
+
+}  // namespace d2g::lpips
