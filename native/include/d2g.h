@@ -418,6 +418,17 @@ D2G_API d2g_status* d2g_lpips_augment(const d2g_tensor* x0, const d2g_tensor* x1
                                       const d2g_tensor* saturation, const d2g_tensor* cutout_center,
                                       const d2g_tensor* cutout_size, int exec, d2g_tensor** out0, d2g_tensor** out1);
 
+/* Fresh augmentation parameters for a batch [b, c, h, w] as the official pipeline draws them (preset:
+ * b, g, c, o, co, bg, bgc, bgco; native/src/models/latent_augment.hpp), on the generator's device (gen
+ * NULL: the default CPU generator). params gets 6 handles in d2g_lpips_augment's order, NULL where the
+ * preset has no such part. */
+D2G_API d2g_status* d2g_lpips_augment_draw(const char* preset, int64_t b, int64_t c, int64_t h, int64_t w,
+                                           d2g_generator* gen, d2g_tensor** params, int capacity);
+/* E-LatentLPIPS: the distance after one fresh augmentation of the preset drawn from gen (NULL: the
+ * default generator of the module's device), applied alike to both inputs. out: [B]. */
+D2G_API d2g_status* d2g_lpips_distance_ensemble(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1,
+                                                const char* preset, d2g_generator* gen, int exec, d2g_tensor** out);
+
 /* ---- training: optimizers and parameter averages ------------------------------------------ */
 
 /* An optimizer over leaf tensors that require grad (a module's parameters, from

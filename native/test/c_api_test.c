@@ -604,6 +604,24 @@ static void test_lincomb_narrow_lpips(void) {
   fails(d2g_lpips_distance(lp, zo, zo, 0, &d), D2G_INVALID_ARGUMENT, "multiples of 4", "sides not multiples of 4");
   fails(d2g_lpips_distance(lp, z0, NULL, 0, &d), D2G_INVALID_ARGUMENT, "NULL", "no second input");
   fails(d2g_module_create("latent_lpips", "widths=8,8,8", &lp), D2G_INVALID_ARGUMENT, "5 values", "three widths");
+  d2g_tensor* params[6] = {NULL};
+  ok(d2g_lpips_augment_draw("bgco", 2, 4, 8, 8, NULL, params, 6), "draw bgco");
+  for (int i = 0; i < 6; i++) CHECK(params[i] != NULL, "bgco draws parameter %d", i);
+  d2g_tensor *a0 = NULL, *a1 = NULL;
+  ok(d2g_lpips_augment(z0, z1, params[0], params[1], params[2], params[3], params[4], params[5], 0, &a0, &a1), "augment");
+  d2g_tensor_free(a0);
+  d2g_tensor_free(a1);
+  fails(d2g_lpips_augment(z0, z1, params[1], NULL, NULL, NULL, NULL, NULL, 0, &a0, &a1), D2G_INVALID_ARGUMENT, "g_inv",
+        "draws of the wrong shape as g_inv");
+  for (int i = 0; i < 6; i++) d2g_tensor_free(params[i]);
+  ok(d2g_lpips_augment_draw("c", 2, 4, 8, 8, NULL, params, 6), "draw c");
+  CHECK(params[0] == NULL && params[1] != NULL && params[4] == NULL, "c draws colour only");
+  for (int i = 0; i < 6; i++) d2g_tensor_free(params[i]);
+  fails(d2g_lpips_augment_draw("bgx", 2, 4, 8, 8, NULL, params, 6), D2G_INVALID_ARGUMENT, "unknown preset", "a bad preset");
+  fails(d2g_lpips_augment_draw("bg", 2, 4, 8, 8, NULL, params, 5), D2G_INVALID_ARGUMENT, "room for 5", "too little room");
+  ok(d2g_lpips_distance_ensemble(lp, z0, z1, "bg", NULL, 0, &d), "ensemble distance");
+  d2g_tensor_free(d);
+  fails(d2g_lpips_distance_ensemble(lp, z0, z1, NULL, NULL, 0, &d), D2G_INVALID_ARGUMENT, "NULL", "no preset");
   d2g_module* lin = NULL;
   ok(d2g_module_create("linear", "in_features=2\nout_features=2", &lin), "linear");
   fails(d2g_lpips_distance(lin, z0, z1, 0, &d), D2G_INVALID_ARGUMENT, "not a latent_lpips", "a linear as lpips");

@@ -246,4 +246,34 @@ d2g_status* d2g_lpips_augment(const d2g_tensor* x0, const d2g_tensor* x1, const 
   })
 }
 
+d2g_status* d2g_lpips_augment_draw(const char* preset, int64_t b, int64_t c, int64_t h, int64_t w, d2g_generator* gen,
+                                   d2g_tensor** params, int capacity) {
+  D2G_GUARD({
+    d2g::require(preset, "preset");
+    d2g::require(params, "params");
+    if (capacity < 6) fail(D2G_INVALID_ARGUMENT, "params has room for ", capacity, " handles; a draw gives 6");
+    if (c < 1 || h < 1 || w < 1) fail(D2G_INVALID_ARGUMENT, "augment: the batch's sides must be positive");
+    at::Device device = gen != nullptr ? gen->device : at::Device(at::kCPU);
+    auto g = d2g::generator_for(gen, device, "augment");
+    d2g::lpips::AugmentParams p = d2g::lpips::draw_params(preset, b, c, h, w, device, g);
+    at::Tensor all[6] = {p.g_inv, p.brightness, p.contrast, p.saturation, p.cutout_center, p.cutout_size};
+    std::vector<std::unique_ptr<d2g_tensor>> handles;
+    for (auto& t : all) handles.emplace_back(t.defined() ? d2g::wrap(std::move(t)) : nullptr);
+    for (int i = 0; i < 6; i++) params[i] = handles[i].release();
+  })
+}
+
+d2g_status* d2g_lpips_distance_ensemble(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1,
+                                        const char* preset, d2g_generator* gen, int exec, d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    d2g::require(preset, "preset");
+    auto& net = d2g::module_as<Lpips>(m, "latent_lpips");
+    const at::Device device = d2g::module_options(net).device();
+    auto g = d2g::generator_for(gen, device, "lpips distance");
+    d2g::ExecScope scope(exec, device.type());
+    *out = d2g::wrap(net.distance_ensemble(d2g::unwrap(x0, "x0"), d2g::unwrap(x1, "x1"), preset, g));
+  })
+}
+
 }  // extern "C"

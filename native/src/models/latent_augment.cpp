@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "../core/status.hpp"
@@ -141,6 +142,62 @@ std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0_, const at::
     x1 = x1 * mask;
   }
   return {x0, x1};
+}
+
+AugmentParams draw_params(const std::string& preset, int64_t b, int64_t c, int64_t h, int64_t w,
+                          const at::Device& device, c10::optional<at::Generator> gen) {
+  static const char* kPresets[] = {"b", "g", "c", "o", "co", "bg", "bgc", "bgco"};
+  bool known = false;
+  for (const char* k : kPresets) known = known || preset == k;
+  if (!known) fail(D2G_INVALID_ARGUMENT, "augment: unknown preset '", preset, "' (b, g, c, o, co, bg, bgc, bgco)");
+  if (b < 1) fail(D2G_INVALID_ARGUMENT, "augment: a batch needs at least one sample");
+  const bool blit = preset.find('b') != std::string::npos, geom = preset.find('g') != std::string::npos;
+  const bool colour = preset.find('c') != std::string::npos, cut = preset.find('o') != std::string::npos;
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  auto rand = [&](at::IntArrayRef size) { return at::rand(size, gen, f32); };
+  auto randn = [&](at::IntArrayRef size) { return at::randn(size, gen, f32); };
+  // Batched 3x3 matrices from their six free entries, each [B].
+  auto m3 = [&](const at::Tensor& a, const at::Tensor& bb, const at::Tensor& cc, const at::Tensor& d, const at::Tensor& e,
+                const at::Tensor& f) {
+    at::Tensor z = at::zeros({b}, f32), o = at::ones({b}, f32);
+    return at::stack({a, bb, cc, d, e, f, z, z, o}, 1).view({b, 3, 3});
+  };
+  auto zeros = [&]() { return at::zeros({b}, f32); };
+  auto ones = [&]() { return at::ones({b}, f32); };
+  auto rot = [&](const at::Tensor& t) { return m3(at::cos(t), -at::sin(t), zeros(), at::sin(t), at::cos(t), zeros()); };
+  AugmentParams p;
+  if (blit || geom) {
+    at::Tensor g = at::eye(3, f32).expand({b, 3, 3}).contiguous();
+    if (blit) {
+      at::Tensor flip = at::floor(rand({b}) * 2);  // x-flip: scale (1 - 2i, 1) inverted
+      g = at::matmul(g, m3(1 / (1 - 2 * flip), zeros(), zeros(), zeros(), ones(), zeros()));
+      at::Tensor quarter = at::floor(rand({b}) * 4);  // quarter turns
+      g = at::matmul(g, rot(quarter * (M_PI / 2)));
+      at::Tensor t = (rand({b, 2}) * 2 - 1) * 0.125;  // integer translation
+      g = at::matmul(g, m3(ones(), zeros(), -at::round(t.select(1, 0) * w), zeros(), ones(), -at::round(t.select(1, 1) * h)));
+    }
+    if (geom) {
+      at::Tensor s = at::exp2(randn({b}) * 0.2);  // isotropic scale
+      g = at::matmul(g, m3(1 / s, zeros(), zeros(), zeros(), 1 / s, zeros()));
+      g = at::matmul(g, rot((rand({b}) * 2 - 1) * M_PI));  // rotation before
+      at::Tensor a = at::exp2(randn({b}) * 0.2);  // anisotropic scale
+      g = at::matmul(g, m3(1 / a, zeros(), zeros(), zeros(), a, zeros()));
+      g = at::matmul(g, rot((rand({b}) * 2 - 1) * M_PI));  // rotation after
+      at::Tensor t = randn({b, 2}) * 0.125;  // fractional translation
+      g = at::matmul(g, m3(ones(), zeros(), -t.select(1, 0) * w, zeros(), ones(), -t.select(1, 1) * h));
+    }
+    p.g_inv = g;
+  }
+  if (colour) {
+    p.brightness = rand({b});
+    p.contrast = rand({b});
+    if (c > 1) p.saturation = rand({b});
+  }
+  if (cut) {
+    p.cutout_center = rand({b, 2});
+    p.cutout_size = at::full({b}, 0.5, f32);
+  }
+  return p;
 }
 
 }  // namespace d2g::lpips

@@ -17,6 +17,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <utility>
 
 namespace d2g::lpips {
@@ -27,5 +28,13 @@ struct AugmentParams {
 
 // The two inputs [B, C, H, W] (one shape) transformed alike; differentiable.
 std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0, const at::Tensor& x1, const AugmentParams& p);
+
+// Fresh per-sample parameters for a batch [B, C, H, W], as the official pipeline draws them at
+// probability 1. preset: letters of b (x-flip, quarter turns, integer translation up to 1/8 of a side),
+// g (isotropic scale 2^N(0, 0.2^2), rotation uniform in (-pi, pi] before and after an anisotropic
+// scale 2^N(0, 0.2^2), fractional translation N(0, 0.125^2) of a side), c (brightness, contrast,
+// saturation: uniform draws), o (cutout of half the side at a uniform centre): b g c o bg bgc bgco co.
+AugmentParams draw_params(const std::string& preset, int64_t b, int64_t c, int64_t h, int64_t w,
+                          const at::Device& device, c10::optional<at::Generator> gen);
 
 }  // namespace d2g::lpips

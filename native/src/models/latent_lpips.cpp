@@ -5,6 +5,7 @@
 
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
+#include "latent_augment.hpp"
 
 namespace d2g::lpips {
 
@@ -118,6 +119,29 @@ at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1)
   }
   if (options.add_l1) total = total + (a - c).abs().mean({1, 2, 3});
   return total;
+}
+
+at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Tensor& x1, const std::string& preset,
+                                              c10::optional<at::Generator> gen) {
+  check(x0, "x0");
+  check(x1, "x1");
+  if (!x0.sizes().equals(x1.sizes()))
+    fail(D2G_INVALID_ARGUMENT, "latent_lpips: x0 ", x0.sizes(), " and x1 ", x1.sizes(), " differ in shape");
+  const auto& p0 = lins[0]->weight;
+  at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
+  AugmentParams params = draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen);
+  auto [ta, tc] = augment_pair(a, c, params);
+  const bool l1 = options.add_l1;
+  options.add_l1 = false;
+  at::Tensor d;
+  try {
+    d = distance(ta, tc);
+  } catch (...) {
+    options.add_l1 = l1;
+    throw;
+  }
+  options.add_l1 = l1;
+  return l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
 }
 
 static RegisterKind reg_latent_lpips("latent_lpips", [](const Config& c) {

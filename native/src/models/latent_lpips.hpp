@@ -21,6 +21,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 #include "../core/config.hpp"
@@ -44,6 +45,10 @@ struct LatentLpipsImpl : torch::nn::Module {
   std::vector<at::Tensor> features(const at::Tensor& latents);
   // [B] distances between two batches of latents of one shape (one trunk pass over both).
   at::Tensor distance(const at::Tensor& x0, const at::Tensor& x1);
+  // E-LatentLPIPS: the distance after one fresh augmentation of the preset (latent_augment.hpp) drawn
+  // from gen and applied alike to both; the L1 term (add_l1) is on the un-augmented latents.
+  at::Tensor distance_ensemble(const at::Tensor& x0, const at::Tensor& x1, const std::string& preset,
+                               c10::optional<at::Generator> gen);
 
   LatentLpipsOptions options;
   // The trunk's layers in torchvision's order (44; a null conv and norm where the layer is a ReLU or

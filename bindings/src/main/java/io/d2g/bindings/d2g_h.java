@@ -5834,6 +5834,139 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_lpips_augment_draw {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_LONG,
+            d2g_h.C_LONG,
+            d2g_h.C_LONG,
+            d2g_h.C_LONG,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lpips_augment_draw");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment_draw(const char *preset, int64_t b, int64_t c, int64_t h, int64_t w, d2g_generator *gen, d2g_tensor **params, int capacity)
+     * }
+     */
+    public static FunctionDescriptor d2g_lpips_augment_draw$descriptor() {
+        return d2g_lpips_augment_draw.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment_draw(const char *preset, int64_t b, int64_t c, int64_t h, int64_t w, d2g_generator *gen, d2g_tensor **params, int capacity)
+     * }
+     */
+    public static MethodHandle d2g_lpips_augment_draw$handle() {
+        return d2g_lpips_augment_draw.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment_draw(const char *preset, int64_t b, int64_t c, int64_t h, int64_t w, d2g_generator *gen, d2g_tensor **params, int capacity)
+     * }
+     */
+    public static MemorySegment d2g_lpips_augment_draw$address() {
+        return d2g_lpips_augment_draw.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_augment_draw(const char *preset, int64_t b, int64_t c, int64_t h, int64_t w, d2g_generator *gen, d2g_tensor **params, int capacity)
+     * }
+     */
+    public static MemorySegment d2g_lpips_augment_draw(MemorySegment preset, long b, long c, long h, long w, MemorySegment gen, MemorySegment params, int capacity) {
+        var mh$ = d2g_lpips_augment_draw.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lpips_augment_draw", preset, b, c, h, w, gen, params, capacity);
+            }
+            return (MemorySegment)mh$.invokeExact(preset, b, c, h, w, gen, params, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_lpips_distance_ensemble {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lpips_distance_ensemble");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_ensemble(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_lpips_distance_ensemble$descriptor() {
+        return d2g_lpips_distance_ensemble.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_ensemble(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_lpips_distance_ensemble$handle() {
+        return d2g_lpips_distance_ensemble.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_ensemble(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_lpips_distance_ensemble$address() {
+        return d2g_lpips_distance_ensemble.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_ensemble(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_lpips_distance_ensemble(MemorySegment m, MemorySegment x0, MemorySegment x1, MemorySegment preset, MemorySegment gen, int exec, MemorySegment out) {
+        var mh$ = d2g_lpips_distance_ensemble.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lpips_distance_ensemble", m, x0, x1, preset, gen, exec, out);
+            }
+            return (MemorySegment)mh$.invokeExact(m, x0, x1, preset, gen, exec, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_optimizer_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

@@ -1094,6 +1094,32 @@ public final class Native {
     }
   }
 
+  /** Six handles (NULL segments where the preset has no such part). */
+  public static MemorySegment[] lpipsAugmentDraw(String preset, long b, long c, long h, long w, MemorySegment gen) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.ADDRESS, 6);
+      check(d2g_lpips_augment_draw(arena.allocateFrom(preset), b, c, h, w, gen, out, 6));
+      MemorySegment[] all = new MemorySegment[6];
+      for (int i = 0; i < 6; i++) all[i] = out.getAtIndex(ValueLayout.ADDRESS, i);
+      return all;
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  public static MemorySegment lpipsDistanceEnsemble(MemorySegment m, MemorySegment x0, MemorySegment x1, String preset,
+      MemorySegment gen) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+      check(d2g_lpips_distance_ensemble(m, x0, x1, arena.allocateFrom(preset), gen, ExecMode.bits(), out));
+      return out.get(ValueLayout.ADDRESS, 0);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   public static List<MemorySegment> lpipsFeatures(MemorySegment m, MemorySegment latents) {
     ExitGuard.enter();
     try (Arena arena = Arena.ofConfined()) {

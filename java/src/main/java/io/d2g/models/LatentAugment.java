@@ -27,6 +27,27 @@ public final class LatentAugment {
   public record Params(Tensor gInv, Tensor brightness, Tensor contrast, Tensor saturation, Tensor cutoutCenter,
       Tensor cutoutSize) {}
 
+  /** The presets: letters of b (pixel blitting), g (general geometric), c (colour), o (cutout). */
+  public static final List<String> PRESETS = List.of("b", "g", "c", "o", "co", "bg", "bgc", "bgco");
+
+  /**
+   * Fresh parameters for a batch of shape [b, c, h, w], as the official pipeline draws them at
+   * probability 1, from {@code gen} (on its device; null: the default CPU generator). b: x-flip, quarter
+   * turns, integer translation up to 1/8 of a side; g: scale 2^N(0, 0.2²), rotation uniform in (−π, π]
+   * before and after an anisotropic scale 2^N(0, 0.2²), translation N(0, 0.125²) of a side; c: uniform
+   * draws for brightness, contrast, saturation; o: a cutout of half the side at a uniform centre.
+   */
+  public static Params draw(String preset, long[] shape, io.d2g.Generator gen) {
+    if (!PRESETS.contains(preset))
+      throw new io.d2g.InvalidArgumentException("unknown augmentation preset '" + preset + "' (" + PRESETS + ")");
+    if (shape.length != 4) throw new io.d2g.InvalidArgumentException("a batch shape is [B, C, H, W]");
+    MemorySegment[] h = Native.lpipsAugmentDraw(preset, shape[0], shape[1], shape[2], shape[3],
+        gen == null ? MemorySegment.NULL : Access.handle(gen));
+    Tensor[] t = new Tensor[6];
+    for (int i = 0; i < 6; i++) t[i] = h[i].equals(MemorySegment.NULL) ? null : Access.tensor(h[i]);
+    return new Params(t[0], t[1], t[2], t[3], t[4], t[5]);
+  }
+
   /** The two inputs [B, C, H, W] (one shape) transformed alike; the caller closes both results. */
   public static List<Tensor> apply(Tensor x0, Tensor x1, Params p) {
     Tensor[] given = {p.gInv(), p.brightness(), p.contrast(), p.saturation(), p.cutoutCenter(), p.cutoutSize()};

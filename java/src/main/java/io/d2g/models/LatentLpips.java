@@ -43,6 +43,17 @@ public final class LatentLpips extends NativeModule implements DiffusersModel {
     return Access.tensor(Native.lpipsDistance(Access.handle(this), Access.handle(x0), Access.handle(x1)));
   }
 
+  /**
+   * E-LatentLPIPS: distances [B] after one fresh augmentation of {@code preset} ({@link
+   * LatentAugment#PRESETS}; the paper's default "bg") drawn from {@code gen} (on this module's device;
+   * null: that device's default generator) and applied alike to both batches. Every call draws anew, so
+   * the ensemble's expectation is taken over training steps, as the official code does.
+   */
+  public Tensor distance(Tensor x0, Tensor x1, String preset, io.d2g.Generator gen) {
+    return Access.tensor(Native.lpipsDistanceEnsemble(Access.handle(this), Access.handle(x0), Access.handle(x1), preset,
+        gen == null ? MemorySegment.NULL : Access.handle(gen)));
+  }
+
   /** The trunk's five taps for a batch of latents (the caller closes them). */
   public List<Tensor> features(Tensor latents) {
     List<Tensor> out = new ArrayList<>(5);

@@ -80,4 +80,106 @@ class LatentAugmentTest {
           none), "inputs of two shapes");
     }
   }
+
+  /** det of each sample's 2x2 linear part, and its translation column, from g_inv [B, 3, 3]. */
+  private static double[][] linearParts(Tensor g) {
+    float[] v = g.toFloatArray();
+    int b = v.length / 9;
+    double[][] out = new double[b][];
+    for (int i = 0; i < b; i++) {
+      int o = i * 9;
+      out[i] = new double[] {v[o] * v[o + 4] - v[o + 1] * v[o + 3], v[o + 2], v[o + 5], v[o], v[o + 1], v[o + 3], v[o + 4]};
+    }
+    return out;
+  }
+
+  @Test
+  void drawsFollowTheOfficialDistributions() {
+    int n = 4000;
+    try (TensorScope s = new TensorScope(); io.d2g.Generator gen = io.d2g.Generator.cpu(7)) {
+      // b: a flip half the time, quarter turns, whole-pixel shifts up to 1/8 of the 16-pixel side.
+      LatentAugment.Params b = LatentAugment.draw("b", new long[] {n, 4, 16, 16}, gen);
+      s.track(b.gInv());
+      assertNull(b.brightness());
+      assertNull(b.cutoutCenter());
+      int flipped = 0;
+      for (double[] p : linearParts(b.gInv())) {
+        assertEquals(1, Math.abs(p[0]), 1e-5, "a flip or turn keeps areas");
+        if (p[0] < 0) flipped++;
+        for (int k = 3; k < 7; k++) assertEquals(Math.rint(p[k]), p[k], 1e-5, "quarter turns: entries 0 or +-1");
+        for (int k = 1; k < 3; k++) {
+          assertEquals(Math.rint(p[k]), p[k], 1e-5, "whole-pixel shifts");
+          assertTrue(Math.abs(p[k]) <= 2 + 1e-4, "shift " + p[k] + " beyond 1/8 of 16");
+        }
+      }
+      assertEquals(0.5, flipped / (double) n, 0.03, "flips");
+      // g: the linear part's area changes by 1/s^2 with log2 s ~ N(0, 0.2^2) (rotations and the anisotropic
+      // scale keep areas), so log2 det ~ N(0, 0.4^2).
+      LatentAugment.Params g = LatentAugment.draw("g", new long[] {n, 4, 16, 16}, gen);
+      s.track(g.gInv());
+      double sum = 0, sq = 0;
+      for (double[] p : linearParts(g.gInv())) {
+        double l = Math.log(p[0]) / Math.log(2);
+        sum += l;
+        sq += l * l;
+      }
+      double mean = sum / n, sd = Math.sqrt(sq / n - mean * mean);
+      assertEquals(0, mean, 0.03, "log2 det mean");
+      assertEquals(0.4, sd, 0.03, "log2 det spread");
+      // c and o: uniform draws, a half-side cutout; no saturation for one channel.
+      LatentAugment.Params all = LatentAugment.draw("bgco", new long[] {n, 4, 16, 16}, gen);
+      for (Tensor t : List.of(all.gInv(), all.brightness(), all.contrast(), all.saturation(), all.cutoutCenter(), all.cutoutSize()))
+        s.track(t);
+      for (Tensor t : List.of(all.brightness(), all.contrast(), all.saturation(), all.cutoutCenter())) {
+        double m = 0;
+        for (float v : t.toFloatArray()) {
+          assertTrue(v >= 0 && v < 1, "uniform in [0, 1): " + v);
+          m += v;
+        }
+        assertEquals(0.5, m / t.numel(), 0.02);
+      }
+      for (float v : all.cutoutSize().toFloatArray()) assertEquals(0.5f, v);
+      LatentAugment.Params grey = LatentAugment.draw("c", new long[] {3, 1, 8, 8}, gen);
+      s.track(grey.brightness());
+      s.track(grey.contrast());
+      assertNull(grey.saturation(), "one channel has no saturation");
+      assertNull(grey.gInv());
+      assertThrows(InvalidArgumentException.class, () -> LatentAugment.draw("x", new long[] {1, 4, 8, 8}, null));
+    }
+  }
+
+  @Test
+  void theEnsembleDistanceDrawsAnewFromItsGenerator() {
+    try (LatentLpips lpips = io.d2g.hub.DiffusersFolder.load(LatentLpipsTest.fixture(), LatentLpips.FAMILY);
+        SafetensorsFile f = Safetensors.open(LatentLpipsTest.fixture().resolve("cases.safetensors"));
+        TensorScope s = new TensorScope()) {
+      Map<String, Tensor> c = f.tensors();
+      c.values().forEach(s::track);
+      Tensor x0 = c.get("x0"), x1 = c.get("x1");
+      float[] a, b, other;
+      try (io.d2g.Generator g = io.d2g.Generator.cpu(11)) {
+        a = s.track(lpips.distance(x0, x1, "bg", g)).toFloatArray();
+      }
+      try (io.d2g.Generator g = io.d2g.Generator.cpu(11)) {
+        b = s.track(lpips.distance(x0, x1, "bg", g)).toFloatArray();
+        other = s.track(lpips.distance(x0, x1, "bg", g)).toFloatArray();
+      }
+      assertArrayEquals(a, b, "the same seed, the same draw");
+      assertFalse(java.util.Arrays.equals(a, other), "the next call draws anew");
+      float[] plain = s.track(lpips.distance(x0, x1)).toFloatArray();
+      assertFalse(java.util.Arrays.equals(a, plain), "augmented differs from plain");
+      try (io.d2g.Generator g = io.d2g.Generator.cpu(3)) {
+        for (float v : s.track(lpips.distance(x0, x0, "bgco", g)).toFloatArray()) assertEquals(0f, v, 1e-7f, "to itself");
+      }
+      Tensor x = s.track(x0.detach()).requiresGrad(true);
+      try (var rec = Autograd.record(); io.d2g.Generator g = io.d2g.Generator.cpu(5)) {
+        s.track(s.track(lpips.distance(x, x1, "bgc", g)).sum()).backward();
+      }
+      double total = 0;
+      for (float v : s.track(x.grad().orElseThrow()).toFloatArray()) total += Math.abs(v);
+      assertTrue(total > 0, "gradients reach the first input through the augmentation");
+      var e = assertThrows(InvalidArgumentException.class, () -> lpips.distance(x0, x1, "bgx", null));
+      assertTrue(e.getMessage().contains("unknown preset"), e.getMessage());
+    }
+  }
 }
