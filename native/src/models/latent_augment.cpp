@@ -36,13 +36,16 @@ at::Tensor upfirdn(at::Tensor x, int up, int down, int px0, int px1, int py0, in
   }
   x = at::constant_pad_nd(x, {std::max(px0, 0), std::max(px1, 0), std::max(py0, 0), std::max(py1, 0)}, 0);
   x = x.slice(2, std::max(-py0, 0), x.size(2) - std::max(-py1, 0)).slice(3, std::max(-px0, 0), x.size(3) - std::max(-px1, 0));
-  double sum = 0;
-  for (double v : kSym6) sum += v;
+  static const std::vector<double> unit = [] {  // the filter normalised to sum 1, once
+    double sum = 0;
+    for (double v : kSym6) sum += v;
+    std::vector<double> u(kTaps);
+    for (int i = 0; i < kTaps; i++) u[i] = kSym6[i] / sum;
+    return u;
+  }();
   std::vector<float> taps(kTaps);
-  for (int i = 0; i < kTaps; i++) {
-    const double v = kSym6[correlate ? i : kTaps - 1 - i] / sum * std::sqrt(gain);  // gain split over the two axes
-    taps[i] = static_cast<float>(v);
-  }
+  for (int i = 0; i < kTaps; i++)  // the gain split over the two axes
+    taps[i] = static_cast<float>(unit[correlate ? i : kTaps - 1 - i] * std::sqrt(gain));
   at::Tensor f = at::tensor(taps, x.options().dtype(at::kFloat)).to(x.scalar_type());
   at::Tensor fx = f.view({1, 1, 1, kTaps}).repeat({c, 1, 1, 1}), fy = f.view({1, 1, kTaps, 1}).repeat({c, 1, 1, 1});
   const std::vector<int64_t> one{1, 1}, none{0, 0};

@@ -21,6 +21,9 @@ LatentLpipsOptions::LatentLpipsOptions(const Config& c) {
 }
 
 namespace {
+// Where the five slices end in torchvision's 44 layers (the taps).
+constexpr int kSliceEnd[5] = {7, 14, 24, 34, 44};
+
 // A named holder, so that state names read net.slice1.0.weight and lin0.model.1.weight.
 struct Holder : torch::nn::Module {};
 }  // namespace
@@ -28,14 +31,13 @@ struct Holder : torch::nn::Module {};
 LatentLpipsImpl::LatentLpipsImpl(const LatentLpipsOptions& o) : options(o) {
   // torchvision's vgg16_bn configuration "D": convs per stage 2, 2, 3, 3, 3, a max-pool after each.
   const int convs[5] = {2, 2, 3, 3, 3};
-  const int slice_end[5] = {7, 14, 24, 34, 44};
   auto net = register_module("net", std::make_shared<Holder>());
   std::vector<std::shared_ptr<Holder>> slice;
   for (int s = 0; s < 5; s++) slice.push_back(net->register_module("slice" + std::to_string(s + 1), std::make_shared<Holder>()));
   int index = 0, s = 0;
   int64_t in = o.latent_channels;
   auto holder = [&]() -> Holder& {
-    while (index >= slice_end[s]) s++;
+    while (index >= kSliceEnd[s]) s++;
     return *slice[s];
   };
   for (int stage = 0; stage < 5; stage++) {
@@ -77,7 +79,6 @@ std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
   const auto& p0 = lins[0]->weight;
   at::Tensor h = latents.to(p0.device(), p0.scalar_type());
   std::vector<at::Tensor> taps;
-  const int slice_end[5] = {7, 14, 24, 34, 44};
   int s = 0;
   for (size_t i = 0; i < layers.size(); i++) {
     Layer& l = layers[i];
@@ -91,7 +92,7 @@ std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
       case Layer::POOL: h = at::max_pool2d(h, {2, 2}, {2, 2}); break;
       case Layer::SKIP: break;
     }
-    if (static_cast<int>(i) + 1 == slice_end[s]) {
+    if (static_cast<int>(i) + 1 == kSliceEnd[s]) {
       taps.push_back(h);
       s++;
     }
@@ -99,49 +100,43 @@ std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
   return taps;
 }
 
-at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1) {
+void LatentLpipsImpl::check_pair(const at::Tensor& x0, const at::Tensor& x1) const {
   check(x0, "x0");
   check(x1, "x1");
   if (!x0.sizes().equals(x1.sizes()))
     fail(D2G_INVALID_ARGUMENT, "latent_lpips: x0 ", x0.sizes(), " and x1 ", x1.sizes(), " differ in shape");
-  const int64_t b = x0.size(0);
-  const auto& p0 = lins[0]->weight;
-  at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
+}
+
+at::Tensor LatentLpipsImpl::perceptual(const at::Tensor& a, const at::Tensor& c) {
+  const int64_t b = a.size(0);
   // One trunk pass over both (BatchNorm uses running statistics, so the halves do not mix).
   std::vector<at::Tensor> taps = features(at::cat({a, c}, 0));
+  auto unit = [](const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); };
   at::Tensor total;
   for (size_t k = 0; k < taps.size(); k++) {
     auto halves = taps[k].split(b, 0);
-    auto unit = [](const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); };
-    at::Tensor d = (unit(halves[0]) - unit(halves[1])).pow(2);
-    at::Tensor r = lins[k]->forward(d).mean({1, 2, 3});
+    at::Tensor r = lins[k]->forward((unit(halves[0]) - unit(halves[1])).pow(2)).mean({1, 2, 3});
     total = total.defined() ? total + r : r;
   }
-  if (options.add_l1) total = total + (a - c).abs().mean({1, 2, 3});
   return total;
+}
+
+at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1) {
+  check_pair(x0, x1);
+  const auto& p0 = lins[0]->weight;
+  at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
+  at::Tensor d = perceptual(a, c);
+  return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
 }
 
 at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Tensor& x1, const std::string& preset,
                                               c10::optional<at::Generator> gen) {
-  check(x0, "x0");
-  check(x1, "x1");
-  if (!x0.sizes().equals(x1.sizes()))
-    fail(D2G_INVALID_ARGUMENT, "latent_lpips: x0 ", x0.sizes(), " and x1 ", x1.sizes(), " differ in shape");
+  check_pair(x0, x1);
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
-  AugmentParams params = draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen);
-  auto [ta, tc] = augment_pair(a, c, params);
-  const bool l1 = options.add_l1;
-  options.add_l1 = false;
-  at::Tensor d;
-  try {
-    d = distance(ta, tc);
-  } catch (...) {
-    options.add_l1 = l1;
-    throw;
-  }
-  options.add_l1 = l1;
-  return l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
+  auto [ta, tc] = augment_pair(a, c, draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen));
+  at::Tensor d = perceptual(ta, tc);
+  return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;  // L1 on the un-augmented latents
 }
 
 static RegisterKind reg_latent_lpips("latent_lpips", [](const Config& c) {

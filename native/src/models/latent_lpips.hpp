@@ -63,6 +63,9 @@ struct LatentLpipsImpl : torch::nn::Module {
 
  private:
   void check(const at::Tensor& x, const char* what) const;
+  void check_pair(const at::Tensor& x0, const at::Tensor& x1) const;
+  // The taps' weighted distances summed, [B], for inputs already on the module's device and dtype.
+  at::Tensor perceptual(const at::Tensor& a, const at::Tensor& c);
 };
 TORCH_MODULE(LatentLpips);
 
