@@ -635,6 +635,107 @@ static void test_lincomb_narrow_lpips(void) {
   d2g_tensor_free(ta);
 }
 
+/* An optimizer (sgd) over all of a module's parameters. */
+static d2g_optimizer* sgd_over(d2g_module* m) {
+  int64_t n = 0;
+  ok(d2g_module_parameter_count(m, &n), "parameter count");
+  d2g_tensor* params[16] = {NULL};
+  int group[16] = {0};
+  for (int64_t i = 0; i < n && i < 16; i++) ok(d2g_module_state_entry(m, i, NULL, 0, &params[i]), "parameter");
+  double lr[1] = {0.1}, wd[1] = {0};
+  d2g_optimizer* opt = NULL;
+  ok(d2g_optimizer_create("sgd", "", (const d2g_tensor* const*)params, group, n, lr, wd, 1, &opt), "sgd over a module");
+  for (int64_t i = 0; i < n && i < 16; i++) d2g_tensor_free(params[i]);
+  return opt;
+}
+
+/* LatentLPIPS's own training steps: the trunk's classifier and the lin heads' 2AFC calibration. */
+static void test_lpips_steps(void) {
+  d2g_module *lp = NULL, *head = NULL, *bad_head = NULL, *rank = NULL;
+  ok(d2g_module_create("latent_lpips", "widths=8,8,8,8,8", &lp), "tiny latent_lpips");
+  ok(d2g_module_create("linear", "in_features=8\nout_features=5", &head), "head for classes 3,2");
+  ok(d2g_module_create("linear", "in_features=8\nout_features=4", &bad_head), "a head of the wrong size");
+  ok(d2g_module_create("lpips_rank", "mid=4", &rank), "lpips_rank");
+  fails(d2g_module_create("lpips_rank", "mid=0", &bad_head), D2G_INVALID_ARGUMENT, "mid", "a rank of no width");
+  d2g_optimizer* head_opt = sgd_over(head);
+  d2g_train_step* step = NULL;
+  fails(d2g_train_step_create("lpips_classify", "classes=3,2\npreset=zz", lp, head_opt, NULL, NULL, NULL, &step),
+        D2G_INVALID_ARGUMENT, "preset", "an unknown preset");
+  fails(d2g_train_step_create("lpips_classify", "classes=1", lp, head_opt, NULL, NULL, NULL, &step), D2G_INVALID_ARGUMENT,
+        "2 to", "one class");
+  fails(d2g_train_step_create("lpips_classify", "classes=3,2", head, head_opt, NULL, NULL, NULL, &step),
+        D2G_INVALID_ARGUMENT, "latent_lpips", "a linear as the trunk");
+  ok(d2g_train_step_create("lpips_classify", "classes=3,2", lp, head_opt, NULL, NULL, NULL, &step), "classify step");
+  int64_t zshape[4] = {4, 4, 8, 8}, lshape[2] = {4, 2}, one = 1;
+  int64_t labels[8] = {0, 1, 2, 0, 1, -1, 2, 1}, bad_labels[8] = {0, 1, 3, 0, 1, 0, 2, 1}, seed[1] = {5};
+  d2g_tensor *z = NULL, *lab = NULL, *badlab = NULL, *sd = NULL;
+  ok(d2g_tensor_randn(zshape, 4, D2G_F32, D2G_CPU, 0, NULL, &z), "latents");
+  ok(d2g_tensor_from_blob(labels, sizeof labels, lshape, 2, D2G_I64, NULL, NULL, &lab), "labels");
+  ok(d2g_tensor_from_blob(bad_labels, sizeof bad_labels, lshape, 2, D2G_I64, NULL, NULL, &badlab), "bad labels");
+  ok(d2g_tensor_from_blob(seed, sizeof seed, &one, 1, D2G_I64, NULL, NULL, &sd), "seed");
+  const d2g_tensor* in[3] = {z, lab, sd};
+  double m[4] = {0};
+  fails(d2g_train_step_run_inputs(step, in, 3, m, 4), D2G_INVALID_ARGUMENT, "no head", "a classifier without its head");
+  fails(d2g_train_step_set_module(step, "head", bad_head), D2G_INVALID_ARGUMENT, "to 5 classes", "a head of 4 classes");
+  fails(d2g_train_step_set_module(step, "rank", rank), D2G_INVALID_ARGUMENT, "takes a head", "a rank as the head");
+  ok(d2g_train_step_set_module(step, "head", head), "the head");
+  ok(d2g_train_step_run_inputs(step, in, 3, m, 4), "classify");
+  CHECK(m[0] > 0 && m[0] < 20 && m[2] >= 0 && m[2] <= 1 && m[3] == 1, "classify loss %g accuracy %g stepped %g", m[0],
+        m[2], m[3]);
+  const d2g_tensor* bad_in[3] = {z, badlab, sd};
+  fails(d2g_train_step_run_inputs(step, bad_in, 3, m, 4), D2G_INVALID_ARGUMENT, "0 to 2", "a label past its class count");
+  fails(d2g_train_step_run_inputs(step, in, 2, m, 4), D2G_INVALID_ARGUMENT, "seed", "no seed");
+  d2g_train_step_free(step);
+  d2g_optimizer_free(head_opt);
+
+  d2g_optimizer* rank_opt = sgd_over(rank);
+  ok(d2g_train_step_create("lpips_2afc", "", lp, rank_opt, NULL, NULL, NULL, &step), "2afc step");
+  float judge[4] = {0, 1, 0.5f, 1}, bad_judge[4] = {0, 1.5f, 0, 1};
+  int64_t four = 4;
+  d2g_tensor *z1 = NULL, *z2 = NULL, *j = NULL, *badj = NULL;
+  ok(d2g_tensor_randn(zshape, 4, D2G_F32, D2G_CPU, 0, NULL, &z1), "p0");
+  ok(d2g_tensor_randn(zshape, 4, D2G_F32, D2G_CPU, 0, NULL, &z2), "p1");
+  ok(d2g_tensor_from_blob(judge, sizeof judge, &four, 1, D2G_F32, NULL, NULL, &j), "judgements");
+  ok(d2g_tensor_from_blob(bad_judge, sizeof bad_judge, &four, 1, D2G_F32, NULL, NULL, &badj), "bad judgements");
+  const d2g_tensor* tri[4] = {z, z1, z2, j};
+  fails(d2g_train_step_run_inputs(step, tri, 4, m, 4), D2G_INVALID_ARGUMENT, "nothing to train",
+        "calibration of frozen heads");
+  ok(d2g_module_set_requires_grad(lp, 1), "trainable lin heads");
+  ok(d2g_train_step_run_inputs(step, tri, 4, m, 4), "calibrate, direct logit");
+  CHECK(m[0] > 0 && m[2] >= 0 && m[2] <= 1 && m[3] == 1, "2afc loss %g score %g stepped %g", m[0], m[2], m[3]);
+  fails(d2g_train_step_set_module(step, "head", head), D2G_INVALID_ARGUMENT, "takes a rank", "a head as the rank");
+  ok(d2g_train_step_set_module(step, "rank", rank), "the rank");
+  ok(d2g_train_step_run_inputs(step, tri, 4, m, 4), "calibrate, ranking head");
+  CHECK(m[0] > 0 && m[2] >= 0 && m[2] <= 1 && m[3] == 1, "2afc loss %g score %g stepped %g", m[0], m[2], m[3]);
+  /* The lin heads are non-negative after a calibration step (their default initialisation is not). */
+  int64_t entries = 0;
+  ok(d2g_module_state_size(lp, &entries), "state size");
+  float minimum = 1;
+  for (int64_t i = 0; i < entries; i++) {
+    char name[64];
+    d2g_tensor* t = NULL;
+    ok(d2g_module_state_entry(lp, i, name, sizeof name, &t), "entry");
+    if (strncmp(name, "lin", 3) == 0) {
+      float w[8];
+      ok(d2g_tensor_copy_to_host(t, w, sizeof w), "lin weights");
+      for (int k = 0; k < 8; k++) minimum = w[k] < minimum ? w[k] : minimum;
+    }
+    d2g_tensor_free(t);
+  }
+  CHECK(minimum >= 0, "lin weights clamped at 0, smallest %g", minimum);
+  const d2g_tensor* bad_tri[4] = {z, z1, z2, badj};
+  fails(d2g_train_step_run_inputs(step, bad_tri, 4, m, 4), D2G_INVALID_ARGUMENT, "[0, 1]", "a judgement of 1.5");
+  const d2g_tensor* short_tri[4] = {z, z1, lab, j};
+  fails(d2g_train_step_run_inputs(step, short_tri, 4, m, 4), D2G_INVALID_ARGUMENT, "p1", "labels as p1");
+  d2g_train_step_free(step);
+  d2g_optimizer_free(rank_opt);
+  for (d2g_tensor** t = (d2g_tensor*[]){z, lab, badlab, sd, z1, z2, j, badj, NULL}; *t; t++) d2g_tensor_free(*t);
+  d2g_module_free(rank);
+  d2g_module_free(bad_head);
+  d2g_module_free(head);
+  d2g_module_free(lp);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -688,6 +789,7 @@ int main(void) {
   test_data_parallel();
   test_judge();
   test_lincomb_narrow_lpips();
+  test_lpips_steps();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};

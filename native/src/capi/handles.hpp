@@ -12,6 +12,7 @@
 #include "../dist/process_group.hpp"
 #include "../train/autoencoder_step.hpp"
 #include "../train/contrastive_step.hpp"
+#include "../train/lpips_steps.hpp"
 #include "../train/denoise_step.hpp"
 #include "../train/ema.hpp"
 #include "../train/optimizer.hpp"

@@ -214,8 +214,16 @@ d2g_status* d2g_train_step_create(const char* kind, const char* config, d2g_modu
       if (ema != nullptr || alphas_cumprod != nullptr)
         fail(D2G_INVALID_ARGUMENT, "the autoencoder step takes no EMA and no alphas_cumprod (pass NULL)");
       step = std::make_unique<d2g::train::AutoencoderStep>(cfg, model->net, opt->opt, data_parallel);
+    } else if (k == "lpips_classify" || k == "lpips_2afc") {
+      if (ema != nullptr || alphas_cumprod != nullptr)
+        fail(D2G_INVALID_ARGUMENT, "the ", k, " step takes no EMA and no alphas_cumprod (pass NULL)");
+      if (k == "lpips_classify")
+        step = std::make_unique<d2g::train::LpipsClassifyStep>(cfg, model->net, opt->opt, data_parallel);
+      else
+        step = std::make_unique<d2g::train::Lpips2afcStep>(cfg, model->net, opt->opt, data_parallel);
     } else {
-      fail(D2G_INVALID_ARGUMENT, "unknown training step '", k, "' (known: denoise, contrastive, autoencoder)");
+      fail(D2G_INVALID_ARGUMENT, "unknown training step '", k,
+           "' (known: denoise, contrastive, autoencoder, lpips_classify, lpips_2afc)");
     }
     *out = new d2g_train_step{std::move(step)};
   })

@@ -63,6 +63,7 @@ LatentLpipsImpl::LatentLpipsImpl(const LatentLpipsOptions& o) : options(o) {
     lins.push_back(model->register_module("1", Conv2d(torch::nn::Conv2dOptions(o.widths[k], 1, 1).bias(false))));
   }
   for (auto& p : parameters()) p.set_requires_grad(false);
+  eval();  // as the official module runs; only the trunk's classifier training switches to train()
 }
 
 void LatentLpipsImpl::check(const at::Tensor& x, const char* what) const {
@@ -77,16 +78,20 @@ void LatentLpipsImpl::check(const at::Tensor& x, const char* what) const {
 std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
   check(latents, "latents");
   const auto& p0 = lins[0]->weight;
-  at::Tensor h = latents.to(p0.device(), p0.scalar_type());
+  return run_trunk(latents.to(p0.device(), p0.scalar_type()), is_training());
+}
+
+std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool batch_statistics) {
+  at::Tensor h = x;
   std::vector<at::Tensor> taps;
   int s = 0;
   for (size_t i = 0; i < layers.size(); i++) {
     Layer& l = layers[i];
     switch (l.kind) {
       case Layer::CONV: h = l.conv->forward(h); break;
-      case Layer::NORM:  // running statistics always, as the official module in eval mode
+      case Layer::NORM:  // batch statistics (updating the running ones) only when training the trunk
         h = at::batch_norm(h, l.norm->weight, l.norm->bias, l.norm->running_mean, l.norm->running_var,
-                           /*training=*/false, 0.1, l.norm->options.eps(), at::globalContext().userEnabledCuDNN());
+                           batch_statistics, 0.1, l.norm->options.eps(), at::globalContext().userEnabledCuDNN());
         break;
       case Layer::RELU: h = at::relu(h); break;
       case Layer::POOL: h = at::max_pool2d(h, {2, 2}, {2, 2}); break;
@@ -107,15 +112,24 @@ void LatentLpipsImpl::check_pair(const at::Tensor& x0, const at::Tensor& x1) con
     fail(D2G_INVALID_ARGUMENT, "latent_lpips: x0 ", x0.sizes(), " and x1 ", x1.sizes(), " differ in shape");
 }
 
-at::Tensor LatentLpipsImpl::perceptual(const at::Tensor& a, const at::Tensor& c) {
+std::vector<at::Tensor> LatentLpipsImpl::tap_differences(const at::Tensor& a, const at::Tensor& c) {
   const int64_t b = a.size(0);
-  // One trunk pass over both (BatchNorm uses running statistics, so the halves do not mix).
-  std::vector<at::Tensor> taps = features(at::cat({a, c}, 0));
+  // One trunk pass over both, with running statistics, so that the halves do not mix.
+  std::vector<at::Tensor> taps = run_trunk(at::cat({a, c}, 0), false);
   auto unit = [](const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); };
+  std::vector<at::Tensor> out;
+  for (auto& t : taps) {
+    auto halves = t.split(b, 0);
+    out.push_back((unit(halves[0]) - unit(halves[1])).pow(2));
+  }
+  return out;
+}
+
+at::Tensor LatentLpipsImpl::weigh(const std::vector<at::Tensor>& differences) {
+  if (differences.size() != lins.size()) fail(D2G_INVALID_ARGUMENT, "latent_lpips: 5 tap differences expected");
   at::Tensor total;
-  for (size_t k = 0; k < taps.size(); k++) {
-    auto halves = taps[k].split(b, 0);
-    at::Tensor r = lins[k]->forward((unit(halves[0]) - unit(halves[1])).pow(2)).mean({1, 2, 3});
+  for (size_t k = 0; k < differences.size(); k++) {
+    at::Tensor r = lins[k]->forward(differences[k]).mean({1, 2, 3});
     total = total.defined() ? total + r : r;
   }
   return total;
@@ -125,7 +139,7 @@ at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1)
   check_pair(x0, x1);
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
-  at::Tensor d = perceptual(a, c);
+  at::Tensor d = weigh(tap_differences(a, c));
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
 }
 
@@ -135,9 +149,30 @@ at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Te
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
   auto [ta, tc] = augment_pair(a, c, draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen));
-  at::Tensor d = perceptual(ta, tc);
+  at::Tensor d = weigh(tap_differences(ta, tc));
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;  // L1 on the un-augmented latents
 }
+
+LpipsRankImpl::LpipsRankImpl(int64_t mid) {
+  if (mid < 1 || mid > 4096) fail(D2G_INVALID_ARGUMENT, "lpips_rank: mid must be 1 to 4096, not ", mid);
+  auto conv = [](int64_t i, int64_t o) { return torch::nn::Conv2d(torch::nn::Conv2dOptions(i, o, 1)); };
+  auto leaky = [] { return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)); };
+  model = register_module("model", torch::nn::Sequential(conv(5, mid), leaky(), conv(mid, mid), leaky(), conv(mid, 1)));
+}
+
+at::Tensor LpipsRankImpl::forward(const at::Tensor& d0_in, const at::Tensor& d1_in) {
+  if (!d0_in.defined() || !d1_in.defined() || d0_in.dim() != 1 || !d0_in.sizes().equals(d1_in.sizes()))
+    fail(D2G_INVALID_ARGUMENT, "lpips_rank: d0 and d1 must be [B] of one size");
+  const at::Tensor w = model->parameters().at(0);
+  at::Tensor d0 = d0_in.to(w.device(), w.scalar_type()), d1 = d1_in.to(w.device(), w.scalar_type());
+  const double eps = 0.1;
+  at::Tensor x = at::stack({d0, d1, d0 - d1, d0 / (d1 + eps), d1 / (d0 + eps)}, 1).view({-1, 5, 1, 1});
+  return model->forward(x).view({-1});
+}
+
+static RegisterKind reg_lpips_rank("lpips_rank", [](const Config& c) {
+  return std::static_pointer_cast<torch::nn::Module>(std::make_shared<LpipsRankImpl>(c.integer("mid", 32)));
+});
 
 static RegisterKind reg_latent_lpips("latent_lpips", [](const Config& c) {
   return std::static_pointer_cast<torch::nn::Module>(std::make_shared<LatentLpipsImpl>(LatentLpipsOptions(c)));

@@ -6,7 +6,9 @@
 //          max-pools between the stages) with the first conv taking latent_channels, the first three
 //          max-pools removed (the latent is already downscaled) and the last two kept; five taps, at
 //          the ends of features[0:7], [7:14], [14:24], [24:34] (after a max-pool), [34:44] (after one).
-//          BatchNorm always uses its running statistics (the official module runs in eval mode).
+//          BatchNorm uses its running statistics (the official module runs in eval mode) unless the
+//          module is in training mode (is_training(), set by the trunk's classifier training only;
+//          modules of this kind are created in eval mode); distances always use running statistics.
 //   distance(x0, x1) = sum over taps k of mean over positions of lin_k((n(f_k(x0)) - n(f_k(x1)))^2),
 //          n(f) = f / sqrt(sum over channels f^2 + 1e-8), lin_k a 1x1 conv to one channel without bias;
 //          plus mean |x0 - x1| when add_l1 (the official default adds it; ours is off unless asked).
@@ -16,7 +18,13 @@
 // I the torchvision index), lin{0..4}.model.1.weight (index 1: the official heads have a Dropout at 0).
 // Config keys: latent_channels (4), widths (64,128,256,512,512: the five stages' widths; smaller for a
 // small latent space), add_l1 (false). Kind "latent_lpips" in the module registry. Its parameters do
-// not require grad: the distance is a loss for other networks, never trained by accident.
+// not require grad: the distance is a loss for other networks, never trained by accident (the tools
+// that train its trunk and calibrate its heads, train/lpips_steps.hpp, switch that on for what they train).
+//
+// Kind "lpips_rank" (LpipsRank): the official LPIPS calibration's ranking head (Dist2LogitLayer): from
+// two distances d0, d1 [B] it gives the logit that the second is judged the closer, through 1x1 convs
+// 5 -> mid -> mid -> 1 with LeakyReLU(0.2) on (d0, d1, d0 - d1, d0 / (d1 + eps), d1 / (d0 + eps)),
+// eps 0.1. Config keys: mid (32). It is used only while calibrating the lin heads on 2AFC judgements.
 #pragma once
 
 #include <torch/torch.h>
@@ -41,8 +49,14 @@ struct LatentLpipsOptions {
 struct LatentLpipsImpl : torch::nn::Module {
   explicit LatentLpipsImpl(const LatentLpipsOptions& o);
 
-  // The five taps of the trunk for latents [B, latent_channels, H, W] (H, W >= 4, multiples of 4).
+  // The five taps of the trunk for latents [B, latent_channels, H, W] (H, W >= 4, multiples of 4);
+  // BatchNorm with batch statistics in training mode, running statistics otherwise.
   std::vector<at::Tensor> features(const at::Tensor& latents);
+  // Per tap, the squared difference of the channel-normalised taps (n(f_k(x0)) - n(f_k(x1)))^2 for
+  // two batches of latents already on the module's device and dtype (running statistics).
+  std::vector<at::Tensor> tap_differences(const at::Tensor& x0, const at::Tensor& x1);
+  // The lin heads' weighted spatial means of tap_differences, summed over taps: [B].
+  at::Tensor weigh(const std::vector<at::Tensor>& differences);
   // [B] distances between two batches of latents of one shape (one trunk pass over both).
   at::Tensor distance(const at::Tensor& x0, const at::Tensor& x1);
   // E-LatentLPIPS: the distance after one fresh augmentation of the preset (latent_augment.hpp) drawn
@@ -64,9 +78,16 @@ struct LatentLpipsImpl : torch::nn::Module {
  private:
   void check(const at::Tensor& x, const char* what) const;
   void check_pair(const at::Tensor& x0, const at::Tensor& x1) const;
-  // The taps' weighted distances summed, [B], for inputs already on the module's device and dtype.
-  at::Tensor perceptual(const at::Tensor& a, const at::Tensor& c);
+  std::vector<at::Tensor> run_trunk(const at::Tensor& h, bool batch_statistics);
 };
 TORCH_MODULE(LatentLpips);
+
+struct LpipsRankImpl : torch::nn::Module {
+  explicit LpipsRankImpl(int64_t mid = 32);
+  // The logit [B] that d1 is judged closer to the reference than d0 (d0, d1: [B] distances).
+  at::Tensor forward(const at::Tensor& d0, const at::Tensor& d1);
+  torch::nn::Sequential model{nullptr};
+};
+TORCH_MODULE(LpipsRank);
 
 }  // namespace d2g::lpips
