@@ -30,14 +30,14 @@ class ExamplesTest {
   @Test
   void everyExampleHasHelpAndTheListerNamesThemAll() {
     for (Object c : new Object[] {new GpuSmoke(), new SceneComposerBench(), new Sd15Bench(), new TrainAutoencoder(),
-        new TrainDenoiser(), new TrainJudge(), new TrainStepBench(), new TrainTeacher()}) {
+        new TrainDenoiser(), new TrainJudge(), new TrainLpips(), new TrainStepBench(), new TrainTeacher()}) {
       Run r = run(c, "--help");
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().startsWith("Usage: "), r.out());
     }
     Run list = run(new Examples(), "--help");
     for (String name : new String[] {"gpu-smoke", "scene-composer-bench", "sd15-bench", "train-autoencoder", "train-denoiser",
-        "train-judge", "train-step-bench", "train-teacher"})
+        "train-judge", "train-lpips", "train-step-bench", "train-teacher"})
       assertTrue(list.out().contains(name), list.out());
     assertEquals(2, run(new Examples()).code(), "no example named");
     assertEquals(2, run(new Examples(), "no-such-example").code());
@@ -61,6 +61,8 @@ class ExamplesTest {
       {new TrainTeacher(), new String[] {"--vae", ".", "--out", "x", "--prediction", "sample"}},
       {new TrainJudge(), new String[] {}}, {new TrainJudge(), new String[] {"--out", "x", "--batch", "1"}},
       {new TrainJudge(), new String[] {"--out", "x", "--widths", "12"}},
+      {new TrainLpips(), new String[] {"--out", "x"}}, {new TrainLpips(), new String[] {"--vae", "/no/such", "--out", "x"}},
+      {new TrainLpips(), new String[] {"--vae", ".", "--out", "x", "--batch", "1"}},
       {new TrainStepBench(), new String[] {"--steps", "0"}}, {new TrainStepBench(), new String[] {"--reference", "/no/such.json"}},
     };
     for (Object[] c : cases) {

@@ -8,12 +8,14 @@ import io.d2g.data.emoji.EmojiStyle;
 import io.d2g.data.emoji.FakeNpm;
 import io.d2g.eval.SampleSet;
 import io.d2g.examples.TrainAutoencoder;
+import io.d2g.examples.TrainLpips;
 import io.d2g.examples.TrainTeacher;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -57,6 +59,23 @@ class TeacherPipelineTest {
     Path vae = vaeRun.resolve("vae");
     assertTrue(Files.isRegularFile(vae.resolve("config.json")));
     assertTrue(Files.isRegularFile(vaeRun.resolve("autoencoder-validation.json")));
+
+    // LatentLPIPS weights for that latent space: classify, calibrate, validate; a rerun resumes at its end.
+    Path lpipsRun = tmp.resolve("lpips");
+    String[] lpipsArgs = {"--data", data.toString(), "--vae", vae.toString(), "--out", lpipsRun.toString(),
+        "--classify-steps", "3", "--calibrate-steps", "2", "--batch", "4", "--widths", "8,8,8,8,8", "--eval-triplets", "16",
+        "--log-every", "1"};
+    assertEquals(0, run(new TrainLpips(), lpipsArgs));
+    assertEquals(Set.of("F16", "I64"), dtypes(lpipsRun.resolve("lpips/diffusion_pytorch_model.safetensors")),
+        "f16 weights (and BatchNorm's int64 counters, as the official checkpoints have them)");
+    var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lpipsRun.resolve("lpips-validation.json").toFile());
+    for (String d : List.of("pixel_l2", "latent_l2", "latent_lpips_uniform_heads", "latent_lpips", "e_latent_lpips_bg")) {
+      double a = report.path("two_afc").path("agreement").path(d).path("all").asDouble(-1);
+      assertTrue(a >= 0 && a <= 1, d + ": " + a);
+    }
+    assertEquals(5, Files.readAllLines(lpipsRun.resolve("metrics.jsonl")).size());
+    assertEquals(0, run(new TrainLpips(), lpipsArgs));
+    assertEquals(5, Files.readAllLines(lpipsRun.resolve("metrics.jsonl")).size(), "the rerun trained nothing");
 
     Path teacherRun = tmp.resolve("teacher");
     String[] args = {"--data", data.toString(), "--vae", vae.toString(), "--out", teacherRun.toString(), "--steps", "4",
