@@ -16,4 +16,14 @@ mkdir -p .gpu/prompts
 for row in real real-heldout; do
   [ -f "runs/eval/$row/samples.jsonl" ] && cp "runs/eval/$row/samples.jsonl" ".gpu/prompts/$row.jsonl"
 done
+# WITH_DATA=1: the emoji dataset inside .gpu (its shards hard-linked, its text files in one xz tarball,
+# ~2.5 MB less than carrying data/), for calls whose carry has no room for data/ beside .gpu; the device
+# command unpacks it with: mkdir -p data/emoji-64 && mv .gpu/data/* data/emoji-64/ && tar -C data/emoji-64 -xJf .gpu/data-meta.tar.xz
+# Jars that no GPU run loads (SVG, WebP, the FD's linear algebra) are left out then as well.
+rm -rf .gpu/data .gpu/data-meta.tar.xz
+if [ "${WITH_DATA:-0}" = 1 ]; then
+  mkdir -p .gpu/data && ln data/emoji-64/images-*.bin .gpu/data/
+  (cd data/emoji-64 && tar -cJf ../../.gpu/data-meta.tar.xz --exclude='images-*.bin' .)
+  for jar in jsvg imageio-webp ejml-core ejml-ddense; do rm -f .gpu/lib/"$jar"-*.jar; done
+fi
 du -sh .gpu

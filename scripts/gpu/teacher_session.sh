@@ -29,7 +29,7 @@ if [ -z "${D2G_LIB:-}" ]; then
   cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E 'error|undefined' | head -20
   log "built"
 fi
-ex train-check --device "$dev" 2>&1 | tee -a "$out/session.log"  # CPU against GPU, for the record
+[ "${TRAIN_CHECK:-1}" = 1 ] && ex train-check --device "$dev" 2>&1 | tee -a "$out/session.log"  # CPU against GPU
 mkdir -p runs
 # Probes: 60 steps each, thrown away. VAE_DIR (an autoencoder trained before, e.g. carried in .gpu/)
 # skips the autoencoder and gives the teacher all the time.
