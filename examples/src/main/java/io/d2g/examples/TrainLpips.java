@@ -165,7 +165,8 @@ public final class TrainLpips implements Callable<Integer> {
     LpipsClassifyStep.Options classifyOptions;
     try (EmojiDataset ds = EmojiDataset.open(data);
         AutoencoderKL ae = DiffusersFolder.load(vae, AutoencoderKL.FAMILY, DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32))) {
-      int size = ds.manifest().path("size").asInt(64), concepts = ds.manifest().path("concepts").asInt();
+      int size = ds.manifest().path("size").asInt(64);
+      int concepts = ds.records(r -> true).stream().mapToInt(EmojiRecord::concept).max().orElse(1) + 1; // ids have gaps
       try {
         lpipsConfig = new LatentLpipsConfig(ae.config().latentChannels(), widths, false);
         classifyOptions = new LpipsClassifyStep.Options(new int[] {concepts, EmojiStyle.values().length}, preset, false, 1.0);
