@@ -75,4 +75,15 @@ ExecScope::~ExecScope() {
   set_autocast_dtype(device_type_, was_dtype_);
 }
 
+NoAutocast::NoAutocast()
+    : cpu_(autocast_enabled(c10::DeviceType::CPU)), cuda_(autocast_enabled(c10::DeviceType::CUDA)) {
+  set_autocast_enabled(c10::DeviceType::CPU, false);
+  set_autocast_enabled(c10::DeviceType::CUDA, false);
+}
+
+NoAutocast::~NoAutocast() {
+  set_autocast_enabled(c10::DeviceType::CPU, cpu_);
+  set_autocast_enabled(c10::DeviceType::CUDA, cuda_);
+}
+
 }  // namespace d2g

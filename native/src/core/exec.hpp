@@ -28,6 +28,19 @@ class ExecScope {
   at::ScalarType was_dtype_ = at::kFloat;
 };
 
+// Autocast off on the CPU and CUDA for the scope, restored after: for work that must stay in f32
+// inside an autocast region (E-LatentLPIPS's augmentation: its transform matrices and resampling).
+class NoAutocast {
+ public:
+  NoAutocast();
+  ~NoAutocast();
+  NoAutocast(const NoAutocast&) = delete;
+  NoAutocast& operator=(const NoAutocast&) = delete;
+
+ private:
+  bool cpu_, cuda_;
+};
+
 // Checks exec's bits without applying them.
 void check_exec(int exec);
 

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "../core/exec.hpp"
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
 #include "latent_augment.hpp"
@@ -148,8 +149,13 @@ at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Te
   check_pair(x0, x1);
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
-  auto [ta, tc] = augment_pair(a, c, draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen));
-  at::Tensor d = weigh(tap_differences(ta, tc));
+  at::Tensor ta, tc;
+  {
+    NoAutocast f32;  // the draws and the resampling in f32 even under autocast; the trunk then autocasts
+    std::tie(ta, tc) = augment_pair(a.to(at::kFloat), c.to(at::kFloat),
+                                    draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen));
+  }
+  at::Tensor d = weigh(tap_differences(ta.to(a.scalar_type()), tc.to(a.scalar_type())));
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;  // L1 on the un-augmented latents
 }
 

@@ -96,11 +96,13 @@ std::vector<double> LpipsClassifyStep::run(const std::vector<at::Tensor>& in) {
   {
     ExecScope scope(D2G_EXEC_GRAD | (precision_ == "bf16" ? D2G_EXEC_AUTOCAST_BF16 : 0), device.type());
     if (preset_ != "none") {
+      NoAutocast f32;  // the augmentation in f32 (as in the distance), the trunk under the step's precision
+      x = x.to(at::kFloat);
       at::Generator gen = device.is_cuda() ? at::globalContext().defaultGenerator(device).clone()
                                            : at::globalContext().defaultGenerator(at::kCPU).clone();
       gen.set_current_seed(static_cast<uint64_t>(in[2].reshape({}).item<int64_t>()));
       auto p = lpips::draw_params(preset_, b, x.size(1), x.size(2), x.size(3), device, gen);
-      x = lpips::augment_pair(x, x.narrow(0, 0, b), p).first;
+      x = lpips::augment_pair(x, x.narrow(0, 0, b), p).first.to(w.scalar_type());
     }
     lpips_->train(true);
     at::Tensor last = lpips_->features(x).back().to(at::kFloat).mean({2, 3});

@@ -105,4 +105,22 @@ public class LatentLpipsTest {
     assertThrows(InvalidArgumentException.class, () -> new LatentLpipsConfig(4, List.of(8, 8, 8, 8), false));
     assertThrows(InvalidArgumentException.class, () -> new LatentLpipsConfig(0, List.of(8, 8, 8, 8, 8), false));
   }
+
+  @Test
+  void theEnsembleRunsUnderBf16AutocastWithItsAugmentationInF32() {
+    io.d2g.D2g.manualSeed(2);
+    try (LatentLpips lpips = new LatentLpips(new LatentLpipsConfig(4, List.of(8, 8, 16, 16, 16), false));
+        TensorScope s = new TensorScope(); io.d2g.Generator g = io.d2g.Generator.cpu(3)) {
+      Tensor x0 = s.track(Tensor.randn(g, DType.F32, 2, 4, 16, 16)), x1 = s.track(Tensor.randn(g, DType.F32, 2, 4, 16, 16));
+      float[] f32, bf16;
+      try (io.d2g.Generator d = io.d2g.Generator.cpu(7)) {
+        f32 = s.track(lpips.distance(x0, x1, "bgc", d)).toFloatArray();
+      }
+      try (io.d2g.Generator d = io.d2g.Generator.cpu(7); var amp = io.d2g.Autocast.bf16()) {
+        bf16 = s.track(s.track(lpips.distance(x0, x1, "bgc", d)).to(DType.F32)).toFloatArray();
+      }
+      // The same draws (same seed) and f32 resampling: only the trunk's bf16 rounding differs.
+      for (int i = 0; i < 2; i++) assertEquals(f32[i], bf16[i], 0.05 * f32[i], "sample " + i);
+    }
+  }
 }

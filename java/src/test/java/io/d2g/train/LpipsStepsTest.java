@@ -86,6 +86,13 @@ class LpipsStepsTest {
         tooBig[1] = 3;
         assertThrows(InvalidArgumentException.class, () -> step.run(x, s.track(Tensor.of(tooBig, n, 2)), 0));
       }
+      // The augmented variant of the same step runs too.
+      try (Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-3).withWeightDecay(0), params);
+          LpipsClassifyStep step = LpipsClassifyStep.create(lpips, head, opt,
+              new LpipsClassifyStep.Options(new int[] {2, 3}, "bgc", false, 1.0))) {
+        LpipsClassifyStep.Metrics m = step.run(s.track(latents(3, n, labels)), s.track(Tensor.of(labels, n, 2)), 1);
+        assertTrue(m.stepped() && Double.isFinite(m.loss()), "with augmentation: " + m);
+      }
       assertArrayEquals(linsBefore, lins(lpips), "classification does not touch the lin heads");
       assertFalse(java.util.Arrays.equals(meanBefore, entry(lpips, "net.slice1.1.running_mean")),
           "the BatchNorm running statistics follow the training batches");
