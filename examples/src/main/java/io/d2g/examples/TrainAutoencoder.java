@@ -291,9 +291,15 @@ public final class TrainAutoencoder implements Callable<Integer> {
 
   /** n originals in a row above their reconstructions ([n, 3, s, s] in [-1, 1]). */
   static RgbaImage sideBySide(float[] originals, float[] recons, int n, int s) {
-    byte[] rgba = new byte[n * s * 2 * s * 4];
-    for (int row = 0; row < 2; row++) {
-      float[] src = row == 0 ? originals : recons;
+    return rows(List.of(originals, recons), n, s);
+  }
+
+  /** Pictures [n, 3, s, s] in [-1, 1], one batch per row, n per row, as one RGBA image. */
+  static RgbaImage rows(List<float[]> batches, int n, int s) {
+    int r = batches.size();
+    byte[] rgba = new byte[n * s * r * s * 4];
+    for (int row = 0; row < r; row++) {
+      float[] src = batches.get(row);
       for (int i = 0; i < n; i++)
         for (int y = 0; y < s; y++)
           for (int x = 0; x < s; x++) {
@@ -305,7 +311,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
             rgba[o + 3] = (byte) 255;
           }
     }
-    return new RgbaImage(n * s, 2 * s, rgba);
+    return new RgbaImage(n * s, r * s, rgba);
   }
 
   private void require(boolean ok, String message) {

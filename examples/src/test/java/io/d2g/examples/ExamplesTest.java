@@ -30,14 +30,14 @@ class ExamplesTest {
   @Test
   void everyExampleHasHelpAndTheListerNamesThemAll() {
     for (Object c : new Object[] {new GpuSmoke(), new SceneComposerBench(), new Sd15Bench(), new TrainAutoencoder(),
-        new TrainDenoiser(), new TrainJudge(), new TrainLpips(), new TrainStepBench(), new TrainTeacher()}) {
+        new TrainDenoiser(), new TrainJudge(), new TrainLpips(), new LpipsRecon(), new TrainStepBench(), new TrainTeacher()}) {
       Run r = run(c, "--help");
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().startsWith("Usage: "), r.out());
     }
     Run list = run(new Examples(), "--help");
     for (String name : new String[] {"gpu-smoke", "scene-composer-bench", "sd15-bench", "train-autoencoder", "train-denoiser",
-        "train-judge", "train-lpips", "train-step-bench", "train-teacher"})
+        "train-judge", "train-lpips", "lpips-recon", "train-step-bench", "train-teacher"})
       assertTrue(list.out().contains(name), list.out());
     assertEquals(2, run(new Examples()).code(), "no example named");
     assertEquals(2, run(new Examples(), "no-such-example").code());
@@ -63,6 +63,9 @@ class ExamplesTest {
       {new TrainJudge(), new String[] {"--out", "x", "--widths", "12"}},
       {new TrainLpips(), new String[] {"--out", "x"}}, {new TrainLpips(), new String[] {"--vae", "/no/such", "--out", "x"}},
       {new TrainLpips(), new String[] {"--vae", ".", "--out", "x", "--batch", "1"}},
+      {new LpipsRecon(), new String[] {"--out", "x"}},
+      {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--presets", "none,zz"}},
+      {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--every", "0"}},
       {new TrainStepBench(), new String[] {"--steps", "0"}}, {new TrainStepBench(), new String[] {"--reference", "/no/such.json"}},
     };
     for (Object[] c : cases) {

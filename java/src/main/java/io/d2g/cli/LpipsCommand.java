@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
 /** {@code d2g lpips}: the latent perceptual distance of E-LatentLPIPS (see {@link LatentLpips}). */
 @Command(name = "lpips", mixinStandardHelpOptions = true,
     description = {"LatentLPIPS, the perceptual distance on latents that Diffusion2GAN regresses with.",
-        "./d2g lpips train (the example train-lpips) makes weights for an autoencoder's latent space."},
+        "./d2g lpips train (the example train-lpips) makes weights for an autoencoder's latent space; ./d2g lpips recon "
+            + "(the example lpips-recon) runs the reconstruction experiment."},
     subcommands = {LpipsCommand.Distance.class})
 final class LpipsCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -33,7 +34,8 @@ final class LpipsCommand implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing command: say what to do (distance; "
-        + "./d2g lpips train makes weights for a latent space: the example train-lpips)");
+        + "./d2g lpips train makes weights for a latent space, ./d2g lpips recon runs its reconstruction experiment: the "
+        + "examples train-lpips and lpips-recon)");
   }
 
   @Command(name = "distance", mixinStandardHelpOptions = true,

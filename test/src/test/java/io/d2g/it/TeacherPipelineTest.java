@@ -7,6 +7,7 @@ import io.d2g.data.emoji.EmojiDatasetBuilder;
 import io.d2g.data.emoji.EmojiStyle;
 import io.d2g.data.emoji.FakeNpm;
 import io.d2g.eval.SampleSet;
+import io.d2g.examples.LpipsRecon;
 import io.d2g.examples.TrainAutoencoder;
 import io.d2g.examples.TrainLpips;
 import io.d2g.examples.TrainTeacher;
@@ -76,6 +77,16 @@ class TeacherPipelineTest {
     assertEquals(5, Files.readAllLines(lpipsRun.resolve("metrics.jsonl")).size());
     assertEquals(0, run(new TrainLpips(), lpipsArgs));
     assertEquals(5, Files.readAllLines(lpipsRun.resolve("metrics.jsonl")).size(), "the rerun trained nothing");
+    // Its reconstruction experiment: plain LatentLPIPS and one ensemble preset, a few steps each.
+    Path recon = tmp.resolve("recon");
+    assertEquals(0, run(new LpipsRecon(), "--model", lpipsRun.resolve("lpips").toString(), "--vae", vae.toString(), "--data",
+        data.toString(), "--out", recon.toString(), "--images", "2", "--steps", "4", "--every", "2", "--presets", "none,bg"));
+    var curves = new com.fasterxml.jackson.databind.ObjectMapper().readTree(recon.resolve("recon.json").toFile()).path("runs");
+    for (String p : List.of("none", "bg")) {
+      assertEquals(2, curves.path(p).path("psnr_db").size(), p);
+      assertTrue(Double.isFinite(curves.path(p).path("final_psnr_db").asDouble(Double.NaN)), p);
+    }
+    assertTrue(Files.isRegularFile(recon.resolve("reconstructions.png")));
 
     Path teacherRun = tmp.resolve("teacher");
     String[] args = {"--data", data.toString(), "--vae", vae.toString(), "--out", teacherRun.toString(), "--steps", "4",
