@@ -1,0 +1,183 @@
+package io.d2g.examples;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.d2g.Autocast;
+import io.d2g.Autograd;
+import io.d2g.D2g;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Generator;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.ThreadScope;
+import io.d2g.cli.Commands;
+import io.d2g.io.Outputs;
+import io.d2g.models.LatentAugment;
+import io.d2g.models.LatentLpips;
+import io.d2g.models.LatentLpipsConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * E-LatentLPIPS's speed against the official code's, same GPU, same run: forward + backward with respect
+ * to the first input of SD1.5-sized latents ([B, 4, 64, 64]), LatentLPIPS at SD's widths with random
+ * weights, a fresh augmentation draw of {@code --preset} per iteration, in fp32 and under bf16 autocast —
+ * the official side is {@code scripts/gpu/elatentlpips_reference.py} run just before (its figures, and
+ * the pixel-LPIPS route's, come in with {@code --reference}). Median milliseconds over {@code --iters}
+ * after {@code --warmup}, synchronised each iteration; the extra memory of one iteration at batch 8 (peak
+ * allocated minus what was allocated before it). Writes {@code elatentlpips.json} with the figures as
+ * {@code {ours, official, ratio}} (ratio = our time ÷ the official code's).
+ *
+ * <pre>
+ * python3 scripts/gpu/elatentlpips_reference.py /tmp/elpips-ref.json
+ * ./d2g example elpips-bench --device cuda --reference /tmp/elpips-ref.json --out $OUT
+ * </pre>
+ */
+@Command(name = "elpips-bench", mixinStandardHelpOptions = true,
+    description = "E-LatentLPIPS forward + backward at SD1.5 size against the official code (elatentlpips_reference.py).")
+public final class ElpipsBench implements Callable<Integer> {
+  @Option(names = "--reference", description = "The official code's figures (scripts/gpu/elatentlpips_reference.py), if any.")
+  Path reference;
+
+  @Option(names = "--out", defaultValue = "target/results", description = "Folder for elatentlpips.json (default: ${DEFAULT-VALUE}).")
+  Path out;
+
+  @Option(names = "--device", defaultValue = "cuda", description = "cuda[:N] or cpu (default: ${DEFAULT-VALUE}).")
+  String deviceName;
+
+  @Option(names = "--batches", split = ",", defaultValue = "8,32", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+  List<Integer> batches;
+
+  @Option(names = "--side", defaultValue = "64", description = "Latent side (SD1.5 at 512 px: 64; default: ${DEFAULT-VALUE}).")
+  int side;
+
+  @Option(names = "--preset", defaultValue = "bg", description = "Augmentation preset (default: ${DEFAULT-VALUE}).")
+  String preset;
+
+  @Option(names = "--warmup", defaultValue = "10", description = "Iterations before timing (default: ${DEFAULT-VALUE}).")
+  int warmup;
+
+  @Option(names = "--iters", defaultValue = "50", description = "Timed iterations (default: ${DEFAULT-VALUE}).")
+  int iters;
+
+  @Option(names = "--force", description = "Overwrite an existing elatentlpips.json.")
+  boolean force;
+
+  @Spec CommandSpec spec;
+
+  public static void main(String[] args) {
+    Commands.main(new ElpipsBench(), args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    require(!batches.isEmpty() && batches.stream().allMatch(b -> b >= 1 && b <= 1024), "--batches must be 1 to 1024");
+    require(side >= 4 && side % 4 == 0 && side <= 512, "--side must be a multiple of 4, 4 to 512");
+    require(LatentAugment.PRESETS.contains(preset), "--preset must be one of " + LatentAugment.PRESETS);
+    require(warmup >= 0 && iters >= 1, "--warmup must be >= 0 and --iters >= 1");
+    require(reference == null || Files.isRegularFile(reference), "--reference " + reference + " is not a file");
+    Device device = Device.parse(deviceName);
+    JsonNode ref = reference == null ? null : new ObjectMapper().readTree(reference.toFile());
+    ObjectNode json = new ObjectMapper().createObjectNode();
+    ObjectNode figures = json.putObject("figures"), details = json.putObject("details");
+    D2g.manualSeed(0);
+    double ours8 = Double.NaN, oursMemory8 = Double.NaN;
+    try (LatentLpips lpips = new LatentLpips(LatentLpipsConfig.SD); Generator gen = Generator.create(device, 1)) {
+      lpips.to(device);
+      for (String precision : List.of("f32", "bf16")) {
+        for (int b : batches) {
+          try (TensorScope s = new TensorScope(); Generator g = Generator.create(device, 2)) {
+            Tensor base = s.track(Tensor.randn(g, DType.F32, b, 4, side, side));
+            Tensor x1 = s.track(Tensor.randn(g, DType.F32, b, 4, side, side));
+            Runnable step = () -> {
+              try (TensorScope t = new TensorScope()) {
+                Tensor x0 = t.track(base.detach()).requiresGrad(true);
+                Tensor loss;
+                try (ThreadScope amp = precision.equals("bf16") ? Autocast.bf16() : Autocast.off();
+                    ThreadScope rec = Autograd.record()) {
+                  loss = t.track(t.track(lpips.distance(x0, x1, preset, gen)).mean());
+                }
+                loss.backward();
+              }
+            };
+            double median = time(step, device);
+            String key = "sd15_fwd_bwd_b" + b + (precision.equals("f32") ? "" : "_" + precision) + "_ms";
+            ObjectNode f = figures.putObject(key).put("ours", round(median));
+            double official = ref == null ? Double.NaN : ref.path("fwd_bwd_ms").path(precision).path(String.valueOf(b)).asDouble(Double.NaN);
+            if (!Double.isNaN(official)) f.put("official", round(official)).put("ratio", round(median / official));
+            if (b == 8 && precision.equals("f32")) ours8 = median;
+            if (b == 8 && device.isCuda()) {
+              double gb = extraMemoryGb(step, device);
+              if (precision.equals("f32")) oursMemory8 = gb;
+              ObjectNode m = figures.putObject("extra_memory_b8" + (precision.equals("f32") ? "" : "_" + precision) + "_gb")
+                  .put("ours", round(gb));
+              double o = ref == null ? Double.NaN : ref.path("extra_memory_b8_gb").path(precision).asDouble(Double.NaN);
+              if (!Double.isNaN(o)) m.put("official", round(o));
+            }
+            System.out.printf("%s batch %d: %.2f ms%s%n", precision, b, median,
+                Double.isNaN(official) ? "" : String.format(", official %.2f ms, ratio %.2f", official, median / official));
+          }
+        }
+      }
+    }
+    JsonNode pixel = ref == null ? null : ref.get("pixel_route");
+    if (pixel != null && !Double.isNaN(ours8)) {
+      ObjectNode p = figures.putObject("pixel_lpips_route").put("ours_ratio_time", round(pixel.path("ms").asDouble() / ours8));
+      if (!Double.isNaN(oursMemory8) && oursMemory8 > 0)
+        p.put("ours_ratio_memory", round(pixel.path("extra_memory_gb").asDouble() / oursMemory8));
+      p.put("paper", "9.7x the time and 25x the memory of E-LatentLPIPS (A100, the paper's Table 1)");
+    }
+    details.put("method", "forward + backward with respect to the first input, latents [B, 4, " + side + ", " + side + "], "
+        + "LatentLPIPS at SD widths (64, 128, 256, 512, 512) with random weights, a fresh '" + preset + "' draw per "
+        + "iteration applied alike to both inputs, the L1 term off; median of " + iters + " iterations after " + warmup
+        + ", host clock, synchronised each iteration; extra memory: peak allocated during one iteration minus what was "
+        + "allocated before it. official: scripts/gpu/elatentlpips_reference.py in the same call. pixel_lpips_route: "
+        + "the reference's pixel route time (and extra memory) divided by ours at batch 8, fp32");
+    details.put("machine", D2g.machine()).put("date", java.time.Instant.now().toString());
+    if (ref != null) details.set("official", ref);
+    Path file = Outputs.writeResults(out.resolve("elatentlpips.json"), "d2g ElpipsBench", force, json);
+    System.out.println("wrote " + file);
+    return 0;
+  }
+
+  private double time(Runnable step, Device device) {
+    for (int i = 0; i < warmup; i++) step.run();
+    D2g.synchronize(device);
+    double[] ms = new double[iters];
+    for (int i = 0; i < iters; i++) {
+      long t0 = System.nanoTime();
+      step.run();
+      D2g.synchronize(device);
+      ms[i] = (System.nanoTime() - t0) / 1e6;
+    }
+    Arrays.sort(ms);
+    return iters % 2 == 1 ? ms[iters / 2] : (ms[iters / 2 - 1] + ms[iters / 2]) / 2;
+  }
+
+  private static double extraMemoryGb(Runnable step, Device device) {
+    D2g.synchronize(device);
+    D2g.cudaMemoryPeak(device, true);
+    long base = D2g.cudaMemoryPeak(device, false); // right after a reset the peak is what is allocated now
+    step.run();
+    D2g.synchronize(device);
+    return (D2g.cudaMemoryPeak(device, false) - base) / Math.pow(2, 30);
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 1000) / 1000.0;
+  }
+
+  private void require(boolean ok, String message) {
+    if (!ok) throw new ParameterException(spec.commandLine(), message);
+  }
+}
