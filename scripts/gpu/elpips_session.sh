@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Issue 13's speed figures in one GPU call: the official E-LatentLPIPS code and ours on the same GPU.
+# Here first: bash scripts/gpu/pack.sh; tar -C <elatentlpips checkout> -cJf .ref/elatentlpips-src.tar.xz elatentlpips
+# (diffusers' source is .ref/diffusers-src.tar.xz already, for the pixel route); ../shared/gpu/slim on test/ models/ docs/.
+# On the device machine, with carry [".gpu", ".ref"], from the repo root:
+#   source .gpu/env.sh && bash scripts/gpu/elpips_session.sh
+# Results in $OUT: elatentlpips.json (ours against the official code; ratio = ours / official), the
+# reference's own figures and session.log.
+set -uo pipefail
+out=${OUT:-/tmp/out}; mkdir -p "$out"
+log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:' >> "$out/session.log"
+cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E ' error|undefined' | head -20
+[ -f build-gpu/native/libd2g.so ] || { log "the build failed"; exit 1; }
+log "built"
+src=$(mktemp -d) && tar -C "$src" -xJf .ref/elatentlpips-src.tar.xz && tar -C "$src" -xJf .ref/diffusers-src.tar.xz
+PYTHONPATH="$src" python3 scripts/gpu/elatentlpips_reference.py "$out/elatentlpips-reference.json" \
+  2>&1 | tail -8 | tee -a "$out/session.log"
+log "reference done"
+java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
+  -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
+  --device cuda --reference "$out/elatentlpips-reference.json" --out "$out" 2>&1 | tail -8 | tee -a "$out/session.log"
+log "done"
