@@ -148,6 +148,65 @@ class LatentAugmentTest {
     }
   }
 
+  /**
+   * Our sampler against the official one's recorded draws (stats.safetensors: 1024 draws of each preset
+   * on 8x8 latents): each entry of the sampled transform, the log of its area change and the colour
+   * and cutout draws agree in mean and spread within what 1024 samples allow.
+   */
+  @Test
+  void drawsMatchTheOfficialSamplersRecordedDraws() {
+    Path stats = fixture().resolveSibling("stats.safetensors");
+    try (SafetensorsFile f = Safetensors.open(stats); TensorScope s = new TensorScope();
+        io.d2g.Generator gen = io.d2g.Generator.cpu(21)) {
+      for (String preset : List.of("bg", "b", "bgco")) {
+        LatentAugment.Params ours = LatentAugment.draw(preset, new long[] {1024, 4, 8, 8}, gen);
+        for (Tensor t : new Tensor[] {ours.gInv(), ours.brightness(), ours.contrast(), ours.saturation(), ours.cutoutCenter(),
+            ours.cutoutSize()})
+          if (t != null) s.track(t);
+        float[] official = s.track(f.tensor(preset + ".g_inv")).toFloatArray(), mine = ours.gInv().toFloatArray();
+        for (int e = 0; e < 6; e++) {
+          int entry = e;
+          compare(preset + " g_inv[" + e / 3 + "][" + e % 3 + "]", pick(official, v -> v[entry]), pick(mine, v -> v[entry]));
+        }
+        compare(preset + " log area change", pick(official, v -> Math.log(Math.abs(v[0] * v[4] - v[1] * v[3]))),
+            pick(mine, v -> Math.log(Math.abs(v[0] * v[4] - v[1] * v[3]))));
+        if (preset.equals("bgco")) {
+          compare("brightness", doubles(s.track(f.tensor("bgco.brightness"))), doubles(ours.brightness()));
+          compare("contrast", doubles(s.track(f.tensor("bgco.contrast"))), doubles(ours.contrast()));
+          compare("saturation", doubles(s.track(f.tensor("bgco.saturation"))), doubles(ours.saturation()));
+          compare("cutout centre", doubles(s.track(f.tensor("bgco.cutout_center"))), doubles(ours.cutoutCenter()));
+        }
+      }
+    }
+  }
+
+  private static double[] pick(float[] matrices, java.util.function.ToDoubleFunction<float[]> f) {
+    double[] out = new double[matrices.length / 9];
+    for (int i = 0; i < out.length; i++) out[i] = f.applyAsDouble(java.util.Arrays.copyOfRange(matrices, 9 * i, 9 * i + 9));
+    return out;
+  }
+
+  private static double[] doubles(Tensor t) {
+    float[] v = t.toFloatArray();
+    double[] d = new double[v.length];
+    for (int i = 0; i < v.length; i++) d[i] = v[i];
+    return d;
+  }
+
+  /** Means within 4 standard errors of their difference, spreads within 12 % (1024 samples each). */
+  private static void compare(String what, double[] official, double[] ours) {
+    double[] a = meanSd(official), b = meanSd(ours);
+    double se = Math.sqrt((a[1] * a[1] + b[1] * b[1]) / official.length);
+    assertEquals(a[0], b[0], 4 * se + 1e-6, what + ": mean " + b[0] + " against the official " + a[0]);
+    assertEquals(a[1], b[1], 0.12 * a[1] + 1e-6, what + ": spread " + b[1] + " against the official " + a[1]);
+  }
+
+  private static double[] meanSd(double[] v) {
+    double m = java.util.Arrays.stream(v).average().orElse(Double.NaN), q = 0;
+    for (double x : v) q += (x - m) * (x - m);
+    return new double[] {m, Math.sqrt(q / v.length)};
+  }
+
   @Test
   void theEnsembleDistanceDrawsAnewFromItsGenerator() {
     try (LatentLpips lpips = io.d2g.hub.DiffusersFolder.load(LatentLpipsTest.fixture(), LatentLpips.FAMILY);
