@@ -19,7 +19,6 @@ import io.d2g.models.LatentLpips;
 import io.d2g.models.LatentLpipsConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -110,7 +109,7 @@ public final class ElpipsBench implements Callable<Integer> {
                 loss.backward();
               }
             };
-            double median = time(step, device);
+            double median = Timing.median(Timing.sortedMillis(step, warmup, iters, device));
             String key = "sd15_fwd_bwd_b" + b + (precision.equals("f32") ? "" : "_" + precision) + "_ms";
             ObjectNode f = figures.putObject(key).put("ours", round(median));
             double official = ref == null ? Double.NaN : ref.path("fwd_bwd_ms").path(precision).path(String.valueOf(b)).asDouble(Double.NaN);
@@ -148,20 +147,6 @@ public final class ElpipsBench implements Callable<Integer> {
     Path file = Outputs.writeResults(out.resolve("elatentlpips.json"), "d2g ElpipsBench", force, json);
     System.out.println("wrote " + file);
     return 0;
-  }
-
-  private double time(Runnable step, Device device) {
-    for (int i = 0; i < warmup; i++) step.run();
-    D2g.synchronize(device);
-    double[] ms = new double[iters];
-    for (int i = 0; i < iters; i++) {
-      long t0 = System.nanoTime();
-      step.run();
-      D2g.synchronize(device);
-      ms[i] = (System.nanoTime() - t0) / 1e6;
-    }
-    Arrays.sort(ms);
-    return iters % 2 == 1 ? ms[iters / 2] : (ms[iters / 2 - 1] + ms[iters / 2]) / 2;
   }
 
   private static double extraMemoryGb(Runnable step, Device device) {

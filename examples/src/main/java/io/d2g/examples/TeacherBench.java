@@ -25,7 +25,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -138,16 +137,10 @@ public final class TeacherBench implements Callable<Integer> {
         Tensor ids = s.track(s.track(tok.encodeBatch(prompts)).to(device));
         Tensor t = s.track(s.track(Tensor.of(new SplittableRandom(2).longs(batch, 0, schedule.numTrainTimesteps()).toArray(),
             batch)).to(device));
-        for (int i = 0; i < warmup; i++) step.run(x0, ids, t, noise);
-        double[] ms = new double[steps];
-        for (int i = 0; i < steps; i++) {
-          long t0 = System.nanoTime();
-          step.run(x0, ids, t, noise); // returns with the loss on the host
-          ms[i] = (System.nanoTime() - t0) / 1e6;
-        }
-        Arrays.sort(ms);
-        detail.put("ours_train", Map.of("ms", round(ms[steps / 2]), "min_ms", round(ms[0]), "batch", batch));
-        figures.put("teacher_train_step_ms", compare(ms[steps / 2], ref, "train", "ms", false));
+        // each run returns with the loss on the host
+        double[] ms = Timing.sortedMillis(() -> step.run(x0, ids, t, noise), warmup, steps, device);
+        detail.put("ours_train", Map.of("ms", round(Timing.median(ms)), "min_ms", round(ms[0]), "batch", batch));
+        figures.put("teacher_train_step_ms", compare(Timing.median(ms), ref, "train", "ms", false));
       }
     }
 
@@ -156,16 +149,10 @@ public final class TeacherBench implements Callable<Integer> {
       List<String> prompts = new ArrayList<>();
       for (int i = 0; i < sampleBatch; i++) prompts.add(PROMPTS.get(i % PROMPTS.size()).isEmpty() ? "smiling face, noto style"
           : PROMPTS.get(i % PROMPTS.size()));
-      pipe.generate(prompts, sampleSteps, cfg, 0);
-      double[] sec = new double[sampleRuns];
-      for (int i = 0; i < sampleRuns; i++) {
-        long t0 = System.nanoTime();
-        pipe.generate(prompts, sampleSteps, cfg, 0);
-        sec[i] = (System.nanoTime() - t0) / 1e9;
-      }
-      Arrays.sort(sec);
-      double ips = sampleBatch / sec[sampleRuns / 2];
-      detail.put("ours_sample", Map.of("seconds", round(sec[sampleRuns / 2]), "batch", sampleBatch, "steps", sampleSteps, "cfg", cfg));
+      double seconds = Timing.median(Timing.sortedMillis(() -> pipe.generate(prompts, sampleSteps, cfg, 0), 1, sampleRuns,
+          device)) / 1e3;
+      double ips = sampleBatch / seconds;
+      detail.put("ours_sample", Map.of("seconds", round(seconds), "batch", sampleBatch, "steps", sampleSteps, "cfg", cfg));
       figures.put("teacher_sampling_images_per_s", compare(ips, ref, "sample", "images_per_s", true));
     }
 

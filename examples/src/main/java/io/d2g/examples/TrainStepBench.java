@@ -22,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,15 +128,9 @@ public final class TrainStepBench implements Callable<Integer> {
               Tensor tHost = Tensor.of(new SplittableRandom(2).ints(b, 0, 1000).asLongStream().toArray(), b);
               Tensor t = tHost.to(device)) {
             if (device.isCuda()) D2g.cudaMemoryPeak(device, true);
-            for (int i = 0; i < warmup; i++) step.run(x0, ctx, t, noise);
-            double[] ms = new double[steps];
-            for (int i = 0; i < steps; i++) {
-              long t0 = System.nanoTime();
-              step.run(x0, ctx, t, noise); // returns once the loss is on the host
-              ms[i] = (System.nanoTime() - t0) / 1e6;
-            }
-            Arrays.sort(ms);
-            double median = round(ms[steps / 2]);
+            // each run returns once the loss is on the host
+            double[] ms = Timing.sortedMillis(() -> step.run(x0, ctx, t, noise), warmup, steps, device);
+            double median = round(Timing.median(ms));
             double peak = device.isCuda() ? round(D2g.cudaMemoryPeak(device, false) / Math.pow(2, 30)) : Double.NaN;
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("ms", median);
