@@ -276,6 +276,26 @@ public final class ClipTokenizer {
     return out;
   }
 
+  /** Whether {@link #encode} cuts {@code text} short: it has more ids than {@link #maxLength()} holds. */
+  public boolean truncates(String text) {
+    return tokenIds(text, maxLength - 1).size() > maxLength - 2;
+  }
+
+  /**
+   * Logs a warning for each text that {@link #encode} cuts short (as diffusers' pipelines do), and
+   * returns how many there were.
+   */
+  public int warnTruncated(List<String> texts) {
+    int n = 0;
+    for (String t : texts)
+      if (truncates(t)) {
+        n++;
+        org.slf4j.LoggerFactory.getLogger(ClipTokenizer.class).warn("prompt truncated to {} tokens (CLIP's limit, bos and eos "
+            + "included): \"{}\"", maxLength, t.length() > 80 ? t.substring(0, 77) + "..." : t);
+      }
+    return n;
+  }
+
   /** {@link #encode} padded with the pad token to exactly {@link #maxLength()} ids. */
   public int[] encodePadded(String text) {
     int[] ids = encode(text);

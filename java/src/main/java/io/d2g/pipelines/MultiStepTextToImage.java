@@ -153,6 +153,7 @@ public final class MultiStepTextToImage implements AutoCloseable {
         }
       }
       Tensor x = s.track(Tensor.cat(noise, 0));
+      tokenizer.warnTruncated(prompts);
       Tensor cond = s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(prompts)).to(device))));
       Tensor uncond = guidance == 1.0 ? null
           : s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(Collections.nCopies(b, ""))).to(device))));

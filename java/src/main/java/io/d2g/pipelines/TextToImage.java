@@ -116,6 +116,7 @@ public final class TextToImage implements AutoCloseable {
         }
       }
       Tensor x = s.track(s.track(Tensor.cat(noise, 0)).to(options.dtype()));
+      tokenizer.warnTruncated(prompts);
       Tensor ids = s.track(tokenizer.encodeBatch(prompts));
       return OneStepPipeline.toImages(s.track(pipeline.run(ids, x, t, schedule.alphaBar(t))));
     }

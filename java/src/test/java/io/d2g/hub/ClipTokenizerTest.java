@@ -57,6 +57,17 @@ class ClipTokenizerTest {
   }
 
   @Test
+  void overLongPromptsAreTruncatedAndSaidSo() {
+    String fits = String.join(" ", java.util.Collections.nCopies(75, "cat")); // 75 ids + bos + eos = 77
+    String over = fits + " dog";
+    assertFalse(sd15.truncates(fits));
+    assertTrue(sd15.truncates(over));
+    assertEquals(77, sd15.encode(over).length);
+    assertEquals(49407, sd15.encode(over)[76], "eos kept at the end");
+    assertEquals(1, sd15.warnTruncated(List.of("a photo of a cat", over, "")));
+  }
+
+  @Test
   void specialTokensAndLengthsComeFromTheFolder() {
     assertEquals(49408, sd15.vocabSize());
     assertEquals(77, sd15.maxLength());
