@@ -87,9 +87,10 @@ int main(int argc, char** argv) {
   printf("64 MiB copies, best of 20: memcpy %.2f ms, streaming 1 thread %.2f ms, streaming 2 threads %.2f ms\n", m, s1,
          s2);
   if (argc > 1) {
-    FILE* f = fopen(argv[1], "w");
+    FILE* f = fopen(argv[1], "wx"); /* a new file only: an existing one is never overwritten */
     if (!f) {
       perror(argv[1]);
+      fprintf(stderr, "host_copy_floor: %s could not be created (does it exist already?)\n", argv[1]);
       return 1;
     }
     fprintf(f, "{\"bytes\": %zu, \"memcpy_ms\": %.3f, \"streaming_1_thread_ms\": %.3f, \"streaming_2_threads_ms\": %.3f}\n",

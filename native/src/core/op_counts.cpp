@@ -32,11 +32,13 @@ void write_counts() {
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
-  if (FILE* f = std::fopen(g_path->c_str(), "w")) {
+  // "x": a new file only; what is already there (this program did not make it) is never overwritten
+  if (FILE* f = std::fopen(g_path->c_str(), "wx")) {
     for (const auto& [name, n] : rows) std::fprintf(f, "%lld\t%s\n", n, name.c_str());
     std::fclose(f);
   } else {
-    std::fprintf(stderr, "d2g: D2G_OP_COUNTS: cannot write %s\n", g_path->c_str());
+    std::fprintf(stderr, "d2g: D2G_OP_COUNTS: cannot write %s (it exists already, or the folder is not writable)\n",
+                 g_path->c_str());
   }
 }
 

@@ -192,7 +192,7 @@ public final class ZeroCopyReport {
       if (!program.isBlank()) System.out.println("no host copy floor: " + program + " is not built");
       return null;
     }
-    Path out = Files.createTempFile("host-copy-floor", ".json");
+    Path dir = Files.createTempDirectory("host-copy-floor"), out = dir.resolve("floor.json"); // the program makes it
     try {
       Process p = new ProcessBuilder(program, out.toString()).inheritIO().start();
       if (p.waitFor() != 0) {
@@ -207,6 +207,7 @@ public final class ZeroCopyReport {
       return null;
     } finally {
       Files.deleteIfExists(out);
+      Files.deleteIfExists(dir);
     }
   }
 
