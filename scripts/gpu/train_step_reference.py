@@ -36,6 +36,8 @@ p.add_argument("--layouts", default="nchw,channels_last")
 p.add_argument("--precision", default="bf16", choices=["bf16", "f32"])
 p.add_argument("--op-counts", help="also count ATen operators over one more step into this file ('<count>\\t<name>' "
                "lines, as d2g's D2G_OP_COUNTS writes them)")
+p.add_argument("--trace", help="also record one more step with torch.profiler (CPU and CUDA) into this folder as "
+               "<layout>_b<batch>.json Chrome traces (scripts/gpu/trace_summary.py sums their kernels)")
 args = p.parse_args()
 
 presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
@@ -96,6 +98,13 @@ for layout in args.layouts.split(","):
         results[key] = {"ms": round(statistics.median(ms), 3), "min_ms": round(min(ms), 3),
                         "peak_gb": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None}
         print(key, results[key], flush=True)
+        if args.trace:
+            os.makedirs(args.trace, exist_ok=True)
+            acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
+            with torch.profiler.profile(activities=acts) as prof:
+                step().item()
+                sync()
+            prof.export_chrome_trace(os.path.join(args.trace, f"pytorch_{key}.json"))
         if args.op_counts:
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
                 step().item()

@@ -78,6 +78,10 @@ public final class TrainStepBench implements Callable<Integer> {
   @Option(names = "--precision", defaultValue = "bf16", description = "bf16 (autocast), f16 or f32 (default: ${DEFAULT-VALUE}).")
   String precision;
 
+  @Option(names = "--trace", description = "Also record one more step per batch as a Chrome trace (LibTorch's profiler, "
+      + "CPU and CUDA) into this folder, ours_b<batch>.json; scripts/gpu/trace_summary.py sums the kernels.")
+  Path trace;
+
   @Option(names = "--force", description = "Replace an older results file that does not name its producer.")
   boolean force;
 
@@ -131,6 +135,13 @@ public final class TrainStepBench implements Callable<Integer> {
             // each run returns once the loss is on the host
             double[] ms = Timing.sortedMillis(() -> step.run(x0, ctx, t, noise), warmup, steps, device);
             double median = round(Timing.median(ms));
+            if (trace != null) { // one more step, traced, after the timing (its figures are the untraced ones)
+              java.nio.file.Files.createDirectories(trace);
+              D2g.startTrace();
+              step.run(x0, ctx, t, noise);
+              D2g.synchronize(device);
+              D2g.stopTrace(trace.resolve("ours_b" + b + ".json"));
+            }
             double peak = device.isCuda() ? round(D2g.cudaMemoryPeak(device, false) / Math.pow(2, 30)) : Double.NaN;
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("ms", median);
