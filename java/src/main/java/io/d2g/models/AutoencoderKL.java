@@ -69,10 +69,6 @@ public final class AutoencoderKL extends NativeModule implements DiffusersModel 
     return "AutoencoderKL";
   }
 
-  @Override
-  public String weightsName() {
-    return "diffusion_pytorch_model";
-  }
 
   @Override
   public ObjectNode configJson() {

@@ -62,10 +62,6 @@ public final class ClipTextModel extends NativeModule implements DiffusersModel 
     return config.withProjection() ? "CLIPTextModelWithProjection" : "CLIPTextModel";
   }
 
-  @Override
-  public String weightsName() {
-    return "model";
-  }
 
   @Override
   public ObjectNode configJson() {

@@ -10,8 +10,10 @@ public interface DiffusersModel {
   /** The reference class name, as model_index.json and config.json name it. */
   String className();
 
-  /** The weights file's base name: "diffusion_pytorch_model" (diffusers) or "model" (transformers). */
-  String weightsName();
+  /** The weights file's base name: "model" for transformers' classes, "diffusion_pytorch_model" otherwise. */
+  default String weightsName() {
+    return library().equals("transformers") ? "model" : "diffusion_pytorch_model";
+  }
 
   /** The config.json of this model (without the class and version keys diffusers adds). */
   ObjectNode configJson();

@@ -85,10 +85,6 @@ public final class ImageTextJudge extends NativeModule implements DiffusersModel
     return "ImageTextJudge";
   }
 
-  @Override
-  public String weightsName() {
-    return "diffusion_pytorch_model";
-  }
 
   @Override
   public ObjectNode configJson() {

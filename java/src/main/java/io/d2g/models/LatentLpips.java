@@ -71,10 +71,6 @@ public final class LatentLpips extends NativeModule implements DiffusersModel {
     return "LatentLPIPS";
   }
 
-  @Override
-  public String weightsName() {
-    return "diffusion_pytorch_model";
-  }
 
   @Override
   public ObjectNode configJson() {

@@ -63,10 +63,6 @@ public final class UNet2DConditionModel extends NativeModule implements Diffuser
     return "UNet2DConditionModel";
   }
 
-  @Override
-  public String weightsName() {
-    return "diffusion_pytorch_model";
-  }
 
   @Override
   public ObjectNode configJson() {
