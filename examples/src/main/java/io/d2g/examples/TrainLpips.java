@@ -54,8 +54,8 @@ import picocli.CommandLine.Spec;
  * <ol>
  *   <li><b>The trunk learns to classify</b> ({@link LpipsClassifyStep}): latents of single-emoji scenes
  *       of the training concepts (the autoencoder's posterior mean times its scaling factor, as the
- *       diffusion model sees them), augmented with E-LatentLPIPS's preset, labelled with their concept
- *       and their style.
+ *       diffusion model sees them), augmented with E-LatentLPIPS's preset, labelled with their concept,
+ *       subgroup and group, and their style ({@link Labels}).
  *   <li><b>The lin heads are calibrated</b> ({@link Lpips2afcStep}, the direct logit unless
  *       {@code --rank-head}): from uniform weights, on
  *       two-alternative forced-choice triplets ({@link TwoAfcTriplets}: severities of one distortion,
@@ -141,6 +141,40 @@ public final class TrainLpips implements Callable<Integer> {
     Commands.main(new TrainLpips(), args);
   }
 
+  /**
+   * The classifier's label sets, coarse to fine so that a small trunk has something to learn at every
+   * scale: the emoji's concept (ids have gaps), its subgroup and group (the Unicode emoji ordering's,
+   * e.g. "face-smiling" in "smileys-emotion") and the picture's style.
+   */
+  record Labels(Map<Integer, int[]> byConcept, int concepts, int subgroups, int groups) {
+    static final List<String> NAMES = List.of("concept", "subgroup", "group", "style");
+
+    static Labels of(EmojiDataset ds) {
+      Map<String, Integer> subgroups = new java.util.TreeMap<>(), groups = new java.util.TreeMap<>();
+      Map<Integer, int[]> by = new HashMap<>();
+      int concepts = 0;
+      for (EmojiRecord r : ds.records(x -> true)) {
+        var c = ds.concept(r);
+        by.put(r.concept(), new int[] {r.concept(), subgroups.computeIfAbsent(c.path("subgroup").asText(""), k -> subgroups.size()),
+            groups.computeIfAbsent(c.path("group").asText(""), k -> groups.size())});
+        concepts = Math.max(concepts, r.concept() + 1);
+      }
+      return new Labels(by, concepts, Math.max(2, subgroups.size()), Math.max(2, groups.size()));
+    }
+
+    int[] classes() {
+      return new int[] {concepts, subgroups, groups, EmojiStyle.values().length};
+    }
+
+    /** The four labels of an emoji of a concept in a style. */
+    long[] of(int concept, EmojiStyle style) {
+      int[] c = byConcept.get(concept);
+      return new long[] {c[0], c[1], c[2], style.ordinal()};
+    }
+  }
+
+  private Labels labels;
+
   /** One step's data, made on a background thread: scenes and labels (classifier) or triplets (calibration). */
   record StepData(Tensor images, Tensor labels, TwoAfcTriplets.Batch triplets) implements AutoCloseable {
     @Override
@@ -166,10 +200,10 @@ public final class TrainLpips implements Callable<Integer> {
     try (EmojiDataset ds = EmojiDataset.open(data);
         AutoencoderKL ae = DiffusersFolder.load(vae, AutoencoderKL.FAMILY, DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32))) {
       int size = ds.manifest().path("size").asInt(64);
-      int concepts = ds.records(r -> true).stream().mapToInt(EmojiRecord::concept).max().orElse(1) + 1; // ids have gaps
+      labels = Labels.of(ds);
       try {
         lpipsConfig = new LatentLpipsConfig(ae.config().latentChannels(), widths, false);
-        classifyOptions = new LpipsClassifyStep.Options(new int[] {concepts, EmojiStyle.values().length}, preset, false, 1.0);
+        classifyOptions = new LpipsClassifyStep.Options(labels.classes(), preset, false, 1.0);
       } catch (InvalidArgumentException e) {
         throw new ParameterException(spec.commandLine(), e.getMessage());
       }
@@ -306,21 +340,20 @@ public final class TrainLpips implements Callable<Integer> {
     return 0;
   }
 
-  /** Step s's single-emoji scenes [B, 3, H, W] and labels [B, 2] (concept, style). */
+  /** Step s's single-emoji scenes [B, 3, H, W] and labels [B, 4] (concept, subgroup, group, style). */
   private StepData classifierBatch(SceneComposer single, long s) {
     int size = single.options().size(), px = size * size;
     float[] x = new float[batch * 3 * px];
-    long[] labels = new long[batch * 2];
+    long[] y = new long[batch * 4];
     byte[] rgb = new byte[3 * px];
     for (int i = 0; i < batch; i++) {
       SceneComposer.Plan p = single.plan(seed, s * batch + i);
       single.render(p, rgb, 0);
       for (int q = 0; q < px; q++)
         for (int c = 0; c < 3; c++) x[(i * 3 + c) * px + q] = (rgb[q * 3 + c] & 255) / 127.5f - 1;
-      labels[2 * i] = p.objects().get(0).sprite().concept();
-      labels[2 * i + 1] = p.style().ordinal();
+      System.arraycopy(labels.of(p.objects().get(0).sprite().concept(), p.style()), 0, y, 4 * i, 4);
     }
-    return new StepData(Tensor.of(x, batch, 3, size, size), Tensor.of(labels, batch, 2), null);
+    return new StepData(Tensor.of(x, batch, 3, size, size), Tensor.of(y, batch, 4), null);
   }
 
   /** Latents as the diffusion model sees them: the posterior's mean times the scaling factor. */
@@ -344,15 +377,17 @@ public final class TrainLpips implements Callable<Integer> {
     }
   }
 
-  /** Top-1 concept and style accuracy on 1024 new scenes (another seed), BatchNorm on running statistics. */
+  /** Top-1 accuracy of each label set on 1024 new scenes (another seed), BatchNorm on running statistics. */
   private ObjectNode classifierAccuracy(LatentLpips lpips, Linear head, AutoencoderKL ae, SceneComposer single,
       Device device) {
     lpips.eval();
-    int n = 1024, concepts = 0, styles = 0, classes = Integer.parseInt(head.moduleConfig().get("out_features"));
-    int conceptCount = classes - EmojiStyle.values().length;
+    int n = 1024;
+    int[] classes = labels.classes(), right = new int[classes.length];
+    int outputs = java.util.Arrays.stream(classes).sum();
     TrainLpips other = new TrainLpips();
     other.seed = seed ^ 0x5eedL;
     other.batch = 128;
+    other.labels = labels;
     for (int from = 0; from < n; from += other.batch) {
       try (StepData b = other.classifierBatch(single, from / other.batch); TensorScope s = new TensorScope()) {
         List<Tensor> taps = lpips.features(s.track(encode(ae, b.images(), device)));
@@ -360,15 +395,16 @@ public final class TrainLpips implements Callable<Integer> {
         Tensor pooled = s.track(taps.get(4).mean(false, 2, 3));
         float[] logits = s.track(s.track(head.forward(pooled)).to(Device.CPU)).toFloatArray();
         long[] y = b.labels().toLongArray();
-        for (int i = 0; i < other.batch; i++) {
-          concepts += argmax(logits, i * classes, conceptCount) == y[2 * i] ? 1 : 0;
-          styles += argmax(logits, i * classes + conceptCount, classes - conceptCount) == y[2 * i + 1] ? 1 : 0;
-        }
+        for (int i = 0; i < other.batch; i++)
+          for (int k = 0, at = 0; k < classes.length; at += classes[k], k++)
+            right[k] += argmax(logits, i * outputs + at, classes[k]) == y[classes.length * i + k] ? 1 : 0;
       }
     }
-    return new ObjectMapper().createObjectNode().put("scenes", n).put("concept_top1", concepts / (double) n)
-        .put("style_top1", styles / (double) n).put("note", "single-emoji scenes of the training concepts, not seen in "
-            + "training; the trunk's running statistics, no augmentation");
+    ObjectNode o = new ObjectMapper().createObjectNode().put("scenes", n);
+    for (int k = 0; k < classes.length; k++)
+      o.put(Labels.NAMES.get(k) + "_top1", right[k] / (double) n).put(Labels.NAMES.get(k) + "_classes", classes[k]);
+    return o.put("note", "single-emoji scenes of the training concepts, not seen in training; the trunk's running "
+        + "statistics, no augmentation");
   }
 
   private static int argmax(float[] v, int from, int n) {
@@ -468,7 +504,7 @@ public final class TrainLpips implements Callable<Integer> {
     c.set("lpips", lpips.toJson());
     c.put("vae", vae.toAbsolutePath().normalize().toString()).put("classify_steps", classifySteps)
         .put("calibrate_steps", calibrateSteps).put("batch", batch).put("lr", lr).put("calibrate_lr", calibrateLr)
-        .put("preset", preset).put("rank_head", rankHead).put("seed", seed).put("device", deviceName)
+        .put("preset", preset).put("rank_head", rankHead).put("labels", String.join(",", Labels.NAMES)).put("seed", seed).put("device", deviceName)
         .put("data", data.toAbsolutePath().normalize().toString());
     if (threads != null) c.put("threads", threads);
     return c.toString();
