@@ -34,6 +34,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -91,11 +92,7 @@ public final class LpipsRecon implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "5", description = "Seed of the targets, the start and the draws (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-  String deviceName;
-
-  @Option(names = "--threads", description = "CPU threads for LibTorch (default: one per core).")
-  Integer threads;
+  @Mixin ComputeOptions compute;
 
   @Spec CommandSpec spec;
 
@@ -115,8 +112,7 @@ public final class LpipsRecon implements Callable<Integer> {
       require(p.equals("none") || LatentAugment.PRESETS.contains(p), "--presets: none or one of " + LatentAugment.PRESETS
           + ", not " + p);
     require(Files.isDirectory(model) && Files.isDirectory(vae), "--model and --vae must be folders");
-    Device device = Device.parse(deviceName);
-    if (threads != null) D2g.setCpuThreads(threads);
+    Device device = compute.apply();
     var on = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
     Map<String, Curve> curves = new java.util.LinkedHashMap<>();
     List<float[]> rows = new ArrayList<>();

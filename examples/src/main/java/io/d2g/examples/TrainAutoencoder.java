@@ -39,6 +39,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.LongFunction;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -96,11 +97,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
   @Option(names = "--checkpoint-every", defaultValue = "200", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
   long checkpointEvery;
 
-  @Option(names = "--threads", description = "CPU threads for LibTorch (default: one per core).")
-  Integer threads;
-
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-  String deviceName;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (default: ${DEFAULT-VALUE}).")
   long logEvery;
@@ -120,8 +117,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
     require(lr > 0 && lr < 1, "--lr must be in (0, 1)");
     require(evalScenes >= 8 && evalScenes <= 100_000, "--eval-scenes must be 8 to 100000");
     require(checkpointEvery >= 1 && logEvery >= 1, "--checkpoint-every and --log-every must be at least 1");
-    Device device = Device.parse(deviceName);
-    if (threads != null) D2g.setCpuThreads(threads);
+    Device device = compute.apply();
     require(!widths.isEmpty() && widths.size() <= 6, "--widths must have 1 to 6 values");
     int groups = Math.min(32, widths.get(0));
     for (int w : widths)
@@ -138,8 +134,8 @@ public final class TrainAutoencoder implements Callable<Integer> {
     ObjectNode run = new ObjectMapper().createObjectNode();
     run.set("vae", config.toJson());
     run.put("steps", steps).put("batch", batch).put("lr", lr).put("kl_weight", klWeight).put("seed", seed)
-        .put("device", deviceName).put("data", data.toAbsolutePath().normalize().toString());
-    if (threads != null) run.put("threads", threads);
+        .put("device", compute.device).put("data", data.toAbsolutePath().normalize().toString());
+    if (compute.threads != null) run.put("threads", compute.threads);
     String runConfig = run.toString();
     Checkpoints checkpoints = new Checkpoints(out.resolve("checkpoints"), 2);
 

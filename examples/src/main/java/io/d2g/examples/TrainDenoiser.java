@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -92,11 +93,7 @@ public final class TrainDenoiser implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seed of the data, the noise and the weights (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--threads", description = "CPU threads for LibTorch (default: one per core).")
-  Integer threads;
-
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-  String deviceName;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--log-every", defaultValue = "10", description = "Steps between log lines (default: ${DEFAULT-VALUE}).")
   long logEvery;
@@ -120,8 +117,7 @@ public final class TrainDenoiser implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     validate();
-    Device device = Device.parse(deviceName);
-    if (threads != null) D2g.setCpuThreads(threads);
+    Device device = compute.apply();
     // Under ./d2g launch: this process's place in the group, and its GPU.
     if (device.isCuda() && System.getenv("LOCAL_RANK") != null) device = ProcessGroup.localCudaDevice();
     ProcessGroup group = ProcessGroup.fromEnvironment(device).orElse(null); // null: a single process
@@ -237,9 +233,9 @@ public final class TrainDenoiser implements Callable<Integer> {
   private String configJson() {
     ObjectNode c = new ObjectMapper().createObjectNode();
     c.put("steps", steps).put("batch", batch).put("lr", lr).put("width", width).put("size", size)
-        .put("classes", classes).put("seed", seed).put("device", deviceName).put("native_step", nativeStep)
+        .put("classes", classes).put("seed", seed).put("device", compute.device).put("native_step", nativeStep)
         .put("precision", precision);
-    if (threads != null) c.put("threads", threads);
+    if (compute.threads != null) c.put("threads", compute.threads);
     return c.toString();
   }
 
@@ -253,7 +249,7 @@ public final class TrainDenoiser implements Callable<Integer> {
     require(checkpointEvery >= 1, "--checkpoint-every must be at least 1");
     require(keep >= 1, "--keep must be at least 1");
     require(logEvery >= 1, "--log-every must be at least 1");
-    require(threads == null || (threads >= 1 && threads <= 1024), "--threads must be 1 to 1024");
+    require(compute.threads == null || (compute.threads >= 1 && compute.threads <= 1024), "--threads must be 1 to 1024");
     require(List.of("f32", "bf16", "f16").contains(precision), "--precision must be f32, bf16 or f16");
     require(nativeStep || precision.equals("f32"), "--precision needs --native-step");
   }

@@ -32,6 +32,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -91,11 +92,7 @@ public final class TrainJudge implements Callable<Integer> {
   @Option(names = "--checkpoint-every", defaultValue = "100", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
   long checkpointEvery;
 
-  @Option(names = "--threads", description = "CPU threads for LibTorch (default: one per core).")
-  Integer threads;
-
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-  String deviceName;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--log-every", defaultValue = "20", description = "Steps between log lines (default: ${DEFAULT-VALUE}).")
   long logEvery;
@@ -115,8 +112,7 @@ public final class TrainJudge implements Callable<Integer> {
     require(batch >= 2 && batch <= 8192, "--batch must be 2 to 8192");
     require(lr > 0 && lr < 1, "--lr must be in (0, 1)");
     require(checkpointEvery >= 1 && logEvery >= 1, "--checkpoint-every and --log-every must be at least 1");
-    Device device = Device.parse(deviceName);
-    if (threads != null) D2g.setCpuThreads(threads);
+    Device device = compute.apply();
     ImageTextJudgeConfig judgeConfig;
     try {
       judgeConfig = new ImageTextJudgeConfig(widths, 8, textWidth, 4, 96, embedDim);
@@ -214,9 +210,9 @@ public final class TrainJudge implements Callable<Integer> {
   private String configJson(ImageTextJudgeConfig judge) {
     ObjectNode c = new ObjectMapper().createObjectNode();
     c.set("judge", judge.toJson());
-    c.put("steps", steps).put("batch", batch).put("lr", lr).put("seed", seed).put("device", deviceName)
+    c.put("steps", steps).put("batch", batch).put("lr", lr).put("seed", seed).put("device", compute.device)
         .put("data", data.toAbsolutePath().normalize().toString());
-    if (threads != null) c.put("threads", threads);
+    if (compute.threads != null) c.put("threads", compute.threads);
     return c.toString();
   }
 

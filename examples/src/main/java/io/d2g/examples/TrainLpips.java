@@ -42,6 +42,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.LongFunction;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -123,11 +124,7 @@ public final class TrainLpips implements Callable<Integer> {
   @Option(names = "--checkpoint-every", defaultValue = "200", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
   long checkpointEvery;
 
-  @Option(names = "--threads", description = "CPU threads for LibTorch (default: one per core).")
-  Integer threads;
-
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-  String deviceName;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (default: ${DEFAULT-VALUE}).")
   long logEvery;
@@ -193,8 +190,7 @@ public final class TrainLpips implements Callable<Integer> {
     require(evalTriplets >= 16 && evalTriplets <= 100_000, "--eval-triplets must be 16 to 100000");
     require(checkpointEvery >= 1 && logEvery >= 1, "--checkpoint-every and --log-every must be at least 1");
     require(Files.isDirectory(vae), "--vae " + vae + " is not a folder");
-    Device device = Device.parse(deviceName);
-    if (threads != null) D2g.setCpuThreads(threads);
+    Device device = compute.apply();
     LatentLpipsConfig lpipsConfig;
     LpipsClassifyStep.Options classifyOptions;
     try (EmojiDataset ds = EmojiDataset.open(data);
@@ -504,9 +500,9 @@ public final class TrainLpips implements Callable<Integer> {
     c.set("lpips", lpips.toJson());
     c.put("vae", vae.toAbsolutePath().normalize().toString()).put("classify_steps", classifySteps)
         .put("calibrate_steps", calibrateSteps).put("batch", batch).put("lr", lr).put("calibrate_lr", calibrateLr)
-        .put("preset", preset).put("rank_head", rankHead).put("labels", String.join(",", Labels.NAMES)).put("seed", seed).put("device", deviceName)
+        .put("preset", preset).put("rank_head", rankHead).put("labels", String.join(",", Labels.NAMES)).put("seed", seed).put("device", compute.device)
         .put("data", data.toAbsolutePath().normalize().toString());
-    if (threads != null) c.put("threads", threads);
+    if (compute.threads != null) c.put("threads", compute.threads);
     return c.toString();
   }
 

@@ -53,6 +53,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.function.LongFunction;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -134,11 +135,7 @@ public final class TrainTeacher implements Callable<Integer> {
   @Option(names = "--cfg", defaultValue = "5", description = "Guidance of the final samples (default: ${DEFAULT-VALUE}).")
   double cfg;
 
-  @Option(names = "--threads", description = "CPU threads for LibTorch (default: one per core).")
-  Integer threads;
-
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-  String deviceName;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--sample-every", defaultValue = "1000",
       description = "Steps between sample grids in samples/ (fixed prompts and noise, the current weights; 0: none) (default: ${DEFAULT-VALUE}).")
@@ -167,13 +164,12 @@ public final class TrainTeacher implements Callable<Integer> {
     require(checkpointEvery >= 1 && logEvery >= 1 && sampleSteps >= 1, "counts must be at least 1");
     require(sampleEvery >= 0, "--sample-every must be 0 (none) or more");
     require(Files.isRegularFile(vaeDir.resolve("config.json")), "--vae " + vaeDir + " is not a model folder (run train-autoencoder)");
-    Device device = Device.parse(deviceName);
-    if (threads != null) D2g.setCpuThreads(threads);
+    Device device = compute.apply();
     ObjectNode run = new ObjectMapper().createObjectNode();
     run.put("steps", steps).put("batch", batch).put("lr", lr).put("widths", widths.toString()).put("text_width", textWidth)
         .put("text_layers", textLayers).put("vocab", vocab).put("prediction", prediction)
         .put("caption_dropout", captionDropout).put("ema_decay", emaDecay).put("precision", precision).put("seed", seed)
-        .put("device", deviceName).put("vae", vaeDir.toAbsolutePath().normalize().toString())
+        .put("device", compute.device).put("vae", vaeDir.toAbsolutePath().normalize().toString())
         .put("data", data.toAbsolutePath().normalize().toString());
     String runConfig = run.toString();
     NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(schedulerConfig()));

@@ -57,6 +57,8 @@ class ExamplesTest {
       {new TrainDenoiser(), new String[] {"--out", "x", "--width", "12"}},
       {new TrainAutoencoder(), new String[] {}}, {new TrainAutoencoder(), new String[] {"--out", "x", "--steps", "0"}},
       {new TrainAutoencoder(), new String[] {"--out", "x", "--widths", "0"}},
+      {new TrainAutoencoder(), new String[] {"--out", "x", "--device", "tpu"}},
+      {new TrainAutoencoder(), new String[] {"--out", "x", "--threads", "0"}},
       {new TrainTeacher(), new String[] {"--out", "x"}}, {new TrainTeacher(), new String[] {"--vae", "/no/such", "--out", "x"}},
       {new TrainTeacher(), new String[] {"--vae", ".", "--out", "x", "--prediction", "sample"}},
       {new TrainJudge(), new String[] {}}, {new TrainJudge(), new String[] {"--out", "x", "--batch", "1"}},
