@@ -104,9 +104,6 @@ public final class TrainAutoencoder implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  /** Consecutive non-finite losses that stop the run. */
-  static final int MAX_SKIPPED = 5;
-
   public static void main(String[] args) {
     Commands.main(new TrainAutoencoder(), args);
   }
@@ -162,7 +159,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
         if (start > 0) System.out.printf("resumed at step %d of %d%n", start, steps);
         java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
-        int skipped = 0; // consecutive steps whose loss was not finite
+        SkippedSteps skips = new SkippedSteps(out.resolve("checkpoints"));
         // Step s's scenes and posterior noise depend on s alone; made on a background thread while the
         // device runs step s - 1.
         LongFunction<CpuBatch> make = s -> {
@@ -179,15 +176,7 @@ public final class TrainAutoencoder implements Callable<Integer> {
               m = step.run(sc.track(b.images().to(device)), sc.track(b.noise().to(device)));
             }
             long done = s + 1;
-            if (!m.stepped()) { // a loss that is not finite: the step changed nothing; a run of them ends the run
-              System.out.printf("step %d: the loss is not finite (%s); update skipped%n", done, m.loss());
-              if (++skipped == MAX_SKIPPED)
-                throw new IllegalArgumentException("the loss has not been finite for " + MAX_SKIPPED + " steps in a row (last "
-                    + "at step " + done + "); stopping. The newest checkpoint in " + out.resolve("checkpoints")
-                    + " holds the last good weights: lower --lr and run again");
-              continue;
-            }
-            skipped = 0;
+            if (!skips.updated(m.stepped(), done, "loss " + m.loss())) continue;
             if (done % logEvery == 0 || done == steps)
               System.out.printf("step %d/%d loss %.2f mse %.5f (psnr %.2f dB) kl %.1f lr %.2e (%.3f s/step)%n", done, steps,
                   m.loss(), m.reconstructionMse(), psnr(m.reconstructionMse()), m.kl(), lr * schedule.factor(s),

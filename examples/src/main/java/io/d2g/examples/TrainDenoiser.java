@@ -156,7 +156,7 @@ public final class TrainDenoiser implements Callable<Integer> {
       }
       if (start > 0 && rank == 0) System.out.printf("resumed at step %d of %d%n", start, steps);
 
-      int skipped = 0; // consecutive steps whose loss or gradient was not finite
+      SkippedSteps skips = new SkippedSteps(out.resolve("checkpoints"), true, rank == 0);
       for (long step = start; step < steps; step++) {
         // One step: a batch, the noisy latents at random timesteps, the noise prediction's error.
         opt.setLrFactor(lrSchedule.factor(step));
@@ -192,14 +192,7 @@ public final class TrainDenoiser implements Callable<Integer> {
         }
 
         long done = step + 1;
-        if (!stepped) { // a loss or gradient that is not finite changed nothing; a run of them ends the run
-          if (rank == 0) System.out.printf("step %d: the loss or its gradient is not finite (%s); update skipped%n", done, loss);
-          if (++skipped == 5)
-            throw new IllegalArgumentException("the loss has not been finite for 5 steps in a row; stopping. The newest "
-                + "checkpoint in " + out.resolve("checkpoints") + " holds the last good weights: lower --lr");
-          continue;
-        }
-        skipped = 0;
+        if (!skips.updated(stepped, done, "loss " + loss)) continue;
         if (rank == 0 && (done % logEvery == 0 || done == steps))
           System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e%n", done, steps, loss, gradNorm,
               lr * lrSchedule.factor(step));

@@ -99,9 +99,6 @@ public final class TrainJudge implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  /** Consecutive non-finite losses that stop the run. */
-  static final int MAX_SKIPPED = 5;
-
   public static void main(String[] args) {
     Commands.main(new TrainJudge(), args);
   }
@@ -148,7 +145,7 @@ public final class TrainJudge implements Callable<Integer> {
 
         java.nio.file.Files.createDirectories(out); // for metrics.jsonl before the first checkpoint
         long t0 = System.nanoTime();
-        int skipped = 0; // consecutive steps whose loss was not finite
+        SkippedSteps skips = new SkippedSteps(out.resolve("checkpoints"));
         for (long s = start; s < steps; s++) {
           opt.setLrFactor(schedule.factor(s));
           ContrastiveStep.Metrics m;
@@ -163,15 +160,7 @@ public final class TrainJudge implements Callable<Integer> {
                 sc.track(Tensor.of(captionIds, batch)));
           }
           long done = s + 1;
-          if (!m.stepped()) { // a loss that is not finite: the step changed nothing; a run of them ends the run
-            System.out.printf("step %d: the loss is not finite (%s); update skipped%n", done, m.loss());
-            if (++skipped == MAX_SKIPPED)
-              throw new IllegalArgumentException("the loss has not been finite for " + MAX_SKIPPED + " steps in a row (last "
-                  + "at step " + done + "); stopping. The newest checkpoint in " + out.resolve("checkpoints")
-                  + " holds the last good weights: lower --lr and run again");
-            continue;
-          }
-          skipped = 0;
+          if (!skips.updated(m.stepped(), done, "loss " + m.loss())) continue;
           if (done % logEvery == 0 || done == steps)
             System.out.printf("step %d/%d loss %.4f batch_acc %.3f scale %.1f lr %.2e (%.2f s/step)%n", done, steps,
                 m.loss(), m.batchAccuracy(), m.logitScale(), lr * schedule.factor(s),

@@ -131,9 +131,6 @@ public final class TrainLpips implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  /** Consecutive non-finite losses that stop the run. */
-  static final int MAX_SKIPPED = 5;
-
   public static void main(String[] args) {
     Commands.main(new TrainLpips(), args);
   }
@@ -258,7 +255,7 @@ public final class TrainLpips implements Callable<Integer> {
               ? classifierBatch(single, s)
               : new StepData(null, null, trainTriplets.make(seed, (s - classifySteps) * batch, batch));
           long t0 = System.nanoTime();
-          int skipped = 0;
+          SkippedSteps skips = new SkippedSteps(out.resolve("checkpoints"));
           try (Prefetcher<StepData> prefetch = Prefetcher.of(start, total, 2, make)) {
             for (long s = start; s < total; s++) {
               boolean classifying = s < classifySteps;
@@ -281,15 +278,7 @@ public final class TrainLpips implements Callable<Integer> {
                 }
               }
               long done = s + 1;
-              if (!stepped) {
-                System.out.printf("step %d: the loss is not finite (%s); update skipped%n", done, loss);
-                if (++skipped == MAX_SKIPPED)
-                  throw new IllegalArgumentException("the loss has not been finite for " + MAX_SKIPPED + " steps in a row "
-                      + "(last at step " + done + "); stopping. The newest checkpoint in " + out.resolve("checkpoints")
-                      + " holds the last good weights: lower the learning rate and run again");
-                continue;
-              }
-              skipped = 0;
+              if (!skips.updated(stepped, done, "loss " + loss)) continue;
               String stage = classifying ? "classify" : "calibrate";
               if (done % logEvery == 0 || done == classifySteps || done == total) {
                 System.out.printf("step %d/%d %s loss %.4f %s %.3f (%.3f s/step)%n", done, total, stage, loss,

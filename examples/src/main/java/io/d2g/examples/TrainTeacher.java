@@ -229,7 +229,7 @@ public final class TrainTeacher implements Callable<Integer> {
           if (start > 0) System.out.printf("resumed at step %d of %d%n", start, steps);
           Files.createDirectories(out);
           long t0 = System.nanoTime();
-          int skipped = 0;
+          SkippedSteps skips = new SkippedSteps(out.resolve("checkpoints"), !precision.equals("f16"), true);
           // Step s's scenes, captions (some dropped to "", the unconditional case for guidance) and
           // timesteps depend on s alone; made on a background thread while the GPU runs step s - 1.
           LongFunction<CpuBatch> make = s -> {
@@ -257,14 +257,7 @@ public final class TrainTeacher implements Callable<Integer> {
                 m = step.run(latents, sc.track(b.ids().to(device)), sc.track(b.timesteps().to(device)), noise);
               }
               long done = s + 1;
-              if (!m.stepped()) {
-                System.out.printf("step %d: update skipped (loss %s, loss scale %s)%n", done, m.loss(), m.lossScale());
-                if (!precision.equals("f16") && ++skipped == 5)
-                  throw new IllegalArgumentException("the loss has not been finite for 5 steps in a row; stopping. The "
-                      + "newest checkpoint in " + out.resolve("checkpoints") + " holds the last good weights: lower --lr");
-                continue;
-              }
-              skipped = 0;
+              if (!skips.updated(m.stepped(), done, "loss " + m.loss() + ", loss scale " + m.lossScale())) continue;
               if (done % logEvery == 0 || done == steps) {
                 double sps = (System.nanoTime() - t0) / 1e9 / (done - start);
                 System.out.printf("step %d/%d loss %.5f grad_norm %.3f lr %.2e (%.3f s/step)%n", done, steps, m.loss(),
