@@ -22,25 +22,9 @@ public final class Distortions {
 
   /** A (2r+1) x (2r+1) box blur of each channel, the border clamped. */
   public static Tensor boxBlur(Tensor images, int radius) {
-    long[] s = images.shape();
-    int planes = (int) (s[0] * s[1]), h = (int) s[2], w = (int) s[3];
-    float[] x = images.toFloatArray(), tmp = new float[x.length], y = new float[x.length];
-    for (int p = 0; p < planes; p++) {
-      int base = p * h * w;
-      for (int i = 0; i < h; i++)
-        for (int j = 0; j < w; j++) {
-          float sum = 0;
-          for (int d = -radius; d <= radius; d++) sum += x[base + i * w + Math.clamp(j + d, 0, w - 1)];
-          tmp[base + i * w + j] = sum / (2 * radius + 1);
-        }
-      for (int i = 0; i < h; i++)
-        for (int j = 0; j < w; j++) {
-          float sum = 0;
-          for (int d = -radius; d <= radius; d++) sum += tmp[base + Math.clamp(i + d, 0, h - 1) * w + j];
-          y[base + i * w + j] = sum / (2 * radius + 1);
-        }
-    }
-    return Tensor.of(y, s);
+    float[] k = new float[2 * radius + 1];
+    java.util.Arrays.fill(k, 1f / (2 * radius + 1));
+    return separable(images, k);
   }
 
   /** A Gaussian blur of standard deviation sigma pixels (kernel radius ceil(3 sigma)), the border clamped. */
@@ -51,6 +35,12 @@ public final class Distortions {
     double total = 0;
     for (int d = -r; d <= r; d++) total += k[d + r] = (float) Math.exp(-d * d / (2 * sigma * sigma));
     for (int i = 0; i < k.length; i++) k[i] /= (float) total;
+    return separable(images, k);
+  }
+
+  /** Each channel convolved with {@code k} (odd length, centred) along rows, then columns; the border clamped. */
+  private static Tensor separable(Tensor images, float[] k) {
+    int r = k.length / 2;
     long[] s = images.shape();
     int planes = (int) (s[0] * s[1]), h = (int) s[2], w = (int) s[3];
     float[] x = images.toFloatArray(), tmp = new float[x.length], y = new float[x.length];
