@@ -14,16 +14,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.style.Styler;
+import java.util.Map;
 import org.slf4j.LoggerFactory;
 
 /**
  * A training run's metrics as JSON lines (one object per logged step, with a {@code "step"}) and
- * their curves as a PNG (XChart): what the training examples leave beside their checkpoints.
+ * their curves as a PNG (XChart, through {@link CurveChart}: a machine without XChart's jar still
+ * logs, and {@link #plotIfPossible} only warns): what the training examples leave beside their checkpoints.
  */
 public final class TrainingLog {
   private TrainingLog() {}
@@ -77,26 +76,25 @@ public final class TrainingLog {
     } catch (IOException e) {
       throw new InvalidArgumentException("cannot read the training log " + jsonl + ": " + e.getMessage());
     }
-    XYChart chart = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle("step").build();
-    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setMarkerSize(0);
+    Map<String, double[][]> series = new LinkedHashMap<>();
     boolean positive = true;
     double lo = Double.POSITIVE_INFINITY, hi = 0;
     for (String key : keys) {
-      List<Double> x = new ArrayList<>(), y = new ArrayList<>();
+      List<double[]> points = new ArrayList<>();
       for (JsonNode r : records)
         if (r.path(key).isNumber() && r.path("step").isNumber() && Double.isFinite(r.path(key).asDouble())) {
-          x.add(r.path("step").asDouble());
-          y.add(r.path(key).asDouble());
-          positive &= r.path(key).asDouble() > 0;
-          lo = Math.min(lo, r.path(key).asDouble());
-          hi = Math.max(hi, r.path(key).asDouble());
+          double v = r.path(key).asDouble();
+          points.add(new double[] {r.path("step").asDouble(), v});
+          positive &= v > 0;
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
         }
-      if (x.isEmpty()) throw new InvalidArgumentException(jsonl + " has no numeric \"" + key + "\" to plot");
-      chart.addSeries(key, x, y);
+      if (points.isEmpty()) throw new InvalidArgumentException(jsonl + " has no numeric \"" + key + "\" to plot");
+      series.put(key, points.toArray(double[][]::new));
     }
-    chart.getStyler().setYAxisLogarithmic(positive && hi > 10 * lo); // a log axis only across a decade or more
     try {
-      byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+      // a log axis only across a decade or more
+      byte[] bytes = CurveChart.png(title, "step", series, positive && hi > 10 * lo);
       return Outputs.writeBytes(png, CURVES, false, Png.withText(bytes, "Software", Png.SOFTWARE));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot draw " + png, e);
