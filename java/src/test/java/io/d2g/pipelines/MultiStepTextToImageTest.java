@@ -34,9 +34,10 @@ class MultiStepTextToImageTest {
         assertEquals(2, a.length);
         assertEquals(16, a[0].getWidth());
         assertEquals(16, a[0].getHeight());
-        assertTrue(Arrays.equals(pixels(a[0]), pixels(p.generate(List.of("a red car, noto style"), 3, 4.0, 7)[0])),
+        // alone rather than in a batch of two: the same picture up to float rounding (one 8-bit level)
+        assertTrue(worstLevel(pixels(a[0]), pixels(p.generate(List.of("a red car, noto style"), 3, 4.0, 7)[0])) <= 1,
             "the same seed gives the same image (" + sampler + ")");
-        assertFalse(Arrays.equals(pixels(a[0]), pixels(p.generate(List.of("a red car, noto style"), 3, 4.0, 8)[0])),
+        assertTrue(worstLevel(pixels(a[0]), pixels(p.generate(List.of("a red car, noto style"), 3, 4.0, 8)[0])) > 8,
             "another seed another");
         if (sampler == null) first = pixels(a[0]);
         else assertFalse(Arrays.equals(first, pixels(a[0])), sampler + " differs from DDIM");
@@ -72,16 +73,21 @@ class MultiStepTextToImageTest {
         BufferedImage ours = p.generate(List.of(c.path("prompt").asText()), c.path("steps").asInt(), c.path("cfg").asDouble(),
             c.path("seed").asLong())[0];
         BufferedImage theirs = javax.imageio.ImageIO.read(images.resolve(c.path("name").asText() + ".png").toFile());
-        int[] a = pixels(ours), b = pixels(theirs);
-        int worst = 0;
-        for (int i = 0; i < a.length; i++)
-          for (int shift = 0; shift < 24; shift += 8)
-            worst = Math.max(worst, Math.abs(((a[i] >> shift) & 255) - ((b[i] >> shift) & 255)));
+        int worst = worstLevel(pixels(ours), pixels(theirs));
         assertTrue(worst <= 1, c.path("name").asText() + ": pixels differ by up to " + worst + " levels");
         checked++;
       }
     }
     assertEquals(4, checked);
+  }
+
+  /** The largest difference of one colour channel of one pixel, in 8-bit levels. */
+  private static int worstLevel(int[] a, int[] b) {
+    int worst = 0;
+    for (int i = 0; i < a.length; i++)
+      for (int shift = 0; shift < 24; shift += 8)
+        worst = Math.max(worst, Math.abs(((a[i] >> shift) & 255) - ((b[i] >> shift) & 255)));
+    return worst;
   }
 
   private static int[] pixels(BufferedImage img) {
