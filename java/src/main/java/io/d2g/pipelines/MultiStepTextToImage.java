@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
@@ -152,14 +153,33 @@ public final class MultiStepTextToImage implements AutoCloseable {
           noise.add(s.track(Tensor.randn(g, DType.F32, 1, channels, size, size)));
         }
       }
-      Tensor x = s.track(Tensor.cat(noise, 0));
+      Tensor latents = s.track(denoise(prompts, s.track(Tensor.cat(noise, 0)), steps, guidance));
+      return toImages(s.track(s.track(decode(latents)).to(Device.CPU)));
+    }
+  }
+
+  /**
+   * The sampler's final latents (scaled as the UNet sees them) from the given initial noise
+   * [B, C, H, W] on this pipeline's device, one prompt per row; prompts are not checked here (see
+   * {@link #generate(List, List, int, double)}). With {@link #decode} this is the pipeline as diffusers'
+   * {@code StableDiffusionPipeline(prompts, latents=noise, output_type="latent")} runs it.
+   */
+  public Tensor denoise(List<String> prompts, Tensor noise, int steps, double guidance) {
+    if (noise.shape()[0] != prompts.size())
+      throw new InvalidArgumentException(prompts.size() + " prompts but noise of shape " + Arrays.toString(noise.shape()));
+    try (TensorScope s = new TensorScope()) {
       tokenizer.warnTruncated(prompts);
       Tensor cond = s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(prompts)).to(device))));
       Tensor uncond = guidance == 1.0 ? null
-          : s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(Collections.nCopies(b, ""))).to(device))));
-      Tensor latents = s.track(DenoisingLoop.run(unet, scheduler, steps, x, cond, uncond, guidance));
-      Tensor images = s.track(vae.decode(s.track(latents.div(vae.scalingFactor()))));
-      return toImages(s.track(images.to(Device.CPU)));
+          : s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(Collections.nCopies(prompts.size(), ""))).to(device))));
+      return DenoisingLoop.run(unet, scheduler, steps, noise, cond, uncond, guidance);
+    }
+  }
+
+  /** Pictures [B, 3, H, W] in about [-1, 1] (not clamped) from latents scaled as the UNet sees them. */
+  public Tensor decode(Tensor latents) {
+    try (Tensor unscaled = latents.div(vae.scalingFactor())) {
+      return vae.decode(unscaled);
     }
   }
 
