@@ -98,7 +98,7 @@ public final class TrainTeacher implements Callable<Integer> {
   @Option(names = "--lr", defaultValue = "2e-4", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
   double lr;
 
-  @Option(names = "--widths", split = ",", defaultValue = "64,96,128",
+  @Option(names = "--widths", split = ",", defaultValue = "64,96,96",
       description = "The UNet's block_out_channels (default: ${DEFAULT-VALUE}).")
   List<Integer> widths;
 
