@@ -296,6 +296,26 @@ public final class ClipTokenizer {
     return n;
   }
 
+  /**
+   * The words of a text that this vocabulary has no single token for, in order, each once: with a
+   * vocabulary learnt from captions ({@link ClipBpeTrainer}) these are words its training captions never
+   * held, which the model meets as byte pieces it never learnt; CLIP's full vocabulary has a token for
+   * nearly every English word.
+   */
+  public List<String> unseenWords(String text) {
+    List<String> out = new ArrayList<>();
+    List<Integer> word = new ArrayList<>();
+    for (int id : tokenIds(text)) {
+      word.add(id);
+      if (idToToken[id] != null && idToToken[id].endsWith(END_OF_WORD)) {
+        String w = decode(word.stream().mapToInt(Integer::intValue).toArray());
+        if (word.size() > 1 && !out.contains(w)) out.add(w);
+        word.clear();
+      }
+    }
+    return out;
+  }
+
   /** {@link #encode} padded with the pad token to exactly {@link #maxLength()} ids. */
   public int[] encodePadded(String text) {
     int[] ids = encode(text);

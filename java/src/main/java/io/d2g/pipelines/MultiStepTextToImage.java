@@ -27,6 +27,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.LoggerFactory;
 
 /**
  * Multi-step text-to-image with classifier-free guidance — diffusers' Stable Diffusion pipeline: the
@@ -143,6 +147,7 @@ public final class MultiStepTextToImage implements AutoCloseable {
     }
     if (steps < 1 || steps > 1000) throw new InvalidArgumentException("steps must be 1 to 1000, not " + steps);
     if (!(guidance >= 0 && guidance <= 100)) throw new InvalidArgumentException("guidance must be 0 to 100, not " + guidance);
+    checkVocabulary(prompts);
     int b = prompts.size();
     long channels = unet.config().inChannels();
     long size = unet.config().sampleSize() != null ? unet.config().sampleSize() : 64;
@@ -180,6 +185,26 @@ public final class MultiStepTextToImage implements AutoCloseable {
   public Tensor decode(Tensor latents) {
     try (Tensor unscaled = latents.div(vae.scalingFactor())) {
       return vae.decode(unscaled);
+    }
+  }
+
+  private static final Pattern STYLE = Pattern.compile("([\\p{L}\\p{N}]+)\\s+style\\b", Pattern.CASE_INSENSITIVE);
+
+  /**
+   * Words the tokenizer has no token for were never in the training captions (for a vocabulary learnt
+   * from them): a style named by one ("..., X style") is refused, other such words are logged.
+   */
+  private void checkVocabulary(List<String> prompts) {
+    for (int i = 0; i < prompts.size(); i++) {
+      List<String> unseen = tokenizer.unseenWords(prompts.get(i));
+      if (unseen.isEmpty()) continue;
+      Matcher m = STYLE.matcher(prompts.get(i));
+      while (m.find())
+        if (unseen.contains(m.group(1).toLowerCase(Locale.ROOT)))
+          throw new InvalidArgumentException("prompt " + i + " asks for the style \"" + m.group(1) + "\", a word this model's "
+              + "vocabulary does not have: it never saw that style in training");
+      LoggerFactory.getLogger(MultiStepTextToImage.class).warn("prompt {} has words this model's vocabulary does not have "
+          + "(never in its training captions): {}", i, unseen);
     }
   }
 

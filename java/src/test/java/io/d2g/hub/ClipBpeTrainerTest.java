@@ -34,6 +34,8 @@ class ClipBpeTrainerTest {
     List<String> unseen = tok.tokenize("zebra ñu");
     assertFalse(unseen.contains("<|endoftext|>"), unseen.toString());
     assertEquals("zebra ñu", tok.decode(tok.encode("zebra ñu")).trim().replaceAll("\\s+", " "));
+    assertEquals(List.of("zebra", "ñu"), tok.unseenWords("a Zebra, zebra, ñu, noto style"), "each unseen word once");
+    assertEquals(List.of(), tok.unseenWords("a red apple, cat face, fluent 3d style"));
     // CLIP's layout: bytes, bytes + </w>, merges, then the two special tokens
     assertEquals(0, tok.vocab().get("!"));
     assertEquals(256, tok.vocab().get("!</w>"));

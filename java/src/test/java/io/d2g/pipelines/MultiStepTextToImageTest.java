@@ -49,6 +49,10 @@ class MultiStepTextToImageTest {
       assertThrows(InvalidArgumentException.class, () -> p.generate(List.of("a cat"), 0, 4.0, 1));
       assertThrows(InvalidArgumentException.class, () -> p.generate(List.of("a cat"), 3, Double.NaN, 1));
       assertThrows(InvalidArgumentException.class, () -> p.generate(List.of(), 3, 4.0, 1));
+      InvalidArgumentException style = assertThrows(InvalidArgumentException.class,
+          () -> p.generate(List.of("a cat, twemoji style", "a red car, cubist style"), 3, 4.0, 1));
+      assertTrue(style.getMessage().contains("prompt 1") && style.getMessage().contains("\"cubist\""), style.getMessage());
+      p.generate(List.of("a zebra, noto style"), 1, 4.0, 1); // an unseen word elsewhere is only logged
     }
     assertThrows(InvalidArgumentException.class, () -> MultiStepTextToImage.load(tmp, Device.CPU, null));
     assertThrows(InvalidArgumentException.class, () -> MultiStepTextToImage.Sampler.parse("plms"));
