@@ -5,7 +5,9 @@
 # On the device machine, with carry [".gpu", ".ref"], from the repo root:
 #   source .gpu/env.sh && bash scripts/gpu/elpips_session.sh
 # Results in $OUT: elatentlpips.json (ours against the official code; ratio = ours / official), the
-# reference's own figures and session.log.
+# reference's own figures and session.log. RECON="LatentLPIPS folder:autoencoder folder" also runs the
+# reconstruction experiment (lpips-recon, RECON_STEPS steps, default the official 15,000) into recon.tar.gz,
+# on the dataset the command unpacked to data/emoji-64 (pack.sh WITH_DATA=1).
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
@@ -20,4 +22,11 @@ log "reference done"
 java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
   -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
   --device cuda --reference "$out/elatentlpips-reference.json" --out "$out" 2>&1 | tail -8 | tee -a "$out/session.log"
+if [ -n "${RECON:-}" ]; then
+  java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
+    -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples lpips-recon \
+    --device cuda --model "${RECON%%:*}" --vae "${RECON#*:}" --steps "${RECON_STEPS:-15000}" --every 250 --out runs/recon \
+    > "$out/recon.log" 2>&1; log "recon rc=$?"; tail -8 "$out/recon.log" | tee -a "$out/session.log"
+  tar -C runs -czf "$out/recon.tar.gz" recon
+fi
 log "done"
