@@ -11,7 +11,9 @@
  *   <li>{@code io.d2g.eval}: evaluation metrics in a judge's embedding space (Fréchet distance, text–image
  *       score, retrieval, fidelity, diversity) with bootstrap intervals;
  *   <li>{@code io.d2g.hub}: diffusers folders, safetensors files, the CLIP tokenizer;
- *   <li>{@code io.d2g.pipelines}: one-step text-to-image;
+ *   <li>{@code io.d2g.pipelines}: one-step and multi-step text-to-image;
+ *   <li>{@code io.d2g.pairs}: the teacher's ODE pairs (noise, prompt, latent) for distillation: prompt tables,
+ *       counter-based noise, sharded writing and reading;
  *   <li>{@code io.d2g.schedulers}: samplers, one per file, as diffusers names them (DDIM, Euler, Heun,
  *       DPM-Solver++);
  *   <li>{@code io.d2g.train}: optimizers, parameter averages, learning-rate schedules;
@@ -47,6 +49,7 @@ module io.d2g {
   exports io.d2g.io;
   exports io.d2g.models;
   exports io.d2g.nn;
+  exports io.d2g.pairs;
   exports io.d2g.pipelines;
   exports io.d2g.schedulers;
   exports io.d2g.train;

@@ -12,7 +12,7 @@ import picocli.CommandLine;
     footer = {"", "Example and benchmark mains: ./d2g example --help (from the repository).",
         "The teacher: ./d2g teacher autoencoder|train|bench ... (the examples train-autoencoder, train-teacher and "
             + "teacher-bench)."},
-    subcommands = {InfoCommand.class, DataCommand.class, SampleCommand.class, EvalCommand.class, TablesCommand.class,
+    subcommands = {InfoCommand.class, DataCommand.class, SampleCommand.class, PairsCommand.class, EvalCommand.class, TablesCommand.class,
         LpipsCommand.class,
         LaunchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -163,6 +163,26 @@ public final class MultiStepTextToImage implements AutoCloseable {
     }
   }
 
+  /** The latents' shape [C, H, W] for one picture (the UNet's input channels and sample size). */
+  public long[] latentShape() {
+    long side = unet.config().sampleSize() != null ? unet.config().sampleSize() : 64;
+    return new long[] {unet.config().inChannels(), side, side};
+  }
+
+  /** The sampler's diffusers class name (DDIMScheduler, ...). */
+  public String samplerName() {
+    if (scheduler instanceof DdimScheduler) return Sampler.DDIM.className;
+    if (scheduler instanceof EulerDiscreteScheduler) return Sampler.EULER.className;
+    if (scheduler instanceof HeunDiscreteScheduler) return Sampler.HEUN.className;
+    if (scheduler instanceof DpmSolverMultistepScheduler) return Sampler.DPM_SOLVER.className;
+    return scheduler.getClass().getSimpleName();
+  }
+
+  /** The device the pipeline runs on. */
+  public Device device() {
+    return device;
+  }
+
   /**
    * The sampler's final latents (scaled as the UNet sees them) from the given initial noise
    * [B, C, H, W] on this pipeline's device, one prompt per row; prompts are not checked here (see
