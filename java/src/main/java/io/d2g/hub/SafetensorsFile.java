@@ -78,6 +78,17 @@ public final class SafetensorsFile implements AutoCloseable {
   }
 
   /**
+   * The named tensor's bytes (little-endian, row-major), a read-only view of the file's mapping that
+   * is valid until this file is closed: for readers that take rows without making a tensor of it all.
+   */
+  public MemorySegment bytes(String name) {
+    MemorySegment d = data;
+    if (d == null) throw new IllegalStateException("safetensors file " + path + " is closed");
+    TensorInfo i = info(name);
+    return d.asSlice(i.begin(), i.byteSize()).asReadOnly();
+  }
+
+  /**
    * A CPU tensor with the named tensor's data: a view of the mapping when aligned, else one copy.
    * The caller closes it.
    */
