@@ -94,8 +94,8 @@ public final class PairGenerator {
       LongConsumer progress) {
     if (world < 1 || rank < 0 || rank >= world)
       throw new InvalidArgumentException("rank " + rank + " of " + world + " processes is not a rank");
-    if (!Files.isRegularFile(teacher.resolve("model_index.json")))
-      throw new InvalidArgumentException(teacher + " is not a diffusers pipeline folder (no model_index.json)");
+    if (!Files.isRegularFile(teacher.resolve("unet/config.json")) || !Files.isDirectory(teacher.resolve("scheduler")))
+      throw new InvalidArgumentException(teacher + " is not a diffusers pipeline folder (no unet/config.json or scheduler/)");
     long t0 = System.nanoTime();
     String teacherSha = PairManifest.folderSha256(teacher);
     try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, device, o.sampler())) {

@@ -203,6 +203,42 @@ class MainTest {
   }
 
   @Test
+  void pairsWritesAFolderAndAnswersBadRequestsWithUsageOrOneLine(@TempDir Path tmp) throws IOException {
+    Path pipe = io.d2g.pipelines.TinyPipeline.write(tmp.resolve("pipe"));
+    Path prompts = tmp.resolve("prompts.txt"), out = tmp.resolve("pairs");
+    Files.writeString(prompts, "a red car, noto style\n\na cat, twemoji style\n");
+    String[] ok = {"pairs", "--teacher", pipe.toString(), "--prompts", prompts.toString(), "--n", "5", "--steps", "2",
+        "--batch", "2", "--shard-size", "3", "--no-progress", "--out", out.toString()};
+    Run r = run(ok);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("5 pairs made") && r.out().contains("complete"), r.out());
+    r = run(ok);
+    assertTrue(r.out().contains("0 pairs made") && r.out().contains("5 found done"), r.out());
+    for (String[] bad : new String[][] {{"--n", "0"}, {"--steps", "0"}, {"--cfg", "-1"}, {"--dtype", "bf16"},
+        {"--sampler", "plms"}, {"--batch", "0"}, {"--device", "tpu"}}) {
+      String[] args = java.util.Arrays.copyOf(ok, ok.length + 2);
+      args[ok.length] = bad[0];
+      args[ok.length + 1] = bad[1];
+      r = run(args);
+      assertEquals(2, r.code(), String.join(" ", bad) + ": " + r.err());
+      assertFalse(r.err().contains("Exception"), r.err());
+    }
+    String[] other = ok.clone();
+    other[8] = "3"; // --steps 3 into the folder made with 2
+    r = run(other);
+    assertEquals(1, r.code(), r.err());
+    assertTrue(r.err().contains("steps: 2 → 3") && !r.err().contains("Exception"), r.err());
+    Path notUtf8 = tmp.resolve("bad.txt");
+    Files.write(notUtf8, new byte[] {'a', '\n', (byte) 0xff, '\n'});
+    String[] badFile = ok.clone();
+    badFile[4] = notUtf8.toString();
+    badFile[badFile.length - 1] = tmp.resolve("other").toString();
+    r = run(badFile);
+    assertEquals(1, r.code(), r.err());
+    assertTrue(r.err().contains("line 2 is not UTF-8"), r.err());
+  }
+
+  @Test
   void samplePromptsFromAnotherFolderKeepItsPromptsAndSeedsWhateverTheBatch(@TempDir Path tmp) throws IOException {
     Path pipe = io.d2g.pipelines.TinyPipeline.write(tmp.resolve("pipe"));
     Path first = tmp.resolve("first"), again = tmp.resolve("again"), lines = tmp.resolve("prompts.txt");
