@@ -29,14 +29,14 @@ class ExamplesTest {
 
   @Test
   void everyExampleHasHelpAndTheListerNamesThemAll() {
-    for (Object c : new Object[] {new DiffusersParity(), new GpuSmoke(), new SceneComposerBench(), new Sd15Bench(), new TrainAutoencoder(),
+    for (Object c : new Object[] {new DiffusersParity(), new GpuSmoke(), new PairsBench(), new SceneComposerBench(), new Sd15Bench(), new TrainAutoencoder(),
         new TrainDenoiser(), new TrainJudge(), new TrainLpips(), new LpipsRecon(), new TrainStepBench(), new TrainTeacher()}) {
       Run r = run(c, "--help");
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().startsWith("Usage: "), r.out());
     }
     Run list = run(new Examples(), "--help");
-    for (String name : new String[] {"diffusers-parity", "gpu-smoke", "scene-composer-bench", "sd15-bench", "train-autoencoder", "train-denoiser",
+    for (String name : new String[] {"diffusers-parity", "gpu-smoke", "pairs-bench", "scene-composer-bench", "sd15-bench", "train-autoencoder", "train-denoiser",
         "train-judge", "train-lpips", "lpips-recon", "train-step-bench", "train-teacher"})
       assertTrue(list.out().contains(name), list.out());
     assertEquals(2, run(new Examples()).code(), "no example named");
@@ -70,6 +70,7 @@ class ExamplesTest {
       {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--every", "0"}},
       {new DiffusersParity(), new String[] {"--model", "."}},
       {new DiffusersParity(), new String[] {"--model", "/no/such", "--reference", "/no/such"}},
+      {new PairsBench(), new String[] {}}, {new PairsBench(), new String[] {"--teacher", ".", "--pairs", "0"}},
       {new TrainStepBench(), new String[] {"--steps", "0"}}, {new TrainStepBench(), new String[] {"--reference", "/no/such.json"}},
     };
     for (Object[] c : cases) {
