@@ -175,6 +175,7 @@ public final class TrainTeacher implements Callable<Integer> {
     NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(schedulerConfig()));
     Checkpoints checkpoints = new Checkpoints(out.resolve("checkpoints"), 2);
 
+    List<String> grid = new ArrayList<>();
     try (EmojiDataset ds = EmojiDataset.open(data);
         AutoencoderKL vae = DiffusersFolder.load(vaeDir, AutoencoderKL.FAMILY,
             DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32))) {
@@ -184,6 +185,9 @@ public final class TrainTeacher implements Callable<Integer> {
       for (String line : Files.readAllLines(data.resolve("captions-train.txt"), StandardCharsets.UTF_8))
         if (!line.startsWith("#")) corpus.add(line.contains("\t") ? line.substring(line.indexOf('\t') + 1) : line);
       ClipTokenizer tok = ClipBpeTrainer.train(corpus, vocab, 2);
+      // The grids' prompts; one naming what this corpus lacks (a style it has not) gives way to a caption of it.
+      for (int i = 0; i < PROMPTS.size(); i++)
+        grid.add(tok.unseenWords(PROMPTS.get(i)).isEmpty() ? PROMPTS.get(i) : corpus.get(i * corpus.size() / PROMPTS.size()));
       SceneComposer scenes = new SceneComposer(SpriteAtlas.of(ds, EmojiRecord::isTrain), SceneComposer.Options.defaults(size));
       D2g.manualSeed(seed);
       ClipTextConfig textConfig;
@@ -271,7 +275,7 @@ public final class TrainTeacher implements Callable<Integer> {
                 unet.eval();
                 MultiStepTextToImage pipe = new MultiStepTextToImage(tok, text, unet, vae,
                     DdimScheduler.fromConfig(new ObjectMapper().readTree(schedulerConfig())), device);
-                writeGrid(pipe.generate(PROMPTS, sampleSteps, cfg, seed), out.resolve("samples").resolve(
+                writeGrid(pipe.generate(grid, sampleSteps, cfg, seed), out.resolve("samples").resolve(
                     String.format("step-%08d.png", done)));
                 text.train(true);
                 unet.train(true);
@@ -301,7 +305,7 @@ public final class TrainTeacher implements Callable<Integer> {
         }
       }
       try (MultiStepTextToImage pipe = MultiStepTextToImage.load(out.resolve("teacher"), device, null)) {
-        writeGrid(pipe.generate(PROMPTS, sampleSteps, cfg, seed), out.resolve("samples.png"));
+        writeGrid(pipe.generate(grid, sampleSteps, cfg, seed), out.resolve("samples.png"));
       }
       boolean curve = TrainingLog.plotIfPossible(out.resolve("metrics.jsonl"), List.of("loss"), "teacher: denoising loss",
           out.resolve("loss.png"));

@@ -80,7 +80,7 @@ class ArchitectureTest {
     Set<String> exported = d2g.exports().stream().filter(e -> !e.isQualified()).map(ModuleDescriptor.Exports::source)
         .collect(Collectors.toCollection(TreeSet::new));
     assertEquals(new TreeSet<>(Set.of("io.d2g", "io.d2g.cli", "io.d2g.data", "io.d2g.data.emoji", "io.d2g.data.npm",
-        "io.d2g.diffusion", "io.d2g.eval", "io.d2g.hub", "io.d2g.io", "io.d2g.models", "io.d2g.nn", "io.d2g.pipelines", "io.d2g.schedulers", "io.d2g.train")),
+        "io.d2g.diffusion", "io.d2g.eval", "io.d2g.hub", "io.d2g.io", "io.d2g.models", "io.d2g.nn", "io.d2g.pairs", "io.d2g.pipelines", "io.d2g.schedulers", "io.d2g.train")),
         exported);
     assertTrue(d2g.packages().contains("io.d2g.internal"));
     ModuleDescriptor bindings = ModuleFinder.of(moduleJar("d2g-bindings")).find("io.d2g.bindings").orElseThrow()

@@ -110,7 +110,7 @@ class TeacherPipelineTest {
     // Samples on another folder's prompts and seeds.
     Path prompts = Files.writeString(tmp.resolve("samples.jsonl"),
         "{\"image\": \"0.png\", \"prompt\": \"cat face, noto style\", \"seed\": 5}\n"
-            + "{\"image\": \"1.png\", \"prompt\": \"a red car on a blue background, twemoji style\", \"seed\": 6}\n");
+            + "{\"image\": \"1.png\", \"prompt\": \"a red car on a blue background, emojione style\", \"seed\": 6}\n");
     PrintStream old = System.out;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     System.setOut(new PrintStream(out, true));
@@ -126,5 +126,18 @@ class TeacherPipelineTest {
     assertEquals(2, rows.size());
     assertEquals(16, rows.width());
     assertEquals(6L, rows.samples().get(1).seed());
+    // twemoji was not among this dataset's styles: the teacher's vocabulary never saw it
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream oldErr = System.err;
+    System.setErr(new PrintStream(err, true));
+    try {
+      code = Main.run(new String[] {"sample", "--model", teacher.toString(), "--steps", "2", "--out",
+          tmp.resolve("grid2.png").toString(), "a red car, twemoji style"});
+    } finally {
+      System.setErr(oldErr);
+    }
+    assertEquals(1, code, err.toString());
+    assertTrue(err.toString().contains("\"twemoji\"") && !err.toString().contains("Exception"), err.toString());
+    assertFalse(Files.exists(tmp.resolve("grid2.png")));
   }
 }
