@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 11 on one GPU in one call: the autoencoder, then the teacher, then the evaluation's sample folders.
 # Here first: bash scripts/gpu/pack.sh (jars, runtime, the real rows' prompts into .gpu/prompts/) and
-# ../shared/gpu/slim on test/ models/ docs/. Then on the device machine, with carry [".gpu", "data"]
+# ../shared/gpu/slim on test/ models/ docs/ (never benchmarks/native: CMake builds from it). Then on the device machine, with carry [".gpu", "data"]
 # (the emoji dataset; add ".ref" for the speed benchmark), from the repo root:
 #   source .gpu/env.sh && bash scripts/gpu/teacher_session.sh
 # A short probe of each trainer measures seconds per step; the steps of the real runs are then chosen to
@@ -29,7 +29,9 @@ sps() { grep -o '([0-9.]* s/step)' "$1" | tail -1 | tr -dc '0-9.'; }
 
 if [ -z "${D2G_LIB:-}" ]; then
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:' >> "$out/session.log"
-  cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E 'error|undefined' | head -20
+  cmake --build build-gpu -j16 --target d2g > $scratch/build.log 2>&1
+  [ -f build-gpu/native/libd2g.so ] || { log "the build failed (slimmed away a folder CMake reads? benchmarks/native is one):"
+    grep -E 'error|Error|No rule|not found' $scratch/build.log | head -20 | tee -a "$out/session.log"; exit 1; }
   log "built"
 fi
 [ "${TRAIN_CHECK:-1}" = 1 ] && ex train-check --device "$dev" 2>&1 | tee -a "$out/session.log"  # CPU against GPU
