@@ -125,12 +125,17 @@ final class TablesCommand implements Callable<Integer> {
       JudgeMetrics.Interval iv = new JudgeMetrics.Interval(rounds, seed);
       for (var e : sets.entrySet()) {
         SampleSet t = teacher == null || teacher.equals(e.getKey()) ? null : sets.get(teacher);
+        // a row of other prompts (held-out ones) has no teacher samples to pair with: no fidelity
+        boolean unpaired = t != null && Evaluation.teacherPairs(e.getValue(), t) < 2;
+        if (unpaired) t = null;
         // a row too small for FD keeps its other figures (d2g eval refuses it instead)
         int min = FrechetDistance.minimumSamples(j.config().embedDim());
         boolean small = realEmb != null && e.getValue().size() < min;
         ObjectNode row = Evaluation.evaluate(j, e.getValue(), small ? null : realEmb, t, iv);
         if (small)
           row.withObject("skipped").put("fd", e.getValue().size() + " samples; FD needs at least " + min);
+        if (unpaired)
+          row.withObject("skipped").put("fidelity", "no two samples share a prompt and seed with row " + teacher);
         row.put("sample_folder", folders.get(e.getKey()).toString());
         models.set(e.getKey(), row);
         spec.commandLine().getOut().printf("%s: graded %d samples%n", e.getKey(), e.getValue().size());

@@ -144,6 +144,15 @@ public final class Evaluation {
     return Embeddings.of(set.size(), d, all);
   }
 
+  /** How many of {@code samples} have a sample of {@code teacher} with the same prompt and seed (fidelity's pairs). */
+  public static int teacherPairs(SampleSet samples, SampleSet teacher) {
+    java.util.Set<String> keys = new java.util.HashSet<>();
+    for (SampleSet.Sample t : teacher.samples()) if (t.seed() != null) keys.add(t.prompt() + "\u0000" + t.seed());
+    int n = 0;
+    for (SampleSet.Sample s : samples.samples()) if (s.seed() != null && keys.contains(s.prompt() + "\u0000" + s.seed())) n++;
+    return n;
+  }
+
   private static Estimate fidelity(ImageTextJudge judge, SampleSet samples, Embeddings img, SampleSet teacher,
       Interval interval) {
     Map<String, Integer> teacherIndex = new HashMap<>();

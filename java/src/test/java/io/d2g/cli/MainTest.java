@@ -135,10 +135,11 @@ class MainTest {
   @Test
   void tablesAreRegeneratedFromSampleFoldersAndNeverReplaceAHandWrittenFile(@TempDir Path tmp) throws IOException {
     Path judgeDir = tinyJudge(tmp.resolve("judge"));
-    Path a = tinySamples(tmp.resolve("a")), b = tinySamples(tmp.resolve("b"));
+    Path a = tinySamples(tmp.resolve("a")), b = tinySamples(tmp.resolve("b")), c = tinySamples(tmp.resolve("c"));
+    Files.writeString(c.resolve("samples.jsonl"), Files.readString(c.resolve("samples.jsonl")).replace("\"prompt\": \"p", "\"prompt\": \"held-out p"));
     Path md = tmp.resolve("docs/results.md");
     Files.createDirectories(md.getParent());
-    String[] args = {"tables", "--row", "teacher=" + a, "--row", "student=" + b, "--teacher", "teacher", "--judge",
+    String[] args = {"tables", "--row", "teacher=" + a, "--row", "student=" + b, "--row", "heldout=" + c, "--teacher", "teacher", "--judge",
         judgeDir.toString(), "--rounds", "20", "--out", md.toString(), "--json", tmp.resolve("eval.json").toString()};
     for (int pass = 0; pass < 2; pass++) { // the second replaces what the first wrote
       Run r = run(args);
@@ -152,6 +153,9 @@ class MainTest {
     // the student's samples are the teacher's: fidelity 0
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("eval.json").toFile());
     assertEquals(0, json.path("models").path("student").path("fidelity").path("value").asDouble(), 1e-6);
+    // a row of other prompts has no samples to pair with the teacher's: no fidelity, the rest graded
+    assertTrue(json.path("models").path("heldout").path("fidelity").isMissingNode(), json.toString());
+    assertTrue(json.path("models").path("heldout").path("skipped").path("fidelity").isTextual(), json.toString());
     Files.writeString(md, "# my notes\n");
     Run r = run(args);
     assertEquals(1, r.code(), r.err());
