@@ -17,7 +17,8 @@ cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E ' error|undefined' | he
 log "built"
 src=$(mktemp -d) && tar -C "$src" -xJf .ref/elatentlpips-src.tar.xz && tar -C "$src" -xJf .ref/diffusers-src.tar.xz
 PYTHONPATH="$src" python3 scripts/gpu/elatentlpips_reference.py "$out/elatentlpips-reference.json" \
-  2>&1 | tail -8 | tee -a "$out/session.log"
+  > "$out/reference.log" 2>&1; tail -8 "$out/reference.log" | tee -a "$out/session.log"  # the whole log comes back too
+[ -f "$out/elatentlpips-reference.json" ] || { log "the official code's run failed: see reference.log"; exit 1; }
 log "reference done"
 java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
   -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
