@@ -69,6 +69,25 @@ def extra_memory_gb(step):
     return (torch.cuda.max_memory_allocated(dev) - base) / 2**30
 
 
+# The official code builds its upfirdn2d CUDA op with torch.utils.cpp_extension.load and then imports it
+# by name, which newer PyTorch (2.x: load() no longer registers the module in sys.modules) refuses with
+# "No module named 'upfirdn2d_plugin'". Registering what load() returns changes no computation.
+import sys  # noqa: E402
+import torch.utils.cpp_extension as _cpp  # noqa: E402
+
+_cpp_load = _cpp.load
+
+
+def _load_and_register(*args, **kwargs):
+    module = _cpp_load(*args, **kwargs)
+    name = kwargs.get("name", args[0] if args else None)
+    if name is not None and module is not None:
+        sys.modules.setdefault(name, module)
+    return module
+
+
+_cpp.load = _load_and_register
+
 from elatentlpips import ELatentLPIPS  # noqa: E402
 from elatentlpips.vgg16 import LatentVGG16BN  # noqa: E402
 
