@@ -6,7 +6,6 @@ import io.d2g.cli.Main;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -33,16 +32,9 @@ class PairsResumeTest {
   }
 
   private static List<String> command(Path prompts, Path out) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:-UsePerfData", "-Xshare:auto", "--enable-native-access=ALL-UNNAMED", "-Dd2g.test.log=/dev/null",
-        "-cp", System.getProperty("java.class.path")));
-    String lib = System.getProperty("d2g.library");
-    if (lib != null) cmd.add("-Dd2g.library=" + lib);
-    cmd.add(Main.class.getName());
-    cmd.addAll(List.of("pairs", "--teacher", teacher().toString(), "--prompts", prompts.toString(), "--n", "40",
-        "--steps", "3", "--cfg", "4", "--batch", "2", "--shard-size", "4", "--seed", "3", "--no-progress", "--out",
-        out.toString()));
-    return cmd;
+    return TrainerProcess.java(Main.class, List.of("pairs", "--teacher", teacher().toString(), "--prompts",
+        prompts.toString(), "--n", "40", "--steps", "3", "--cfg", "4", "--batch", "2", "--shard-size", "4", "--seed", "3",
+        "--no-progress", "--out", out.toString()));
   }
 
   private static long shards(Path out) throws IOException {
