@@ -13,6 +13,8 @@ import io.d2g.hub.ClipTokenizer;
 import io.d2g.hub.DiffusersFolder;
 import io.d2g.hub.Safetensors;
 import io.d2g.models.ClipTextModel;
+import io.d2g.pairs.PairGenerator;
+import io.d2g.pairs.PromptTable;
 import io.d2g.train.Checkpoint;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -85,6 +87,14 @@ public enum Writers {
       try (ClipTextModel m = clip(variant)) {
         DiffusersFolder.savePipeline(target, "StableDiffusionPipeline", Map.of("text_encoder", m), null, Map.of());
       }
+    }
+  },
+  /** Teacher pairs: variant 1 writes the first shard (rank 0 of 2), later variants the same run's second. */
+  PAIRS(true) {
+    @Override
+    void write(Path target, boolean force, Path work, int variant) {
+      PairGenerator.run(Fixtures.path("sd-pipeline-tiny"), PromptTable.of(List.of("a red car, noto style", "a cat, twemoji style")),
+          new PairGenerator.Options(4, 3, 2, 4.0, null, 2, 2, DType.F16), target, Device.CPU, variant == 1 ? 0 : 1, 2, k -> {});
     }
   },
   CHECKPOINT(false) {

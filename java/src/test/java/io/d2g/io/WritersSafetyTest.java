@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Every writer of the library (datasets, contact sheets, weights, results, model and tokenizer
- * folders, pipelines) against the places a user may point it at by mistake: a folder of unrelated
+ * folders, pipelines, teacher pairs) against the places a user may point it at by mistake: a folder of unrelated
  * files, a regular file, a symbolic link to something elsewhere, a read-only place and a full disk.
  * Nothing outside the writer's own output may change, and a failed write leaves the previous output
  * as it was. The read-only and full-disk cases run the write in a child JVM (without the right to
