@@ -176,24 +176,25 @@ public final class PromptTable {
     return order(seed)[(int) (pair % prompts.size())];
   }
 
-  private long orderSeed = Long.MIN_VALUE;
-  private int[] order;
+  /** The shuffled order for one seed, made once and then read by any thread without locking. */
+  private record Order(long seed, int[] ids) {}
 
-  private synchronized int[] order(long seed) {
-    if (order == null || orderSeed != seed) {
-      int[] o = new int[prompts.size()];
-      for (int i = 0; i < o.length; i++) o[i] = i;
-      SplittableRandom r = new SplittableRandom(seed);
-      for (int i = o.length - 1; i > 0; i--) {
-        int j = r.nextInt(i + 1);
-        int t = o[i];
-        o[i] = o[j];
-        o[j] = t;
-      }
-      order = o;
-      orderSeed = seed;
+  private volatile Order order;
+
+  private int[] order(long seed) {
+    Order o = order;
+    if (o != null && o.seed() == seed) return o.ids();
+    int[] ids = new int[prompts.size()];
+    for (int i = 0; i < ids.length; i++) ids[i] = i;
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int i = ids.length - 1; i > 0; i--) {
+      int j = r.nextInt(i + 1);
+      int t = ids[i];
+      ids[i] = ids[j];
+      ids[j] = t;
     }
-    return order;
+    order = new Order(seed, ids);
+    return ids;
   }
 
   /** The table as JSON lines {@code {"id": k, "prompt": "..."}}, the pairs folder's prompts.jsonl. */
