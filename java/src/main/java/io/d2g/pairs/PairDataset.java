@@ -42,6 +42,7 @@ public final class PairDataset implements AutoCloseable {
   private final long[] latentShape;
   private final DType latentDType;
   private final SafetensorsFile[] shards;
+  private final List<JsonNode> shardEntries; // the manifest's list: file, first, count, sha256
   private final PairNoise noise;
 
   private PairDataset(Path dir, JsonNode manifest) {
@@ -56,7 +57,8 @@ public final class PairDataset implements AutoCloseable {
     JsonNode shape = manifest.path("latent_shape");
     this.latentShape = new long[] {shape.path(0).asLong(), shape.path(1).asLong(), shape.path(2).asLong()};
     this.latentDType = DType.valueOf(manifest.path("latent_dtype").asText());
-    this.shards = new SafetensorsFile[PairManifest.shards(manifest).size()];
+    this.shardEntries = PairManifest.shards(manifest);
+    this.shards = new SafetensorsFile[shardEntries.size()];
     this.noise = PairNoise.of(seed);
   }
 
@@ -158,7 +160,7 @@ public final class PairDataset implements AutoCloseable {
     synchronized (shards) {
       if (shards[k] == null) {
         SafetensorsFile opened = Safetensors.open(dir.resolve(PairManifest.shardName(k)));
-        String want = PairManifest.shards(manifest).get(k).path("sha256").asText();
+        String want = shardEntries.get(k).path("sha256").asText();
         if (!want.equals(opened.metadata().get(Safetensors.DIGEST_KEY))) {
           opened.close();
           throw new CheckpointException(dir.resolve(PairManifest.shardName(k)) + " is not the shard the manifest lists");

@@ -71,22 +71,8 @@ public final class PairManifest {
     }
   };
 
-  /** The prompt table file, recognised by its first line. */
-  static final OutputKind PROMPTS_FILE = new OutputKind() {
-    @Override
-    public String description() {
-      return "pairs prompt table";
-    }
-
-    @Override
-    public boolean recognises(Path existing) throws IOException {
-      try (Stream<String> lines = Files.lines(existing)) {
-        return lines.findFirst().map(l -> l.startsWith("{\"id\":0,")).orElse(false);
-      } catch (IOException | UncheckedIOException e) {
-        return false;
-      }
-    }
-  };
+  /** The prompt table file (in a folder already recognised as a pairs folder). */
+  static final OutputKind PROMPTS_FILE = OutputKind.textFile("pairs prompt table");
 
   /** Shard files of this format. */
   static final OutputKind SHARD_FILE = OutputKind.safetensorsWith("pairs shard", "format", FORMAT);
