@@ -12,7 +12,6 @@ import io.d2g.io.Outputs;
 import io.d2g.pipelines.MultiStepTextToImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -90,10 +89,7 @@ public final class DiffusersParity implements Callable<Integer> {
       Map<String, Object> lat = compare(s.track(latents.to(Device.CPU)), s.track(ref.tensor("latents")));
       Map<String, Object> img = compare(s.track(images.to(Device.CPU)), s.track(ref.tensor("images")));
       pass = (double) img.get("relative_l2") <= tolerance;
-      json.put("machine", D2g.machine());
-      String commit = System.getenv("D2G_COMMIT");
-      if (commit != null) json.put("commit", commit);
-      json.put("date", Instant.now().toString());
+      json.putAll(Provenance.header());
       json.put("model", model.toAbsolutePath().normalize().toString());
       json.put("method", "diffusers' StableDiffusionPipeline.from_pretrained on the folder (scripts/gpu/diffusers_parity.py, "
           + "output_type latent, then its VAE's decode) against our MultiStepTextToImage on the same initial latents: "

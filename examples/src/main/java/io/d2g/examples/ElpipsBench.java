@@ -111,17 +111,17 @@ public final class ElpipsBench implements Callable<Integer> {
             };
             double median = Timing.median(Timing.sortedMillis(step, warmup, iters, device));
             String key = "sd15_fwd_bwd_b" + b + (precision.equals("f32") ? "" : "_" + precision) + "_ms";
-            ObjectNode f = figures.putObject(key).put("ours", round(median));
+            ObjectNode f = figures.putObject(key).put("ours", Provenance.round(median));
             double official = ref == null ? Double.NaN : ref.path("fwd_bwd_ms").path(precision).path(String.valueOf(b)).asDouble(Double.NaN);
-            if (!Double.isNaN(official)) f.put("official", round(official)).put("ratio", round(median / official));
+            if (!Double.isNaN(official)) f.put("official", Provenance.round(official)).put("ratio", Provenance.round(median / official));
             if (b == 8 && precision.equals("f32")) ours8 = median;
             if (b == 8 && device.isCuda()) {
               double gb = extraMemoryGb(step, device);
               if (precision.equals("f32")) oursMemory8 = gb;
               ObjectNode m = figures.putObject("extra_memory_b8" + (precision.equals("f32") ? "" : "_" + precision) + "_gb")
-                  .put("ours", round(gb));
+                  .put("ours", Provenance.round(gb));
               double o = ref == null ? Double.NaN : ref.path("extra_memory_b8_gb").path(precision).asDouble(Double.NaN);
-              if (!Double.isNaN(o)) m.put("official", round(o));
+              if (!Double.isNaN(o)) m.put("official", Provenance.round(o));
             }
             System.out.printf("%s batch %d: %.2f ms%s%n", precision, b, median,
                 Double.isNaN(official) ? "" : String.format(", official %.2f ms, ratio %.2f", official, median / official));
@@ -131,9 +131,9 @@ public final class ElpipsBench implements Callable<Integer> {
     }
     JsonNode pixel = ref == null ? null : ref.get("pixel_route");
     if (pixel != null && !Double.isNaN(ours8)) {
-      ObjectNode p = figures.putObject("pixel_lpips_route").put("ours_ratio_time", round(pixel.path("ms").asDouble() / ours8));
+      ObjectNode p = figures.putObject("pixel_lpips_route").put("ours_ratio_time", Provenance.round(pixel.path("ms").asDouble() / ours8));
       if (!Double.isNaN(oursMemory8) && oursMemory8 > 0)
-        p.put("ours_ratio_memory", round(pixel.path("extra_memory_gb").asDouble() / oursMemory8));
+        p.put("ours_ratio_memory", Provenance.round(pixel.path("extra_memory_gb").asDouble() / oursMemory8));
       p.put("paper", "9.7x the time and 25x the memory of E-LatentLPIPS (A100, the paper's Table 1)");
     }
     details.put("method", "forward + backward with respect to the first input, latents [B, 4, " + side + ", " + side + "], "
@@ -158,9 +158,6 @@ public final class ElpipsBench implements Callable<Integer> {
     return (D2g.cudaMemoryPeak(device, false) - base) / Math.pow(2, 30);
   }
 
-  private static double round(double v) {
-    return Math.round(v * 1000) / 1000.0;
-  }
 
   private void require(boolean ok, String message) {
     if (!ok) throw new ParameterException(spec.commandLine(), message);

@@ -101,11 +101,11 @@ public final class GpuSmoke implements Callable<Integer> {
           return (System.nanoTime() - t0) * 1e-9;
         }) / 1e9;
         ObjectNode f = figures.putObject(c.key());
-        f.put("ours", round(gbs));
+        f.put("ours", Provenance.round(gbs));
         if (reference != null) {
           double r = reference.get(c.key()).asDouble();
           f.put("cudaMemcpy", r);
-          f.put("ratio", round(gbs / r));
+          f.put("ratio", Provenance.round(gbs / r));
         }
         f.put("unit", "GB/s");
         System.out.printf("%-18s %8.2f GB/s%s%n", c.key(), gbs,
@@ -138,15 +138,15 @@ public final class GpuSmoke implements Callable<Integer> {
         return (System.nanoTime() - t0) * 1e-9 / inner;
       });
       double tflops = 2.0 * m * m * m / perMatmul / 1e12;
-      ObjectNode fig = figures.putObject("bf16_matmul_tflops").put("ours", round(tflops));
+      ObjectNode fig = figures.putObject("bf16_matmul_tflops").put("ours", Provenance.round(tflops));
       String versus = "";
       if (matmulReference != null) {
         double theirs = matmulReference.get("tflops").asDouble();
-        fig.put("pytorch", theirs).put("ratio", round(tflops / theirs))
+        fig.put("pytorch", theirs).put("ratio", Provenance.round(tflops / theirs))
             .put("pytorch_version", matmulReference.get("torch").asText());
         versus = "; PyTorch " + theirs + " TFLOP/s";
       }
-      fig.put("unit", "TFLOP/s").put("ms", round(perMatmul * 1e3));
+      fig.put("unit", "TFLOP/s").put("ms", Provenance.round(perMatmul * 1e3));
       System.out.printf("bf16 matmul %d^3   %8.1f TFLOP/s (%.3f ms)%s%n", m, tflops, perMatmul * 1e3, versus);
     }
 
@@ -169,9 +169,6 @@ public final class GpuSmoke implements Callable<Integer> {
     return t[reps / 2];
   }
 
-  private static double round(double x) {
-    return Math.round(x * 1000) / 1000.0;
-  }
 
   private static String run(String... cmd) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();

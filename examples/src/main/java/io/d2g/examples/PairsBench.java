@@ -11,7 +11,6 @@ import io.d2g.pairs.PairGenerator;
 import io.d2g.pairs.PromptTable;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -85,8 +84,8 @@ public final class PairsBench implements Callable<Integer> {
       Path folder = dir.resolve("pairs");
       var o = new PairGenerator.Options(pairs, 0, steps, cfg, null, batch, 8192, DType.F16);
       PairGenerator.Summary s = PairGenerator.run(teacher, prompts, o, folder, device, 0, 1, k -> {});
-      figures.put("emoji_" + pairs + "_pairs_s", Map.of("ours", round(s.seconds())));
-      detail.put("generation", Map.of("pairs", pairs, "pairs_per_s", round(s.pairsPerSecond()), "steps", steps, "cfg", cfg,
+      figures.put("emoji_" + pairs + "_pairs_s", Map.of("ours", Provenance.round(s.seconds())));
+      detail.put("generation", Map.of("pairs", pairs, "pairs_per_s", Provenance.round(s.pairsPerSecond()), "steps", steps, "cfg", cfg,
           "batch", batch, "prompts", prompts.size(), "seconds_include", "teacher load, folder hash, sampling, shard writing"));
       try (PairDataset ds = PairDataset.open(folder)) {
         for (int epoch = 0; epoch < 2; epoch++) { // the first epoch maps and checks the shards
@@ -100,18 +99,14 @@ public final class PairsBench implements Callable<Integer> {
           }
           D2g.synchronize(device);
           double sec = (System.nanoTime() - t0) / 1e9;
-          if (epoch == 1) figures.put("reader_pairs_per_s", Map.of("ours", round(n / sec)));
-          detail.put("reader_epoch_" + epoch, Map.of("pairs", n, "seconds", round(sec), "batch", readBatch));
+          if (epoch == 1) figures.put("reader_pairs_per_s", Map.of("ours", Provenance.round(n / sec)));
+          detail.put("reader_epoch_" + epoch, Map.of("pairs", n, "seconds", Provenance.round(sec), "batch", readBatch));
         }
       }
     } finally {
       if (temporary) deleteTree(dir);
     }
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("machine", D2g.machine());
-    String commit = System.getenv("D2G_COMMIT");
-    if (commit != null) json.put("commit", commit);
-    json.put("date", Instant.now().toString());
+    Map<String, Object> json = Provenance.header();
     json.put("teacher", teacher.toAbsolutePath().normalize().toString());
     json.put("figures", figures);
     json.put("detail", detail);
@@ -128,7 +123,4 @@ public final class PairsBench implements Callable<Integer> {
     }
   }
 
-  private static double round(double x) {
-    return Math.round(x * 1000) / 1000.0;
-  }
 }

@@ -23,7 +23,6 @@ import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -139,7 +138,7 @@ public final class TeacherBench implements Callable<Integer> {
             batch)).to(device));
         // each run returns with the loss on the host
         double[] ms = Timing.sortedMillis(() -> step.run(x0, ids, t, noise), warmup, steps, device);
-        detail.put("ours_train", Map.of("ms", round(Timing.median(ms)), "min_ms", round(ms[0]), "batch", batch));
+        detail.put("ours_train", Map.of("ms", Provenance.round(Timing.median(ms)), "min_ms", Provenance.round(ms[0]), "batch", batch));
         figures.put("teacher_train_step_ms", compare(Timing.median(ms), ref, "train", "ms", false));
       }
     }
@@ -152,15 +151,11 @@ public final class TeacherBench implements Callable<Integer> {
       double seconds = Timing.median(Timing.sortedMillis(() -> pipe.generate(prompts, sampleSteps, cfg, 0), 1, sampleRuns,
           device)) / 1e3;
       double ips = sampleBatch / seconds;
-      detail.put("ours_sample", Map.of("seconds", round(seconds), "batch", sampleBatch, "steps", sampleSteps, "cfg", cfg));
+      detail.put("ours_sample", Map.of("seconds", Provenance.round(seconds), "batch", sampleBatch, "steps", sampleSteps, "cfg", cfg));
       figures.put("teacher_sampling_images_per_s", compare(ips, ref, "sample", "images_per_s", true));
     }
 
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("machine", D2g.machine());
-    String commit = System.getenv("D2G_COMMIT");
-    if (commit != null) json.put("commit", commit);
-    json.put("date", Instant.now().toString());
+    Map<String, Object> json = Provenance.header();
     json.put("model", model.toAbsolutePath().normalize().toString());
     json.put("method", "training: text encoder + UNet from the folder in f32 (TF32 on), batch " + batch + ", the folder's "
         + "prediction type, MSE, backward, clip_grad_norm 1.0, AdamW (no decay on biases and norms), EMA 0.999 of the UNet; "
@@ -182,16 +177,13 @@ public final class TeacherBench implements Callable<Integer> {
   /** {ours, pytorch, ratio}; the ratio is always ours' time over PyTorch's. */
   private static Map<String, Object> compare(double ours, JsonNode ref, String part, String key, boolean throughput) {
     Map<String, Object> f = new LinkedHashMap<>();
-    f.put("ours", round(ours));
+    f.put("ours", Provenance.round(ours));
     if (ref != null && ref.path(part).path(key).isNumber()) {
       double theirs = ref.path(part).path(key).asDouble();
-      f.put("pytorch", round(theirs));
-      f.put("ratio", round(throughput ? theirs / ours : ours / theirs));
+      f.put("pytorch", Provenance.round(theirs));
+      f.put("ratio", Provenance.round(throughput ? theirs / ours : ours / theirs));
     }
     return f;
   }
 
-  private static double round(double x) {
-    return Math.round(x * 1000) / 1000.0;
-  }
 }

@@ -20,8 +20,6 @@ import io.d2g.train.ProcessGroup;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -134,7 +132,7 @@ public final class TrainStepBench implements Callable<Integer> {
             if (device.isCuda()) D2g.cudaMemoryPeak(device, true);
             // each run returns once the loss is on the host
             double[] ms = Timing.sortedMillis(() -> step.run(x0, ctx, t, noise), warmup, steps, device);
-            double median = round(Timing.median(ms));
+            double median = Provenance.round(Timing.median(ms));
             if (trace != null) { // one more step, traced, after the timing (its figures are the untraced ones)
               java.nio.file.Files.createDirectories(trace);
               D2g.startTrace();
@@ -142,12 +140,12 @@ public final class TrainStepBench implements Callable<Integer> {
               D2g.synchronize(device);
               D2g.stopTrace(trace.resolve("ours_b" + b + ".json"));
             }
-            double peak = device.isCuda() ? round(D2g.cudaMemoryPeak(device, false) / Math.pow(2, 30)) : Double.NaN;
+            double peak = device.isCuda() ? Provenance.round(D2g.cudaMemoryPeak(device, false) / Math.pow(2, 30)) : Double.NaN;
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("ms", median);
-            d.put("min_ms", round(ms[0]));
+            d.put("min_ms", Provenance.round(ms[0]));
             d.put("peak_gb", peak);
-            d.put("images_per_s", round(1000.0 * b * world / median));
+            d.put("images_per_s", Provenance.round(1000.0 * b * world / median));
             detail.put("ours_b" + b, d);
             Map<String, Object> f = new LinkedHashMap<>();
             f.put("ours", median);
@@ -156,7 +154,7 @@ public final class TrainStepBench implements Callable<Integer> {
               double cl = ref.path("channels_last_b" + b).path("ms").asDouble(Double.NaN);
               double best = Double.isNaN(cl) || nchw < cl ? nchw : cl;
               f.put("pytorch", best);
-              f.put("ratio", round(median / best));
+              f.put("ratio", Provenance.round(median / best));
               detail.put("pytorch_b" + b, Map.of("nchw", ref.path("nchw_b" + b), "channels_last", ref.path("channels_last_b" + b)));
             }
             figures.put("sd15_unet_train_step_b" + b + "_ms", f);
@@ -168,11 +166,7 @@ public final class TrainStepBench implements Callable<Integer> {
       }
       if (group != null && group.rank() != 0) return 0;
     }
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("machine", D2g.machine() + (world > 1 ? "; " + world + " processes, one GPU each" : ""));
-    String commit = System.getenv("D2G_COMMIT");
-    if (commit != null) json.put("commit", commit);
-    json.put("date", ZonedDateTime.now(ZoneOffset.UTC).toString());
+    Map<String, Object> json = Provenance.header(D2g.machine() + (world > 1 ? "; " + world + " processes, one GPU each" : ""));
     json.put("method", "SD1.5 UNet (presets/sd15/unet.json), random weights, f32 weights, " + precision + " autocast, "
         + (channelsLast ? "channels_last, " : "") + "x_t from scaled_linear abar, epsilon MSE, backward, "
         + (world > 1 ? "gradients averaged across " + world + " GPUs (NCCL, overlapped), " : "")
@@ -189,7 +183,4 @@ public final class TrainStepBench implements Callable<Integer> {
     return 0;
   }
 
-  private static double round(double x) {
-    return Math.round(x * 1000) / 1000.0;
-  }
 }
