@@ -1,7 +1,5 @@
 package io.d2g.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2g.Device;
 import io.d2g.data.ImageCodec;
 import io.d2g.data.RgbaImage;
@@ -9,11 +7,10 @@ import io.d2g.eval.SampleSet;
 import io.d2g.io.OutputKind;
 import io.d2g.io.Outputs;
 import io.d2g.io.Png;
+import io.d2g.pairs.PromptTable;
 import io.d2g.pipelines.MultiStepTextToImage;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -116,29 +113,15 @@ final class SampleCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** Prompts (and seeds, from a samples.jsonl) of {@code file}, appended to the lists. */
-  private void readPrompts(Path file, List<String> to, List<Long> seeds) throws IOException {
-    if (!Files.isRegularFile(file)) throw new CommandLine.ParameterException(spec.commandLine(), "--prompts " + file + " is not a file");
-    boolean jsonl = file.getFileName().toString().endsWith(".jsonl");
-    ObjectMapper json = new ObjectMapper();
-    int n = 0;
-    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-      n++;
-      if (line.isBlank() || line.startsWith("#")) continue;
-      if (!jsonl) {
-        to.add(line.strip());
-        continue;
+  /** Prompts (and seeds, from a samples.jsonl) of {@code file}, appended to the lists (PromptTable's file format). */
+  private void readPrompts(Path file, List<String> to, List<Long> seeds) {
+    try {
+      for (PromptTable.Line l : PromptTable.lines(file)) {
+        to.add(l.prompt());
+        if (l.seed() != null) seeds.add(l.seed());
       }
-      JsonNode row;
-      try {
-        row = json.readTree(line);
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new CommandLine.ParameterException(spec.commandLine(), file + " line " + n + " is not JSON: " + e.getOriginalMessage());
-      }
-      if (!row.path("prompt").isTextual())
-        throw new CommandLine.ParameterException(spec.commandLine(), file + " line " + n + " has no \"prompt\"");
-      if (row.path("seed").canConvertToLong()) seeds.add(row.path("seed").asLong());
-      to.add(row.path("prompt").asText());
+    } catch (io.d2g.InvalidArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--prompts: " + e.getMessage());
     }
   }
 }

@@ -76,6 +76,25 @@ public final class PromptTable {
 
   /** The prompts of a text or {@code .jsonl} file (see the class comment). */
   public static PromptTable read(Path file) {
+    List<String> out = new ArrayList<>();
+    for (Line l : lines(file)) out.add(l.prompt());
+    if (out.isEmpty()) throw new InvalidArgumentException(file + " holds no prompts");
+    try {
+      return of(out);
+    } catch (InvalidArgumentException e) {
+      throw new InvalidArgumentException(file + ": " + e.getMessage());
+    }
+  }
+
+  /** One prompt of a prompts file, with its seed when a JSON line gives one (a samples.jsonl does). */
+  public record Line(String prompt, Long seed) {}
+
+  /**
+   * Every prompt of a text or {@code .jsonl} file in order, duplicates kept: the format the class comment
+   * describes (strict UTF-8, blank and {@code #} lines skipped, a JSON line's "prompt" and optional
+   * "seed"). Bad lines are refused with their number.
+   */
+  public static List<Line> lines(Path file) {
     if (!Files.isRegularFile(file)) throw new InvalidArgumentException(file + " is not a file");
     byte[] bytes;
     try {
@@ -85,7 +104,7 @@ public final class PromptTable {
     }
     boolean jsonl = file.getFileName().toString().endsWith(".jsonl");
     ObjectMapper json = new ObjectMapper();
-    List<String> out = new ArrayList<>();
+    List<Line> out = new ArrayList<>();
     var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
         .onUnmappableCharacter(CodingErrorAction.REPORT);
     int line = 0;
@@ -103,7 +122,7 @@ public final class PromptTable {
       if (text.startsWith("\uFEFF") && line == 1) text = text.substring(1); // a byte-order mark
       if (text.isBlank() || text.startsWith("#")) continue;
       if (!jsonl) {
-        out.add(text.strip());
+        out.add(new Line(text.strip(), null));
         continue;
       }
       JsonNode row;
@@ -113,14 +132,9 @@ public final class PromptTable {
         throw new InvalidArgumentException(file + " line " + line + " is not JSON");
       }
       if (!row.path("prompt").isTextual()) throw new InvalidArgumentException(file + " line " + line + " has no \"prompt\"");
-      out.add(row.path("prompt").asText());
+      out.add(new Line(row.path("prompt").asText(), row.path("seed").canConvertToLong() ? row.path("seed").asLong() : null));
     }
-    if (out.isEmpty()) throw new InvalidArgumentException(file + " holds no prompts");
-    try {
-      return of(out);
-    } catch (InvalidArgumentException e) {
-      throw new InvalidArgumentException(file + ": " + e.getMessage());
-    }
+    return out;
   }
 
   /**

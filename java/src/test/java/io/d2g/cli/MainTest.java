@@ -270,6 +270,10 @@ class MainTest {
     r = run("sample", "--model", pipe.toString(), "--out", tmp.resolve("d.png").toString(), "--prompts", bad.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("has no \"prompt\""), r.err());
+    Path notUtf8 = Files.write(tmp.resolve("latin1.txt"), new byte[] {'a', '\n', 'c', (byte) 0xe9, '\n'});
+    r = run("sample", "--model", pipe.toString(), "--out", tmp.resolve("d.png").toString(), "--prompts", notUtf8.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("line 2 is not UTF-8"), r.err());
     assertFalse(Files.exists(tmp.resolve("d.png")));
   }
 
