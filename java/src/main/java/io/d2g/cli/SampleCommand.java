@@ -41,7 +41,8 @@ final class SampleCommand implements Callable<Integer> {
   @Option(names = "--batch", defaultValue = "256", description = "Images per sampler run (default: ${DEFAULT-VALUE}).")
   int batch;
 
-  @Option(names = "--model", required = true, description = "A diffusers pipeline folder.")
+  @Option(names = "--model", defaultValue = "models/emoji-teacher",
+      description = "A diffusers pipeline folder (default: ${DEFAULT-VALUE}, the project's emoji teacher).")
   Path model;
 
   @Option(names = "--steps", defaultValue = "50", description = "Sampler steps (default: ${DEFAULT-VALUE}).")
