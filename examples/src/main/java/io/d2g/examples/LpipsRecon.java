@@ -92,6 +92,11 @@ public final class LpipsRecon implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "5", description = "Seed of the targets, the start and the draws (default: ${DEFAULT-VALUE}).")
   long seed;
 
+  @Option(names = "--heads", defaultValue = "shipped",
+      description = "The lin heads: shipped (the folder's, calibrated by train-lpips) or uniform (every channel 1 / width, "
+          + "LPIPS's uncalibrated baseline) (default: ${DEFAULT-VALUE}).")
+  String heads;
+
   @Mixin ComputeOptions compute;
 
   @Spec CommandSpec spec;
@@ -112,6 +117,7 @@ public final class LpipsRecon implements Callable<Integer> {
       require(p.equals("none") || LatentAugment.PRESETS.contains(p), "--presets: none or one of " + LatentAugment.PRESETS
           + ", not " + p);
     require(Files.isDirectory(model) && Files.isDirectory(vae), "--model and --vae must be folders");
+    require(heads.equals("shipped") || heads.equals("uniform"), "--heads must be shipped or uniform, not " + heads);
     Device device = compute.apply();
     var on = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
     Map<String, Curve> curves = new java.util.LinkedHashMap<>();
@@ -119,6 +125,7 @@ public final class LpipsRecon implements Callable<Integer> {
     int size;
     try (EmojiDataset ds = EmojiDataset.open(data); LatentLpips lpips = DiffusersFolder.load(model, LatentLpips.FAMILY, on);
         AutoencoderKL ae = DiffusersFolder.load(vae, AutoencoderKL.FAMILY, on); TensorScope s = new TensorScope()) {
+      if (heads.equals("uniform")) TrainLpips.uniformLins(lpips);
       size = ds.manifest().path("size").asInt(64);
       SceneComposer heldOut = new SceneComposer(SpriteAtlas.of(ds, r -> !r.isTrain()), SceneComposer.Options.defaults(size));
       Tensor pictures = s.track(s.track(JudgeValidation.scenes(heldOut, seed, 0, images, new String[images])).to(device));
@@ -186,7 +193,7 @@ public final class LpipsRecon implements Callable<Integer> {
       e.getValue().lpips().forEach(lp::add);
       e.getValue().psnr().forEach(ps::add);
     }
-    report.putObject("settings").put("model", model.toAbsolutePath().normalize().toString())
+    report.putObject("settings").put("model", model.toAbsolutePath().normalize().toString()).put("heads", heads)
         .put("vae", vae.toAbsolutePath().normalize().toString()).put("images", images).put("steps", steps).put("lr", lr)
         .put("seed", seed).put("targets", "scenes of held-out concepts; latents = posterior mean x scaling factor")
         .put("start", "standard normal").put("optimizer", "Adam (AdamW, weight decay 0)");

@@ -14,6 +14,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -34,6 +36,8 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "pairs-bench", mixinStandardHelpOptions = true,
     description = "Teacher pairs: generation time and the reader's pairs per second (pairs.json).")
 public final class PairsBench implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(PairsBench.class);
+
   @Option(names = "--teacher", required = true, description = "The teacher: a diffusers Stable Diffusion folder.")
   Path teacher;
 
@@ -83,7 +87,16 @@ public final class PairsBench implements Callable<Integer> {
       PromptTable prompts = PromptTable.emoji(data, 20000, 0);
       Path folder = dir.resolve("pairs");
       var o = new PairGenerator.Options(pairs, 0, steps, cfg, null, batch, 8192, DType.F16);
-      PairGenerator.Summary s = PairGenerator.run(teacher, prompts, o, folder, device, 0, 1, k -> {});
+      long start = System.nanoTime();
+      long[] lastLog = {start}, done = {0};
+      LOG.info("making {} pairs on {} ({} steps, guidance {}, batch {})", pairs, device, steps, cfg, batch);
+      PairGenerator.Summary s = PairGenerator.run(teacher, prompts, o, folder, device, 0, 1, more -> {
+        done[0] += more;
+        long now = System.nanoTime();
+        if (now - lastLog[0] < 10_000_000_000L && done[0] < pairs) return; // a line every 10 s, and the last
+        lastLog[0] = now;
+        LOG.info("{} of {} pairs, {} pairs/s", done[0], pairs, String.format("%.1f", done[0] / ((now - start) / 1e9)));
+      });
       figures.put("emoji_" + pairs + "_pairs_s", Map.of("ours", Provenance.round(s.seconds())));
       detail.put("generation", Map.of("pairs", pairs, "pairs_per_s", Provenance.round(s.pairsPerSecond()), "steps", steps, "cfg", cfg,
           "batch", batch, "prompts", prompts.size(), "seconds_include", "teacher load, folder hash, sampling, shard writing"));

@@ -68,6 +68,7 @@ class ExamplesTest {
       {new LpipsRecon(), new String[] {"--out", "x"}},
       {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--presets", "none,zz"}},
       {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--every", "0"}},
+      {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--heads", "learnt"}},
       {new DiffusersParity(), new String[] {"--model", "."}},
       {new DiffusersParity(), new String[] {"--model", "/no/such", "--reference", "/no/such"}},
       {new PairsBench(), new String[] {}}, {new PairsBench(), new String[] {"--teacher", ".", "--pairs", "0"}},
