@@ -41,23 +41,24 @@ final class LpipsCommand implements Runnable {
   @Command(name = "distance", mixinStandardHelpOptions = true,
       description = {"The LatentLPIPS distance between two latents, or two pictures encoded by an autoencoder.",
           "A and B are .safetensors files holding one latent [C, H, W] or [1, C, H, W] (or the tensor --key names), "
-              + "already scaled as the diffusion model sees them; or, with --vae, pictures of one size (PNG, JPEG, "
-              + "WebP), encoded to the posterior's mean times the autoencoder's scaling factor."})
+              + "already scaled as the diffusion model sees them; or pictures of one size (PNG, JPEG, "
+              + "WebP), encoded by --vae to the posterior's mean times the autoencoder's scaling factor."})
   static final class Distance implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "A", description = "The first latent or picture.")
+    @Parameters(index = "0", paramLabel = "A", description = "The first latent (a .safetensors file) or picture.")
     Path a;
 
     @Parameters(index = "1", paramLabel = "B", description = "The second latent or picture.")
     Path b;
 
-    @Option(names = "--model", required = true,
+    @Option(names = "--model", defaultValue = "models/emoji-latent-lpips",
         description = "A LatentLPIPS folder (config.json + weights; scripts/convert_elatentlpips.py makes one from an "
-            + "official checkpoint).")
+            + "official checkpoint; default: ${DEFAULT-VALUE}, the project's, for the emoji teacher's latent space).")
     Path model;
 
-    @Option(names = "--vae", description = "An autoencoder folder (diffusers AutoencoderKL) to encode pictures with.")
+    @Option(names = "--vae", defaultValue = "models/emoji-teacher/vae",
+        description = "An autoencoder folder (diffusers AutoencoderKL) to encode pictures with (default: ${DEFAULT-VALUE}).")
     Path vae;
 
     @Option(names = "--key", description = "The tensor to read from each .safetensors file (default: its only one).")
@@ -74,7 +75,12 @@ final class LpipsCommand implements Runnable {
       var opts = DiffusersFolder.LoadOptions.DEFAULT.on(dev, DType.F32);
       try (LatentLpips lpips = DiffusersFolder.load(model, LatentLpips.FAMILY, opts); TensorScope s = new TensorScope()) {
         Tensor x0, x1;
-        if (vae != null) {
+        boolean latents = a.getFileName().toString().endsWith(".safetensors"), latentB = b.getFileName().toString().endsWith(".safetensors");
+        if (latents != latentB)
+          throw new CommandLine.ParameterException(spec.commandLine(), "A and B must both be latents (.safetensors) or both pictures");
+        if (!latents && !Files.isDirectory(vae))
+          throw new CommandLine.ParameterException(spec.commandLine(), "pictures need an autoencoder: --vae " + vae + " is not a folder");
+        if (!latents) {
           try (AutoencoderKL ae = DiffusersFolder.load(vae, AutoencoderKL.FAMILY, opts)) {
             Tensor pixels = s.track(RgbaImage.toTensorOverWhite(List.of(picture(a), picture(b))));
             AutoencoderKL.Posterior post = ae.encode(s.track(pixels.to(dev)));
@@ -103,9 +109,6 @@ final class LpipsCommand implements Runnable {
     }
 
     private Tensor latent(Path p, TensorScope s) {
-      if (!p.getFileName().toString().endsWith(".safetensors"))
-        throw new CommandLine.ParameterException(spec.commandLine(), p + ": latents come as .safetensors files "
-            + "(pictures need --vae)");
       try (SafetensorsFile f = Safetensors.open(p)) {
         Map<String, Tensor> all = f.tensors();
         all.values().forEach(s::track);

@@ -315,9 +315,13 @@ class MainTest {
     Run apart = run("lpips", "distance", "--model", model.toString(), "--vae", pipe.resolve("vae").toString(), a.toString(), b.toString());
     assertEquals(0, apart.code(), apart.err());
     assertTrue(Double.parseDouble(apart.out().strip()) > 0, apart.out());
-    Run noVae = run("lpips", "distance", "--model", model.toString(), a.toString(), b.toString());
+    Run noVae = run("lpips", "distance", "--model", model.toString(), "--vae", tmp.resolve("no-vae").toString(), a.toString(),
+        b.toString());
     assertEquals(2, noVae.code());
-    assertTrue(noVae.err().contains("pictures need --vae"), noVae.err());
+    assertTrue(noVae.err().contains("pictures need an autoencoder"), noVae.err());
+    Run mixed = run("lpips", "distance", "--model", model.toString(), a.toString(), tmp.resolve("b.safetensors").toString());
+    assertEquals(2, mixed.code());
+    assertTrue(mixed.err().contains("both be latents"), mixed.err());
   }
 
   @Test
