@@ -57,6 +57,25 @@ public final class D2g {
     return NativeLibrary.load();
   }
 
+  /**
+   * One device in words, for recording where something was timed: a CUDA device's name
+   * ("cuda:0 NVIDIA H100 80GB HBM3"), or the CPU's model and core count.
+   */
+  public static String describe(Device device) {
+    if (device.isCuda()) return device + " " + cudaDeviceName(device.index());
+    String cpu = "unknown CPU";
+    try {
+      for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/cpuinfo")))
+        if (line.startsWith("model name")) {
+          cpu = line.substring(line.indexOf(':') + 1).trim();
+          break;
+        }
+    } catch (java.io.IOException | RuntimeException notLinux) {
+      // leave it unknown
+    }
+    return "cpu " + cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores";
+  }
+
   public static boolean cudaAvailable() {
     return Native.cudaAvailable();
   }

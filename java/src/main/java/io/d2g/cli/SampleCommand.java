@@ -1,5 +1,7 @@
 package io.d2g.cli;
 
+import io.d2g.D2g;
+
 import io.d2g.Device;
 import io.d2g.data.ImageCodec;
 import io.d2g.data.RgbaImage;
@@ -105,7 +107,7 @@ final class SampleCommand implements Callable<Integer> {
           Png.withText(ImageCodec.encodePng(RgbaImage.of(grid)), "Software", Png.SOFTWARE));
       spec.commandLine().getOut().printf("wrote %s (%d of %d images, %.4f s each)%n", out, shown, images.length, seconds);
       if (sampleFolder != null) {
-        try (SampleSet.Writer wr = SampleSet.writer(sampleFolder, force)) {
+        try (SampleSet.Writer wr = SampleSet.writer(sampleFolder, force).timedOn(D2g.describe(pipe.device()))) {
           for (int i = 0; i < images.length; i++) wr.add(RgbaImage.of(images[i]), all.get(i), seeds.get(i), seconds);
           spec.commandLine().getOut().println("wrote " + wr.commit());
         }

@@ -74,6 +74,12 @@ final class TablesCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Also write the figures to this results file.")
   Path json;
 
+  @Option(names = "--notes", description = "A Markdown file of your reading of the figures (where they agree with "
+      + "expectations and where not), placed under the table.")
+  Path notes;
+
+  private String notesText;
+
   @Option(names = "--force", description = "Replace a results file that does not name its producer.")
   boolean force;
 
@@ -111,6 +117,9 @@ final class TablesCommand implements Callable<Integer> {
     if (grid < 1 || grid > 256) throw new CommandLine.ParameterException(spec.commandLine(), "--grid must be 1 to 256");
     if (!Files.isRegularFile(judge.resolve("config.json")))
       throw new CommandLine.ParameterException(spec.commandLine(), "--judge " + judge + " is not a model folder");
+    if (notes != null && !Files.isRegularFile(notes))
+      throw new CommandLine.ParameterException(spec.commandLine(), "--notes " + notes + " is not a file");
+    notesText = notes == null ? null : Files.readString(notes, java.nio.charset.StandardCharsets.UTF_8);
     Map<String, SampleSet> sets = new LinkedHashMap<>();
     folders.forEach((name, dir) -> sets.put(name, SampleSet.open(dir))); // every folder checked before any work
 
@@ -159,22 +168,24 @@ final class TablesCommand implements Callable<Integer> {
         .append(rounds).append(" rounds (seed ").append(seed).append(").");
     if (real != null) b.append(" FD is against the real pictures of ").append(real).append('.');
     if (teacher != null) b.append(" Fidelity is 1 - cos to row `").append(teacher).append("` for the same prompt and seed.");
-    b.append(" Relation and colour: how often the image prefers its prompt to the prompt with its first relation "
-        + "(colour) swapped for each other one (chance 1/4 and 1/11); – where no prompt of the row names one.");
-    b.append("\n\n| model | samples | FD ↓ | text–image score ↑ | prompt top-1 ↑ | relation ↑ | colour ↑ | fidelity ↓ "
-        + "| diversity | s / image |\n");
-    b.append("|---|---|---|---|---|---|---|---|---|---|\n");
+    b.append(" Relation, colour and style: how often the image prefers its prompt to the prompt with its first relation "
+        + "(colour, style) swapped for each other one (chance 1/4, 1/11 and 1/7); – where no prompt of the row names one."
+        + " s / image: the wall time per image where the samples were made, on the device named after it.");
+    b.append("\n\n| model | samples | FD ↓ | text–image score ↑ | prompt top-1 ↑ | relation ↑ | colour ↑ | style ↑ "
+        + "| fidelity ↓ | diversity | s / image | timed on |\n");
+    b.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (var it = models.fields(); it.hasNext(); ) {
       var e = it.next();
       JsonNode r = e.getValue();
       b.append("| ").append(e.getKey()).append(" | ").append(r.path("samples").asInt()).append(" | ")
           .append(cell(r, "fd")).append(" | ").append(cell(r, "text_image_score")).append(" | ")
           .append(cell(r, "prompt_retrieval_top1")).append(" | ").append(cell(r, "relation_accuracy")).append(" | ")
-          .append(cell(r, "colour_accuracy")).append(" | ").append(cell(r, "fidelity")).append(" | ")
-          .append(cell(r, "diversity")).append(" | ")
+          .append(cell(r, "colour_accuracy")).append(" | ").append(cell(r, "style_accuracy")).append(" | ")
+          .append(cell(r, "fidelity")).append(" | ").append(cell(r, "diversity")).append(" | ")
           .append(r.has("seconds_per_image") ? String.format(Locale.ROOT, "%.4g", r.path("seconds_per_image").asDouble()) : "–")
-          .append(" |\n");
+          .append(" | ").append(r.path("timed_on").asText("–")).append(" |\n");
     }
+    if (notesText != null) b.append('\n').append(notesText.strip()).append('\n');
     if (validation.isObject()) b.append(judgeSection(validation));
     b.append("\nThe first ").append(grid).append(" samples of each row:\n\n");
     for (var it = models.fieldNames(); it.hasNext(); ) {
@@ -190,6 +201,7 @@ final class TablesCommand implements Callable<Integer> {
     if (judgeValidation != null) b.append(" --judge-validation ").append(judgeValidation);
     b.append(" --rounds ").append(rounds).append(" --seed ").append(seed).append(" --out ").append(out);
     if (json != null) b.append(" --json ").append(json);
+    if (notes != null) b.append(" --notes ").append(notes);
     return b.append("\n```\n").toString();
   }
 

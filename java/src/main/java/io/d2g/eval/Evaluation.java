@@ -24,13 +24,16 @@ import java.util.Map;
  *   <li>{@code relation_accuracy}, {@code colour_accuracy}: compositional accuracy — each image whose
  *       prompt names a spatial relation (a colour) against its prompt with that relation (colour)
  *       swapped for each of the others; how often the true prompt ranks first (chance 1/4, 1/11);
+ *   <li>{@code style_accuracy}: the same with the prompt's style ("noto style", ...) swapped for each
+ *       of the seven (chance 1/7);
  *   <li>{@code fd}: Fréchet distance to the real pictures' embeddings (when given; at least
  *       {@link FrechetDistance#minimumSamples 2 per dimension} on each side);
  *   <li>{@code fidelity}: 1 - cos to the teacher's image for the same prompt and seed (when a teacher
  *       set is given; the DreamSim analogue);
  *   <li>{@code diversity}: mean pairwise 1 - cos among the images of one prompt (prompts with two or
  *       more samples; the DreamDiv analogue);
- *   <li>{@code seconds_per_image}: the mean of the samples' recorded wall times.
+ *   <li>{@code seconds_per_image}: the mean of the samples' recorded wall times, and {@code timed_on}
+ *       the device(s) they were measured on, when the samples say.
  * </ul>
  */
 public final class Evaluation {
@@ -63,6 +66,9 @@ public final class Evaluation {
     Estimate colour = swapAccuracy(judge, img, prompts, COLOURS, interval);
     if (colour != null) put(o, "colour_accuracy", colour);
     else skipped.put("colour_accuracy", "fewer than 2 prompts name a colour");
+    Estimate style = swapAccuracy(judge, img, prompts, STYLES, interval);
+    if (style != null) put(o, "style_accuracy", style);
+    else skipped.put("style_accuracy", "fewer than 2 prompts name a style");
 
     if (real == null) skipped.put("fd", "no real pictures given");
     else put(o, "fd", FrechetDistance.withInterval(real, img, interval.rounds(), interval.seed()));
@@ -83,15 +89,24 @@ public final class Evaluation {
     }
     double seconds = samples.samples().stream().mapToDouble(SampleSet.Sample::seconds).filter(Double::isFinite)
         .average().orElse(Double.NaN);
-    if (Double.isFinite(seconds)) o.put("seconds_per_image", seconds);
-    else skipped.put("seconds_per_image", "the samples record no times");
+    if (Double.isFinite(seconds)) {
+      o.put("seconds_per_image", seconds);
+      String on = String.join("; ", samples.samples().stream().map(SampleSet.Sample::timedOn)
+          .filter(java.util.Objects::nonNull).distinct().toList());
+      if (!on.isEmpty()) o.put("timed_on", on);
+    } else {
+      skipped.put("seconds_per_image", "the samples record no times");
+    }
     if (!skipped.isEmpty()) o.set("skipped", skipped);
     return o;
   }
 
-  /** The phrases a compositional prompt is tested on: the four relations, the eleven colours. */
+  /** The phrases a prompt is tested on: the four relations, the eleven colours (the styles below). */
   static final List<String> RELATIONS = java.util.Arrays.stream(SceneComposer.Relation.values()).map(r -> r.words).toList();
   static final List<String> COLOURS = java.util.Arrays.stream(NamedColour.values()).map(NamedColour::word).toList();
+  /** The seven styles as captions name them ("noto style", "fluent 3d style", ...). */
+  static final List<String> STYLES = java.util.Arrays.stream(io.d2g.data.emoji.EmojiStyle.values())
+      .map(st -> st.captionName() + " style").toList();
 
   /**
    * Compositional accuracy: for each sample whose prompt contains one of the phrases (as whole

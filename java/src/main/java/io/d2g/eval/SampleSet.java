@@ -21,13 +21,17 @@ import java.util.List;
  * A folder of generated samples that the evaluation grades: {@code samples.jsonl}, one JSON object per
  * line — {@code image} (a PNG or other image file in the folder), {@code prompt}, and optionally
  * {@code seed} (the noise's seed: samples of two models with the same prompt and seed are the same
- * (z, c), for fidelity) and {@code seconds} (the wall time that made it) — and the image files. Every
+ * (z, c), for fidelity), {@code seconds} (the wall time that made it) and {@code timed_on} (the device
+ * that time was measured on, in words) — and the image files. Every
  * image must exist, decode, and have the size of the first; the first problem found is reported with
  * the file and line. Any model that writes this folder becomes a row of the results tables.
  */
 public final class SampleSet {
-  /** One sample: its image file, prompt, seed (null if unknown) and seconds (NaN if unknown). */
-  public record Sample(Path image, String prompt, Long seed, double seconds) {}
+  /**
+   * One sample: its image file, prompt, seed (null if unknown), seconds (NaN if unknown) and the device
+   * they were timed on (null if unknown).
+   */
+  public record Sample(Path image, String prompt, Long seed, double seconds, String timedOn) {}
 
   public static final String INDEX = "samples.jsonl";
 
@@ -83,7 +87,8 @@ public final class SampleSet {
         }
         Long seed = n.hasNonNull("seed") ? n.path("seed").asLong() : null;
         double seconds = n.hasNonNull("seconds") ? n.path("seconds").asDouble() : Double.NaN;
-        out.add(new Sample(img, n.path("prompt").asText(), seed, seconds));
+        String timedOn = n.path("timed_on").isTextual() ? n.path("timed_on").asText() : null;
+        out.add(new Sample(img, n.path("prompt").asText(), seed, seconds, timedOn));
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + index, e);
@@ -111,9 +116,16 @@ public final class SampleSet {
     private final StringBuilder index = new StringBuilder();
     private final ObjectMapper json = new ObjectMapper();
     private int count;
+    private String timedOn;
 
     private Writer(Outputs.StagedFolder staged) {
       this.staged = staged;
+    }
+
+    /** The device the following samples' seconds were measured on, in words (e.g. {@code D2g.describe}). */
+    public Writer timedOn(String device) {
+      this.timedOn = device;
+      return this;
     }
 
     /** seed may be null, seconds NaN when unknown. */
@@ -127,7 +139,10 @@ public final class SampleSet {
       }
       var line = json.createObjectNode().put("image", name).put("prompt", prompt);
       if (seed != null) line.put("seed", seed);
-      if (Double.isFinite(seconds)) line.put("seconds", seconds);
+      if (Double.isFinite(seconds)) {
+        line.put("seconds", seconds);
+        if (timedOn != null) line.put("timed_on", timedOn);
+      }
       index.append(line).append('\n');
     }
 

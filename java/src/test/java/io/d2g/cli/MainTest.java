@@ -139,8 +139,10 @@ class MainTest {
     Files.writeString(c.resolve("samples.jsonl"), Files.readString(c.resolve("samples.jsonl")).replace("\"prompt\": \"p", "\"prompt\": \"held-out p"));
     Path md = tmp.resolve("docs/results.md");
     Files.createDirectories(md.getParent());
+    Path notes = Files.writeString(tmp.resolve("notes.md"), "The student matches its teacher, as it should.\n");
     String[] args = {"tables", "--row", "teacher=" + a, "--row", "student=" + b, "--row", "heldout=" + c, "--teacher", "teacher", "--judge",
-        judgeDir.toString(), "--rounds", "20", "--out", md.toString(), "--json", tmp.resolve("eval.json").toString()};
+        judgeDir.toString(), "--rounds", "20", "--out", md.toString(), "--json", tmp.resolve("eval.json").toString(),
+        "--notes", notes.toString()};
     for (int pass = 0; pass < 2; pass++) { // the second replaces what the first wrote
       Run r = run(args);
       assertEquals(0, r.code(), r.err());
@@ -149,6 +151,7 @@ class MainTest {
     assertTrue(text.startsWith(TablesCommand.MARK), text);
     assertTrue(text.contains("| teacher | 6 |") && text.contains("| student | 6 |"), text);
     assertTrue(text.contains("./d2g tables --row teacher="), text);
+    assertTrue(text.contains("The student matches its teacher, as it should.") && text.contains("--notes " + notes), text);
     assertTrue(Files.isRegularFile(tmp.resolve("docs/results/student.png")));
     // the student's samples are the teacher's: fidelity 0
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("eval.json").toFile());
@@ -162,6 +165,7 @@ class MainTest {
     assertEquals("# my notes\n", Files.readString(md));
     assertEquals(2, run("tables", "--row", "x", "--judge", judgeDir.toString()).code());
     assertEquals(2, run("tables", "--row", "a=" + a, "--teacher", "b", "--judge", judgeDir.toString()).code());
+    assertEquals(2, run("tables", "--row", "a=" + a, "--judge", judgeDir.toString(), "--notes", tmp.resolve("none.md").toString()).code());
   }
 
   @Test
@@ -255,6 +259,7 @@ class MainTest {
     var a = io.d2g.eval.SampleSet.open(first).samples();
     var b = io.d2g.eval.SampleSet.open(again).samples();
     assertEquals(3, b.size());
+    assertTrue(a.get(0).timedOn().startsWith("cpu ") && a.get(0).timedOn().endsWith(" cores"), a.get(0).timedOn());
     for (int i = 0; i < 3; i++) {
       assertEquals(a.get(i).prompt(), b.get(i).prompt());
       assertEquals(40L + i, b.get(i).seed());

@@ -37,7 +37,7 @@ class EvaluationTest {
       for (int p = 3; p < rgba.length; p += 4) rgba[p] = (byte) 255;
       Files.write(dir.resolve(i + ".png"), ImageCodec.encodePng(new RgbaImage(16, 16, rgba)));
       lines.add("{\"image\": \"" + i + ".png\", \"prompt\": \"prompt " + i % prompts + "\", \"seed\": " + i / prompts
-          + ", \"seconds\": 0.5}");
+          + ", \"seconds\": 0.5, \"timed_on\": \"cpu " + (i % 2 == 0 ? "A" : "B") + "\"}");
     }
     Files.write(dir.resolve(SampleSet.INDEX), lines);
     return dir;
@@ -53,10 +53,11 @@ class EvaluationTest {
       assertEquals(0, o.path("fd").path("value").asDouble(), 1e-6);
       assertEquals(0, o.path("fidelity").path("value").asDouble(), 1e-6);
       assertEquals(0.5, o.path("seconds_per_image").asDouble(), 0);
+      assertEquals("cpu A; cpu B", o.path("timed_on").asText(), "the devices the times were taken on, each once");
       assertTrue(o.path("diversity").path("value").asDouble() > 0, o.toString());
       assertTrue(o.has("text_image_score") && o.has("prompt_retrieval_top1"), o.toString());
-      // the prompts name no relation and no colour: only those are skipped
-      assertEquals(List.of("relation_accuracy", "colour_accuracy"), iterator(o.path("skipped").fieldNames()));
+      // the prompts name no relation, colour or style: only those are skipped
+      assertEquals(List.of("relation_accuracy", "colour_accuracy", "style_accuracy"), iterator(o.path("skipped").fieldNames()));
       // without a real side or a teacher those figures are skipped, with the reason
       ObjectNode bare = Evaluation.evaluate(judge, set, null, null, IV);
       assertTrue(bare.path("skipped").has("fd") && bare.path("skipped").has("fidelity"), bare.toString());
@@ -73,8 +74,11 @@ class EvaluationTest {
       // prompts 0 and 1 name relations, 0 and 3 colours; 2 neither
       Estimate rel = Evaluation.swapAccuracy(judge, img, prompts, Evaluation.RELATIONS, IV);
       Estimate col = Evaluation.swapAccuracy(judge, img, prompts, Evaluation.COLOURS, IV);
+      Estimate sty = Evaluation.swapAccuracy(judge, img, prompts, Evaluation.STYLES, IV);
       assertEquals(2, rel.samples());
       assertEquals(2, col.samples());
+      assertEquals(4, sty.samples(), "every prompt names its style");
+      assertTrue(Evaluation.STYLES.contains("fluent 3d style") && Evaluation.STYLES.size() == 7, Evaluation.STYLES.toString());
       // with one prompt naming a colour there is nothing to average
       assertEquals(null, Evaluation.swapAccuracy(judge, img, List.of("a red car, noto style", "a cat, noto style",
           "a dog, noto style", "a fox, noto style"), Evaluation.COLOURS, IV));
