@@ -67,8 +67,10 @@ import picocli.CommandLine.Spec;
  * </ol>
  *
  * Writes {@code lpips/} (a LatentLPIPS folder: config.json + f16 weights, loadable by {@code ./d2g lpips
- * distance --model}), {@code lpips-validation.json} (of the shipped weights), {@code metrics.jsonl} and
- * {@code loss.png}. Step s's data depend on s alone, and the run resumes after a kill.
+ * distance --model}) with the heads {@code --heads} names — uniform by default, because the calibrated
+ * heads can go blind to the fine taps that a regression loss must see (the reconstruction experiment,
+ * {@link LpipsRecon}, shows it) — and {@code lpips-calibrated/} with the calibrated heads;
+ * {@code lpips-validation.json} (the 2AFC figures of both), {@code metrics.jsonl} and {@code loss.png}. Step s's data depend on s alone, and the run resumes after a kill.
  *
  * <pre>
  * ./d2g lpips train --vae runs/vae/vae --out runs/lpips        (--help lists the options)
@@ -110,6 +112,12 @@ public final class TrainLpips implements Callable<Integer> {
   @Option(names = "--preset", defaultValue = "bg", description = "Augmentation of the classifier's latents: "
       + "b, g, c, o, co, bg, bgc, bgco or none (default: ${DEFAULT-VALUE}).")
   String preset;
+
+  @Option(names = "--heads", defaultValue = "uniform",
+      description = "The heads written to lpips/: uniform (every channel 1 / width) or calibrated (lpips-calibrated/ "
+          + "has them either way). Calibrated heads order 2AFC judgements best but can go blind to the fine taps, "
+          + "which a regression loss must see (the reconstruction experiment shows it) (default: ${DEFAULT-VALUE}).")
+  String heads;
 
   @Option(names = "--rank-head", description = "Calibrate through LPIPS's ranking head (Dist2LogitLayer) instead of the "
       + "direct logit 10 (d0 - d1) / (d0 + d1); the head can fit judgements from the distances' sizes without ordering them.")
@@ -184,6 +192,7 @@ public final class TrainLpips implements Callable<Integer> {
     require(classifySteps >= 1 && calibrateSteps >= 1, "--classify-steps and --calibrate-steps must be at least 1");
     require(batch >= 2 && batch <= 4096, "--batch must be 2 to 4096");
     require(lr > 0 && lr < 1 && calibrateLr > 0 && calibrateLr < 1, "--lr and --calibrate-lr must be in (0, 1)");
+    require(heads.equals("uniform") || heads.equals("calibrated"), "--heads must be uniform or calibrated, not " + heads);
     require(evalTriplets >= 16 && evalTriplets <= 100_000, "--eval-triplets must be 16 to 100000");
     require(checkpointEvery >= 1 && logEvery >= 1, "--checkpoint-every and --log-every must be at least 1");
     require(Files.isDirectory(vae), "--vae " + vae + " is not a folder");
@@ -302,15 +311,19 @@ public final class TrainLpips implements Callable<Integer> {
           // Validation. The classifier on new single-emoji scenes of the training concepts...
           ObjectNode report = new ObjectMapper().createObjectNode();
           report.set("classifier", classifierAccuracy(lpips, head, ae, single, device));
-          // ... and 2AFC on held-out concepts, of what ships: the saved f16 weights loaded back.
+          // ... and 2AFC on held-out concepts, of the saved f16 weights loaded back, with calibrated and uniform heads.
           lpips.eval().to(Device.CPU, DType.F16);
-          DiffusersFolder.save(out.resolve("lpips"), lpips);
+          DiffusersFolder.save(out.resolve("lpips-calibrated"), lpips);
           var on = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
-          try (LatentLpips shipped = DiffusersFolder.load(out.resolve("lpips"), LatentLpips.FAMILY, on);
-              LatentLpips uncalibrated = DiffusersFolder.load(out.resolve("lpips"), LatentLpips.FAMILY, on)) {
+          try (LatentLpips calibrated = DiffusersFolder.load(out.resolve("lpips-calibrated"), LatentLpips.FAMILY, on);
+              LatentLpips uncalibrated = DiffusersFolder.load(out.resolve("lpips-calibrated"), LatentLpips.FAMILY, on)) {
             uniformLins(uncalibrated);
             TwoAfcTriplets heldOut = new TwoAfcTriplets(SpriteAtlas.of(ds, r -> !r.isTrain()), size);
-            report.set("two_afc", twoAfc(shipped, uncalibrated, ae, heldOut, device));
+            report.set("two_afc", twoAfc(calibrated, uncalibrated, ae, heldOut, device));
+            LatentLpips shipped = heads.equals("uniform") ? uncalibrated : calibrated;
+            shipped.eval().to(Device.CPU, DType.F16);
+            DiffusersFolder.save(out.resolve("lpips"), shipped);
+            report.put("shipped_heads", heads);
           }
           report.set("training", new ObjectMapper().readTree(config));
           report.put("machine", D2g.machine()).put("date", java.time.Instant.now().toString());

@@ -65,6 +65,7 @@ class ExamplesTest {
       {new TrainJudge(), new String[] {"--out", "x", "--widths", "12"}},
       {new TrainLpips(), new String[] {"--out", "x"}}, {new TrainLpips(), new String[] {"--vae", "/no/such", "--out", "x"}},
       {new TrainLpips(), new String[] {"--vae", ".", "--out", "x", "--batch", "1"}},
+      {new TrainLpips(), new String[] {"--vae", ".", "--out", "x", "--heads", "learnt"}},
       {new LpipsRecon(), new String[] {"--out", "x"}},
       {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--presets", "none,zz"}},
       {new LpipsRecon(), new String[] {"--model", ".", "--vae", ".", "--out", "x", "--every", "0"}},

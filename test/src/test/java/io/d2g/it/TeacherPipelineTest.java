@@ -75,6 +75,8 @@ class TeacherPipelineTest {
       assertTrue(a >= 0 && a <= 1, d + ": " + a);
     }
     assertEquals(5, Files.readAllLines(lpipsRun.resolve("metrics.jsonl")).size());
+    assertTrue(Files.isRegularFile(lpipsRun.resolve("lpips-calibrated/diffusion_pytorch_model.safetensors")));
+    assertEquals("uniform", report.path("shipped_heads").asText());
     assertEquals(0, run(new TrainLpips(), lpipsArgs));
     assertEquals(5, Files.readAllLines(lpipsRun.resolve("metrics.jsonl")).size(), "the rerun trained nothing");
     // Its reconstruction experiment: plain LatentLPIPS and one ensemble preset, a few steps each.
