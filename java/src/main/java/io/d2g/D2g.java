@@ -17,24 +17,18 @@ public final class D2g {
     return Native.version();
   }
 
-  /** Version of the LibTorch the shim was built against. */
   /**
    * This machine in one line, for results files: the CPU's model, cores, memory, OS, Java and
    * LibTorch, and the CUDA devices' names when there are any.
    */
   public static String machine() {
-    String cpu = "unknown CPU";
+    String cpu = cpuModel();
     long memGib = 0;
-    try { // Linux's own description; elsewhere these stay unknown
-      for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/cpuinfo")))
-        if (line.startsWith("model name")) {
-          cpu = line.substring(line.indexOf(':') + 1).trim();
-          break;
-        }
+    try { // Linux's own description; elsewhere it stays unknown
       for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/meminfo")))
         if (line.startsWith("MemTotal:")) memGib = Math.round(Long.parseLong(line.replaceAll("\\D", "")) / (1024.0 * 1024));
     } catch (java.io.IOException | RuntimeException notLinux) {
-      // leave them unknown
+      // leave it unknown
     }
     StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "%s, %d cores, %d GiB, %s %s, Java %s, LibTorch %s",
         cpu, Runtime.getRuntime().availableProcessors(), memGib, System.getProperty("os.name"),
@@ -43,6 +37,7 @@ public final class D2g {
     return b.toString();
   }
 
+  /** Version of the LibTorch the shim was built against. */
   public static String torchVersion() {
     return Native.torchVersion();
   }
@@ -63,17 +58,18 @@ public final class D2g {
    */
   public static String describe(Device device) {
     if (device.isCuda()) return device + " " + cudaDeviceName(device.index());
-    String cpu = "unknown CPU";
+    return "cpu " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors() + " cores";
+  }
+
+  /** The CPU's model name from Linux's /proc/cpuinfo; "unknown CPU" elsewhere. */
+  private static String cpuModel() {
     try {
       for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/cpuinfo")))
-        if (line.startsWith("model name")) {
-          cpu = line.substring(line.indexOf(':') + 1).trim();
-          break;
-        }
+        if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).trim();
     } catch (java.io.IOException | RuntimeException notLinux) {
-      // leave it unknown
+      // unknown
     }
-    return "cpu " + cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores";
+    return "unknown CPU";
   }
 
   public static boolean cudaAvailable() {
