@@ -124,7 +124,9 @@ public final class MultiStepTextToImage implements AutoCloseable {
 
   /**
    * One image per prompt after {@code steps} sampler steps (1 to 1000) with guidance {@code guidance}
-   * (1: no guidance; 0 to 100); image i's noise is drawn from a generator seeded with seed + i.
+   * (1: no guidance; 0 to 100); image i's noise is drawn from a CPU generator seeded with seed + i and
+   * moved to the device, so a seed gives the same picture on every device (as diffusers' pipelines do
+   * with a CPU generator; a CUDA generator draws other numbers from the same seed).
    */
   public BufferedImage[] generate(List<String> prompts, int steps, double guidance, long seed) {
     List<Long> seeds = new ArrayList<>(prompts.size());
@@ -154,11 +156,11 @@ public final class MultiStepTextToImage implements AutoCloseable {
     try (TensorScope s = new TensorScope()) {
       List<Tensor> noise = new ArrayList<>(b);
       for (int i = 0; i < b; i++) {
-        try (Generator g = Generator.create(device, seeds.get(i))) {
+        try (Generator g = Generator.create(Device.CPU, seeds.get(i))) {
           noise.add(s.track(Tensor.randn(g, DType.F32, 1, channels, size, size)));
         }
       }
-      Tensor latents = s.track(denoise(prompts, s.track(Tensor.cat(noise, 0)), steps, guidance));
+      Tensor latents = s.track(denoise(prompts, s.track(s.track(Tensor.cat(noise, 0)).to(device)), steps, guidance));
       return toImages(s.track(s.track(decode(latents)).to(Device.CPU)));
     }
   }
