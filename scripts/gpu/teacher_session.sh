@@ -25,7 +25,11 @@ jv() { java --enable-native-access=ALL-UNNAMED -Dd2g.library="$lib" \
   -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' "$@"; }
 ex() { jv io.d2g.examples.Examples "$@"; }
 cli() { jv io.d2g.cli.Main "$@"; }
-sps() { grep -o '([0-9.]* s/step)' "$1" | tail -1 | tr -dc '0-9.'; }
+# Seconds per step after warm-up: the trainers print the mean since the start every --log-every steps, so the
+# steady rate comes from the first and last of those lines (a probe's own mean counts its warm-up: 0.092 against
+# a steady 0.072 for the teacher); a log with one such line gives its mean.
+sps() { grep -oE 'step [0-9]+/[0-9]+ .*\([0-9.]+ s/step\)' "$1" | sed -E 's|step ([0-9]+)/.*\(([0-9.]+) s/step\)|\1 \2|' \
+  | awk 'NR == 1 { n1 = $1; m1 = $2 } { n = $1; m = $2 } END { if (NR == 0) exit; if (n > n1) printf "%.4f", (n * m - n1 * m1) / (n - n1); else printf "%s", m }'; }
 
 if [ -z "${D2G_LIB:-}" ]; then
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:' >> "$out/session.log"
@@ -49,14 +53,14 @@ fi
 # skips the autoencoder and gives the teacher all the time.
 vae_dir=${VAE_DIR:-}
 if [ -z "$vae_dir" ]; then
-  ex train-autoencoder --device "$dev" --out $scratch/probe-vae --steps "$probe" --batch "$vae_batch" --log-every "$probe" --eval-scenes 64 \
+  ex train-autoencoder --device "$dev" --out $scratch/probe-vae --steps "$probe" --batch "$vae_batch" --log-every $(( probe / 3 )) --eval-scenes 64 \
     > $scratch/probe-vae.log 2>&1
   vs=$(sps $scratch/probe-vae.log); log "autoencoder probe: ${vs} s/step"; tail -3 $scratch/probe-vae.log >> "$out/session.log"
 else
   vs=skipped; echo "given autoencoder: $vae_dir" > $scratch/probe-vae.log
 fi
 p0=$(date +%s)
-ex train-teacher --device "$dev" --vae "${vae_dir:-$scratch/probe-vae/vae}" --out $scratch/probe-teacher --steps "$probe" --log-every "$probe" \
+ex train-teacher --device "$dev" --vae "${vae_dir:-$scratch/probe-vae/vae}" --out $scratch/probe-teacher --steps "$probe" --log-every $(( probe / 3 )) \
   --sample-steps 2 ${TEACHER_ARGS:-} > $scratch/probe-teacher.log 2>&1
 ts=$(sps $scratch/probe-teacher.log); tw=$(( $(date +%s) - p0 )); log "teacher probe: ${ts} s/step, ${tw} s in all"
 tail -3 $scratch/probe-teacher.log >> "$out/session.log"
