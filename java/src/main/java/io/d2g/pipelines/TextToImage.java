@@ -102,7 +102,11 @@ public final class TextToImage implements AutoCloseable {
     }
   }
 
-  /** One image per prompt; image i's noise is drawn from a generator seeded with seed + i. */
+  /**
+   * One image per prompt; image i's noise is drawn from a CPU generator seeded with seed + i and moved to
+   * the device, so a seed gives the same picture on every device (and the same noise as
+   * {@link MultiStepTextToImage}'s, for fidelity between a one-step model and its teacher).
+   */
   public BufferedImage[] generate(List<String> prompts, long seed) {
     if (prompts.isEmpty()) throw new InvalidArgumentException("no prompts given");
     for (int i = 0; i < prompts.size(); i++) checkPrompt(prompts.get(i), i);
@@ -111,11 +115,11 @@ public final class TextToImage implements AutoCloseable {
     try (TensorScope s = new TensorScope()) {
       List<Tensor> noise = new ArrayList<>(b);
       for (int i = 0; i < b; i++) {
-        try (Generator g = Generator.create(options.device(), seed + i)) {
+        try (Generator g = Generator.create(Device.CPU, seed + i)) {
           noise.add(s.track(Tensor.randn(g, DType.F32, 1, channels, size, size)));
         }
       }
-      Tensor x = s.track(s.track(Tensor.cat(noise, 0)).to(options.dtype()));
+      Tensor x = s.track(s.track(Tensor.cat(noise, 0)).to(options.device(), options.dtype()));
       tokenizer.warnTruncated(prompts);
       Tensor ids = s.track(tokenizer.encodeBatch(prompts));
       return OneStepPipeline.toImages(s.track(pipeline.run(ids, x, t, schedule.alphaBar(t))));
