@@ -75,8 +75,8 @@ final class LpipsCommand implements Runnable {
       var opts = DiffusersFolder.LoadOptions.DEFAULT.on(dev, DType.F32);
       try (LatentLpips lpips = DiffusersFolder.load(model, LatentLpips.FAMILY, opts); TensorScope s = new TensorScope()) {
         Tensor x0, x1;
-        boolean latents = a.getFileName().toString().endsWith(".safetensors"), latentB = b.getFileName().toString().endsWith(".safetensors");
-        if (latents != latentB)
+        boolean latents = a.getFileName().toString().endsWith(".safetensors");
+        if (latents != b.getFileName().toString().endsWith(".safetensors"))
           throw new CommandLine.ParameterException(spec.commandLine(), "A and B must both be latents (.safetensors) or both pictures");
         if (!latents && !Files.isDirectory(vae))
           throw new CommandLine.ParameterException(spec.commandLine(), "pictures need an autoencoder: --vae " + vae + " is not a folder");

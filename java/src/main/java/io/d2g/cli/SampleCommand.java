@@ -1,7 +1,6 @@
 package io.d2g.cli;
 
 import io.d2g.D2g;
-
 import io.d2g.Device;
 import io.d2g.data.ImageCodec;
 import io.d2g.data.RgbaImage;

@@ -43,13 +43,22 @@ import org.slf4j.LoggerFactory;
 public final class MultiStepTextToImage implements AutoCloseable {
   /** The samplers, by their diffusers class names. */
   public enum Sampler {
-    DDIM("DDIMScheduler"), EULER("EulerDiscreteScheduler"), HEUN("HeunDiscreteScheduler"),
-    DPM_SOLVER("DPMSolverMultistepScheduler");
+    DDIM("DDIMScheduler", DdimScheduler.class), EULER("EulerDiscreteScheduler", EulerDiscreteScheduler.class),
+    HEUN("HeunDiscreteScheduler", HeunDiscreteScheduler.class),
+    DPM_SOLVER("DPMSolverMultistepScheduler", DpmSolverMultistepScheduler.class);
 
     public final String className;
+    private final Class<? extends Scheduler> type;
 
-    Sampler(String className) {
+    Sampler(String className, Class<? extends Scheduler> type) {
       this.className = className;
+      this.type = type;
+    }
+
+    /** The kind of {@code scheduler}; null for a scheduler of none of these kinds. */
+    public static Sampler of(Scheduler scheduler) {
+      for (Sampler k : values()) if (k.type.isInstance(scheduler)) return k;
+      return null;
     }
 
     /** By class name or by this enum's name in any case ("ddim", "dpm_solver"). */
@@ -151,13 +160,12 @@ public final class MultiStepTextToImage implements AutoCloseable {
     if (!(guidance >= 0 && guidance <= 100)) throw new InvalidArgumentException("guidance must be 0 to 100, not " + guidance);
     checkVocabulary(prompts);
     int b = prompts.size();
-    long channels = unet.config().inChannels();
-    long size = unet.config().sampleSize() != null ? unet.config().sampleSize() : 64;
+    long[] chw = latentShape();
     try (TensorScope s = new TensorScope()) {
       List<Tensor> noise = new ArrayList<>(b);
       for (int i = 0; i < b; i++) {
         try (Generator g = Generator.create(Device.CPU, seeds.get(i))) {
-          noise.add(s.track(Tensor.randn(g, DType.F32, 1, channels, size, size)));
+          noise.add(s.track(Tensor.randn(g, DType.F32, 1, chw[0], chw[1], chw[2])));
         }
       }
       Tensor latents = s.track(denoise(prompts, s.track(s.track(Tensor.cat(noise, 0)).to(device)), steps, guidance));
@@ -173,11 +181,8 @@ public final class MultiStepTextToImage implements AutoCloseable {
 
   /** The sampler's diffusers class name (DDIMScheduler, ...). */
   public String samplerName() {
-    if (scheduler instanceof DdimScheduler) return Sampler.DDIM.className;
-    if (scheduler instanceof EulerDiscreteScheduler) return Sampler.EULER.className;
-    if (scheduler instanceof HeunDiscreteScheduler) return Sampler.HEUN.className;
-    if (scheduler instanceof DpmSolverMultistepScheduler) return Sampler.DPM_SOLVER.className;
-    return scheduler.getClass().getSimpleName();
+    Sampler kind = Sampler.of(scheduler);
+    return kind != null ? kind.className : scheduler.getClass().getSimpleName();
   }
 
   /** The device the pipeline runs on. */
