@@ -588,6 +588,23 @@ D2G_API d2g_status* d2g_onestep_run(d2g_onestep* p, const d2g_tensor* input_ids,
 D2G_API d2g_status* d2g_onestep_last_timings(d2g_onestep* p, float* text_ms, float* unet_ms, float* vae_ms);
 D2G_API void d2g_onestep_free(d2g_onestep* p); /* NULL is a no-op */
 
+/* Multi-step sampling with classifier-free guidance in one call, for samplers whose step is linear in
+ * the sample and the guided output (DDIM with eta 0): for each of n_steps rows {t, s, cx, cm} of steps,
+ *   out = unet(x * s, t, [uncond; cond]);  g = out_u + guidance (out_c - out_u);  x = cx x + cm g
+ * (guidance 1 or uncond NULL: one pass on cond). The sample and this arithmetic are float32 whatever the
+ * UNet's dtype. The sampler shares the UNet (free it as usual). On CUDA with use_cuda_graphs=1 one step
+ * is captured per (batch, channels, height, width, tokens, guided) on its first run and replayed; don't
+ * change the UNet's weights, device or dtype while a sampler uses it. */
+typedef struct d2g_guided_sampler d2g_guided_sampler;
+D2G_API d2g_status* d2g_guided_sampler_create(const d2g_module* unet, int use_cuda_graphs, d2g_guided_sampler** out);
+/* noise: floating [B, C, H, W], the first x (already times the scheduler's initial sigma); cond, uncond:
+ * text states [B, T, D] (uncond may be NULL when guidance is 1); any device. steps: n_steps * 4 doubles
+ * (1 to 1000 rows). out: float32 [B, C, H, W] on the UNet's device; asynchronous on CUDA. */
+D2G_API d2g_status* d2g_guided_sampler_run(d2g_guided_sampler* s, const d2g_tensor* noise, const d2g_tensor* cond,
+                                           const d2g_tensor* uncond, double guidance, const double* steps,
+                                           int n_steps, d2g_tensor** out);
+D2G_API void d2g_guided_sampler_free(d2g_guided_sampler* s); /* NULL is a no-op */
+
 #ifdef __cplusplus
 }
 #endif

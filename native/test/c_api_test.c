@@ -736,6 +736,87 @@ static void test_lpips_steps(void) {
   d2g_module_free(lp);
 }
 
+
+/* The guided sampler on the CPU: the loop's result equals the same arithmetic done step by step with
+ * the UNet's forward and lincomb, and bad input is refused. */
+static void test_guided_sampler(void) {
+  d2g_module* unet = NULL;
+  ok(d2g_module_create("unet2d_condition",
+                       "in_channels=4\nout_channels=4\nblock_out_channels=8,16\nlayers_per_block=1\n"
+                       "down_block_types=CrossAttnDownBlock2D,DownBlock2D\nup_block_types=UpBlock2D,CrossAttnUpBlock2D\n"
+                       "cross_attention_dim=8\nattention_head_dim=2\nnorm_num_groups=4",
+                       &unet),
+     "tiny unet");
+  d2g_guided_sampler* s = NULL;
+  ok(d2g_guided_sampler_create(unet, 1, &s), "sampler (graphs asked, CPU runs eagerly)");
+  int64_t xs[4] = {2, 4, 8, 8}, cs[3] = {2, 5, 8};
+  d2g_tensor *x = NULL, *c = NULL, *u = NULL, *out = NULL;
+  ok(d2g_tensor_randn(xs, 4, D2G_F32, D2G_CPU, 0, NULL, &x), "noise");
+  ok(d2g_tensor_randn(cs, 3, D2G_F32, D2G_CPU, 0, NULL, &c), "cond");
+  ok(d2g_tensor_randn(cs, 3, D2G_F32, D2G_CPU, 0, NULL, &u), "uncond");
+  const double steps[8] = {900, 1.0, 0.9, -0.3, 400, 0.5, 1.1, 0.2};
+  const double g = 3;
+  ok(d2g_guided_sampler_run(s, x, c, u, g, steps, 2, &out), "two guided steps");
+  /* the same by hand */
+  d2g_tensor* xr = NULL;
+  const double one = 1;
+  const d2g_tensor* just_x[1] = {x};
+  ok(d2g_lincomb(just_x, &one, 1, 0, &xr), "copy of x");
+  for (int i = 0; i < 2; i++) {
+    d2g_tensor *in = NULL, *t = NULL, *eu = NULL, *ec = NULL, *gd = NULL, *next = NULL;
+    const d2g_tensor* xin[1] = {xr};
+    ok(d2g_lincomb(xin, &steps[4 * i + 1], 1, 0, &in), "input scale");
+    float tv = (float)steps[4 * i];
+    int64_t one_shape[1] = {1};
+    ok(d2g_tensor_from_host(&tv, sizeof tv, one_shape, 1, D2G_F32, D2G_CPU, 0, &t), "t");
+    ok(d2g_unet_forward(unet, in, t, u, 0, &eu), "uncond pass");
+    ok(d2g_unet_forward(unet, in, t, c, 0, &ec), "cond pass");
+    const d2g_tensor* pair[2] = {eu, ec};
+    double w[2] = {1 - g, g};
+    ok(d2g_lincomb(pair, w, 2, 0, &gd), "guided");
+    const d2g_tensor* xg[2] = {xr, gd};
+    ok(d2g_lincomb(xg, &steps[4 * i + 2], 2, 0, &next), "step");
+    d2g_tensor_free(in);
+    d2g_tensor_free(t);
+    d2g_tensor_free(eu);
+    d2g_tensor_free(ec);
+    d2g_tensor_free(gd);
+    d2g_tensor_free(xr);
+    xr = next;
+  }
+  float got[512], want[512];
+  ok(d2g_tensor_copy_to_host(out, got, sizeof got), "read the loop");
+  ok(d2g_tensor_copy_to_host(xr, want, sizeof want), "read by hand");
+  double worst = 0, scale = 0;
+  for (int i = 0; i < 512; i++) {
+    double d = got[i] > want[i] ? got[i] - want[i] : want[i] - got[i], w = want[i] < 0 ? -want[i] : want[i];
+    if (d > worst) worst = d;
+    if (w > scale) scale = w;
+  }
+  CHECK(worst <= 1e-5 * scale, "loop and by-hand steps differ by %g (scale %g)", worst, scale);
+  d2g_tensor_free(out);
+  d2g_tensor_free(xr);
+  /* guidance 1 needs no uncond */
+  ok(d2g_guided_sampler_run(s, x, c, NULL, 1.0, steps, 2, &out), "unguided");
+  d2g_tensor_free(out);
+  fails(d2g_guided_sampler_run(s, x, c, NULL, 3.0, steps, 2, &out), D2G_INVALID_ARGUMENT, "unconditional", "no uncond");
+  fails(d2g_guided_sampler_run(s, x, c, u, 3.0, steps, 0, &out), D2G_INVALID_ARGUMENT, "1 to 1000", "no steps");
+  fails(d2g_guided_sampler_run(s, x, c, u, 3.0, NULL, 2, &out), D2G_INVALID_ARGUMENT, "NULL", "steps NULL");
+  fails(d2g_guided_sampler_run(s, x, c, u, 0.0 / 0.0, steps, 2, &out), D2G_INVALID_ARGUMENT, "guidance", "NaN guidance");
+  double bad[4] = {900, 1.0, 1.0 / 0.0, 0};
+  fails(d2g_guided_sampler_run(s, x, c, u, 3.0, bad, 1, &out), D2G_INVALID_ARGUMENT, "coefficient", "an infinite step");
+  fails(d2g_guided_sampler_run(s, c, c, u, 3.0, steps, 2, &out), D2G_INVALID_ARGUMENT, "noise", "3-d noise");
+  fails(d2g_guided_sampler_run(s, x, x, u, 3.0, steps, 2, &out), D2G_INVALID_ARGUMENT, "cond", "4-d cond");
+  fails(d2g_guided_sampler_run(NULL, x, c, u, 3.0, steps, 2, &out), D2G_INVALID_ARGUMENT, "NULL", "no sampler");
+  fails(d2g_guided_sampler_create(NULL, 0, &s), D2G_INVALID_ARGUMENT, "NULL", "no unet");
+  d2g_guided_sampler_free(s);
+  d2g_guided_sampler_free(NULL);
+  d2g_tensor_free(x);
+  d2g_tensor_free(c);
+  d2g_tensor_free(u);
+  d2g_module_free(unet);
+}
+
 int main(void) {
   /* status of NULL, free of NULL */
   CHECK(d2g_status_code(NULL) == D2G_OK, "NULL status is OK");
@@ -790,6 +871,7 @@ int main(void) {
   test_judge();
   test_lincomb_narrow_lpips();
   test_lpips_steps();
+  test_guided_sampler();
 
   /* from_host, shape queries, copy out */
   float a_data[6] = {1, 2, 3, 4, 5, 6};

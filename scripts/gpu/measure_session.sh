@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# The speed figures of the shipped models in one GPU call, each side alone on the GPU (no trainer beside it):
-#  1. teacher-bench: the emoji teacher's training step and sampling against PyTorch eager / diffusers (issue 11);
-#  2. pairs-bench: 100,000 emoji teacher pairs and the reader's pairs per second (issue 12, pairs.json);
-#  3. with ELPIPS=1, scripts/gpu/elpips_session.sh: E-LatentLPIPS against the official code (issue 13).
-# Here first: bash scripts/gpu/pack.sh (WITH_DATA=1: pairs-bench takes its prompts from data/emoji-64), then
+# The speed figures of the shipped models in GPU calls, each side alone on the GPU (no trainer beside it).
+# STAGES (default "teacher pairs") picks them, in this order:
+#  teacher: teacher-bench, the emoji teacher's training step and sampling against PyTorch eager / diffusers (issue 11);
+#  pairs:   pairs-bench, 100,000 emoji teacher pairs (PAIRS, batch PAIRS_BATCH) and the reader (issue 12, pairs.json);
+#  sd15:    sd15_pairs_reference.py + sd15-pairs-bench, 50-step DDIM + guidance at SD1.5 scale against diffusers
+#           at batch 8, 32 and 64 (issue 12, sd15-pairs.json);
+#  elpips:  scripts/gpu/elpips_session.sh, E-LatentLPIPS against the official code (issue 13).
+# Here first: WITH_DATA=1 bash scripts/gpu/pack.sh (pairs-bench takes its prompts from data/emoji-64; or, where the
+# dataset does not fit the carry, bash scripts/gpu/pack.sh and ./d2g example pairs-bench --teacher models/emoji-teacher
+# --write-prompts .gpu/emoji-prompts.jsonl, with PROMPTS=.gpu/emoji-prompts.jsonl on the device), then
 # ../shared/gpu/slim on test/ docs/ java/ examples/ bindings/ benchmarks/src benchmarks/results benchmarks/pom.xml
 # (models/ travels: the teacher is models/emoji-teacher). On the device machine, with carry [".gpu", ".ref"]:
 #   mkdir -p data/emoji-64 && mv .gpu/data/* data/emoji-64/ && tar -C data/emoji-64 -xJf .gpu/data-meta.tar.xz
-#   source .gpu/env.sh && bash scripts/gpu/measure_session.sh
-# Results in $OUT: teacher-speed.json, teacher-reference.json, pairs.json, the logs; with ELPIPS=1 the E-LatentLPIPS files.
+#   source .gpu/env.sh && STAGES="pairs sd15" bash scripts/gpu/measure_session.sh
+# Results in $OUT: teacher-speed.json, teacher-reference.json, pairs.json, sd15-pairs.json, the logs.
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
+stages=" ${STAGES:-teacher pairs} "
 teacher=${TEACHER_DIR:-models/emoji-teacher}
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:' >> "$out/session.log"
 cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E ' error|undefined' | head -20
@@ -20,11 +26,25 @@ log "built"
 set -f  # the class path's * is java's, not the shell's
 ex="java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so -Dlogback.configurationFile=scripts/logback-cli.xml -cp .gpu/lib/* io.d2g.examples.Examples"
 src=$(mktemp -d) && tar -C "$src" -xJf .ref/diffusers-src.tar.xz
-PYTHONPATH="$src" python3 scripts/gpu/teacher_reference.py "$teacher" "$out/teacher-reference.json" > "$out/teacher-reference.log" 2>&1
-log "teacher reference rc=$?"
-$ex teacher-bench --model "$teacher" --reference "$out/teacher-reference.json" --device cuda --out "$out" 2>&1 | tail -14 | tee -a "$out/session.log"
-timeout "${PAIRS_TIMEOUT:-300}" $ex pairs-bench --teacher "$teacher" --pairs "${PAIRS:-100000}" --device cuda --out "$out" > "$out/pairs.log" 2>&1
-log "pairs-bench rc=$? (124: stopped by PAIRS_TIMEOUT)"; tail -12 "$out/pairs.log" | tee -a "$out/session.log"
+if [[ $stages == *" teacher "* ]]; then
+  PYTHONPATH="$src" python3 scripts/gpu/teacher_reference.py "$teacher" "$out/teacher-reference.json" > "$out/teacher-reference.log" 2>&1
+  log "teacher reference rc=$?"
+  $ex teacher-bench --model "$teacher" --reference "$out/teacher-reference.json" --device cuda --out "$out" 2>&1 | tail -14 | tee -a "$out/session.log"
+fi
+if [[ $stages == *" pairs "* ]]; then
+  timeout "${PAIRS_TIMEOUT:-300}" $ex pairs-bench --teacher "$teacher" --pairs "${PAIRS:-100000}" --batch "${PAIRS_BATCH:-1024}" \
+    ${PROMPTS:+--prompts "$PROMPTS"} --device cuda --out "$out" > "$out/pairs.log" 2>&1
+  log "pairs-bench rc=$? (124: stopped by PAIRS_TIMEOUT)"; tail -12 "$out/pairs.log" | tee -a "$out/session.log"
+fi
+if [[ $stages == *" sd15 "* ]]; then
+  sd=$(mktemp -d)
+  PYTHONPATH="$src" python3 scripts/gpu/sd15_pairs_reference.py "$sd" "$teacher/tokenizer" --batches "${SD15_BATCHES:-8,32,64}" \
+    > "$out/sd15-reference.log" 2>&1
+  log "sd15 reference rc=$?"; tail -4 "$out/sd15-reference.log" | tee -a "$out/session.log"
+  $ex sd15-pairs-bench --teacher "$sd/sd15" --reference "$sd/sd15-pairs-reference.json" --batches "${SD15_BATCHES:-8,32,64}" \
+    --device cuda --out "$out" > "$out/sd15-pairs.log" 2>&1
+  log "sd15-pairs-bench rc=$?"; tail -12 "$out/sd15-pairs.log" | tee -a "$out/session.log"
+fi
 set +f
-[ "${ELPIPS:-0}" = 1 ] && bash scripts/gpu/elpips_session.sh
+[[ $stages == *" elpips "* ]] && bash scripts/gpu/elpips_session.sh
 log "done"

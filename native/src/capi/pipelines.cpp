@@ -3,12 +3,17 @@
 
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
+#include "../pipelines/guided_sampler.hpp"
 #include "../pipelines/onestep.hpp"
 
 using d2g::fail;
 
 struct d2g_onestep {
   std::unique_ptr<d2g::pipelines::OneStepPipeline> pipeline;
+};
+
+struct d2g_guided_sampler {
+  std::unique_ptr<d2g::pipelines::GuidedSampler> sampler;
 };
 
 // The typed network of a module handle, sharing its ownership (the pipeline keeps it alive).
@@ -64,5 +69,35 @@ d2g_status* d2g_onestep_last_timings(d2g_onestep* p, float* text_ms, float* unet
 }
 
 void d2g_onestep_free(d2g_onestep* p) { delete p; }
+
+d2g_status* d2g_guided_sampler_create(const d2g_module* unet, int use_cuda_graphs, d2g_guided_sampler** out) {
+  D2G_GUARD({
+    d2g::require(out, "out");
+    auto u = shared_as<d2g::sd::UNet2DConditionModelImpl>(unet, "unet", "unet2d_condition");
+    auto s = std::make_unique<d2g_guided_sampler>();
+    s->sampler = std::make_unique<d2g::pipelines::GuidedSampler>(std::move(u), use_cuda_graphs != 0);
+    *out = s.release();
+  })
+}
+
+d2g_status* d2g_guided_sampler_run(d2g_guided_sampler* s, const d2g_tensor* noise, const d2g_tensor* cond,
+                                   const d2g_tensor* uncond, double guidance, const double* steps, int n_steps,
+                                   d2g_tensor** out) {
+  D2G_GUARD({
+    d2g::require(s, "sampler");
+    d2g::require(out, "out");
+    d2g::require(steps, "steps");
+    if (n_steps < 1 || n_steps > 1000) fail(D2G_INVALID_ARGUMENT, "n_steps must be 1 to 1000, not ", n_steps);
+    const at::Tensor& x = d2g::unwrap(noise, "noise");
+    const at::Tensor& c = d2g::unwrap(cond, "cond");
+    at::Tensor u = uncond ? d2g::unwrap(uncond, "uncond") : at::Tensor();
+    std::vector<d2g::pipelines::GuidedSampler::Step> rows(static_cast<size_t>(n_steps));
+    for (int i = 0; i < n_steps; i++)
+      for (int j = 0; j < 4; j++) rows[static_cast<size_t>(i)][static_cast<size_t>(j)] = steps[4 * i + j];
+    *out = d2g::wrap(s->sampler->run(x, c, u, guidance, rows));
+  })
+}
+
+void d2g_guided_sampler_free(d2g_guided_sampler* s) { delete s; }
 
 }  // extern "C"

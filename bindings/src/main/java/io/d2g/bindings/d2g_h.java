@@ -8168,5 +8168,193 @@ public class d2g_h extends d2g_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class d2g_guided_sampler_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_guided_sampler_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_create(const d2g_module *unet, int use_cuda_graphs, d2g_guided_sampler **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_guided_sampler_create$descriptor() {
+        return d2g_guided_sampler_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_create(const d2g_module *unet, int use_cuda_graphs, d2g_guided_sampler **out)
+     * }
+     */
+    public static MethodHandle d2g_guided_sampler_create$handle() {
+        return d2g_guided_sampler_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_create(const d2g_module *unet, int use_cuda_graphs, d2g_guided_sampler **out)
+     * }
+     */
+    public static MemorySegment d2g_guided_sampler_create$address() {
+        return d2g_guided_sampler_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_create(const d2g_module *unet, int use_cuda_graphs, d2g_guided_sampler **out)
+     * }
+     */
+    public static MemorySegment d2g_guided_sampler_create(MemorySegment unet, int use_cuda_graphs, MemorySegment out) {
+        var mh$ = d2g_guided_sampler_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_guided_sampler_create", unet, use_cuda_graphs, out);
+            }
+            return (MemorySegment)mh$.invokeExact(unet, use_cuda_graphs, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_guided_sampler_run {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_DOUBLE,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_guided_sampler_run");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_run(d2g_guided_sampler *s, const d2g_tensor *noise, const d2g_tensor *cond, const d2g_tensor *uncond, double guidance, const double *steps, int n_steps, d2g_tensor **out)
+     * }
+     */
+    public static FunctionDescriptor d2g_guided_sampler_run$descriptor() {
+        return d2g_guided_sampler_run.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_run(d2g_guided_sampler *s, const d2g_tensor *noise, const d2g_tensor *cond, const d2g_tensor *uncond, double guidance, const double *steps, int n_steps, d2g_tensor **out)
+     * }
+     */
+    public static MethodHandle d2g_guided_sampler_run$handle() {
+        return d2g_guided_sampler_run.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_run(d2g_guided_sampler *s, const d2g_tensor *noise, const d2g_tensor *cond, const d2g_tensor *uncond, double guidance, const double *steps, int n_steps, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_guided_sampler_run$address() {
+        return d2g_guided_sampler_run.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_guided_sampler_run(d2g_guided_sampler *s, const d2g_tensor *noise, const d2g_tensor *cond, const d2g_tensor *uncond, double guidance, const double *steps, int n_steps, d2g_tensor **out)
+     * }
+     */
+    public static MemorySegment d2g_guided_sampler_run(MemorySegment s, MemorySegment noise, MemorySegment cond, MemorySegment uncond, double guidance, MemorySegment steps, int n_steps, MemorySegment out) {
+        var mh$ = d2g_guided_sampler_run.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_guided_sampler_run", s, noise, cond, uncond, guidance, steps, n_steps, out);
+            }
+            return (MemorySegment)mh$.invokeExact(s, noise, cond, uncond, guidance, steps, n_steps, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class d2g_guided_sampler_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_guided_sampler_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void d2g_guided_sampler_free(d2g_guided_sampler *s)
+     * }
+     */
+    public static FunctionDescriptor d2g_guided_sampler_free$descriptor() {
+        return d2g_guided_sampler_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void d2g_guided_sampler_free(d2g_guided_sampler *s)
+     * }
+     */
+    public static MethodHandle d2g_guided_sampler_free$handle() {
+        return d2g_guided_sampler_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void d2g_guided_sampler_free(d2g_guided_sampler *s)
+     * }
+     */
+    public static MemorySegment d2g_guided_sampler_free$address() {
+        return d2g_guided_sampler_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void d2g_guided_sampler_free(d2g_guided_sampler *s)
+     * }
+     */
+    public static void d2g_guided_sampler_free(MemorySegment s) {
+        var mh$ = d2g_guided_sampler_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_guided_sampler_free", s);
+            }
+            mh$.invokeExact(s);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

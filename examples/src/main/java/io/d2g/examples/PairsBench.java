@@ -9,6 +9,8 @@ import io.d2g.io.Outputs;
 import io.d2g.pairs.PairDataset;
 import io.d2g.pairs.PairGenerator;
 import io.d2g.pairs.PromptTable;
+import io.d2g.pipelines.MultiStepTextToImage;
+import io.d2g.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -44,6 +46,14 @@ public final class PairsBench implements Callable<Integer> {
   @Option(names = "--data", defaultValue = "data/emoji-64", description = "The emoji dataset for the prompts (default: ${DEFAULT-VALUE}).")
   Path data;
 
+  @Option(names = "--prompts", description = "A prompts file (as d2g pairs reads it) instead of the emoji dataset's "
+      + "training captions and 20,000 composed scenes.")
+  Path promptsFile;
+
+  @Option(names = "--write-prompts", description = "Only write the emoji dataset's prompts (captions and scenes) to this "
+      + "JSON-lines file, for a later --prompts, and stop.")
+  Path writePrompts;
+
   @Option(names = "--pairs", defaultValue = "100000", description = "Pairs to make (default: ${DEFAULT-VALUE}).")
   long pairs;
 
@@ -58,6 +68,14 @@ public final class PairsBench implements Callable<Integer> {
 
   @Option(names = "--read-batch", defaultValue = "1024", description = "Pairs per training batch read (default: ${DEFAULT-VALUE}).")
   int readBatch;
+
+  @Option(names = "--precision", description = "The teacher's text encoder and UNet in f32, f16 or bf16 (default: f16 on "
+      + "CUDA, f32 on the CPU).")
+  String precision;
+
+  @Option(names = "--check", defaultValue = "256",
+      description = "Pairs remade in f32 to measure the precision's difference (0: none; default: ${DEFAULT-VALUE}).")
+  int check;
 
   @Option(names = "--work", description = "Folder for the pairs (default: a new temporary folder, removed after).")
   Path work;
@@ -78,18 +96,31 @@ public final class PairsBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (pairs < 1 || steps < 1 || batch < 1 || readBatch < 1) throw new ParameterException(spec.commandLine(), "counts must be positive");
+    if (pairs < 1 || steps < 1 || batch < 1 || readBatch < 1 || check < 0)
+      throw new ParameterException(spec.commandLine(), "counts must be positive");
+    DType teacherDType = precision == null ? null : switch (precision.toLowerCase(java.util.Locale.ROOT)) {
+      case "f32" -> DType.F32;
+      case "f16" -> DType.F16;
+      case "bf16" -> DType.BF16;
+      default -> throw new ParameterException(spec.commandLine(), "--precision must be f32, f16 or bf16, not " + precision);
+    };
     Device device = compute.apply();
     boolean temporary = work == null;
     Path dir = temporary ? Files.createTempDirectory("d2g-pairs-bench") : work;
     Map<String, Object> figures = new LinkedHashMap<>(), detail = new LinkedHashMap<>();
     try {
-      PromptTable prompts = PromptTable.emoji(data, 20000, 0);
+      PromptTable prompts = promptsFile != null ? PromptTable.read(promptsFile) : PromptTable.emoji(data, 20000, 0);
+      if (writePrompts != null) {
+        Files.writeString(writePrompts, prompts.toJsonLines(), java.nio.file.StandardOpenOption.CREATE_NEW); // never replaces a file
+        System.out.println("wrote " + prompts.size() + " prompts to " + writePrompts);
+        return 0;
+      }
       Path folder = dir.resolve("pairs");
-      var o = new PairGenerator.Options(pairs, 0, steps, cfg, null, batch, 8192, DType.F16);
+      var o = new PairGenerator.Options(pairs, 0, steps, cfg, null, batch, 8192, DType.F16, teacherDType);
       long start = System.nanoTime();
       long[] lastLog = {start}, done = {0};
-      LOG.info("making {} pairs on {} ({} steps, guidance {}, batch {})", pairs, device, steps, cfg, batch);
+      LOG.info("making {} pairs on {} ({} steps, guidance {}, batch {}, teacher in {})", pairs, device, steps, cfg, batch,
+          o.precisionOn(device));
       PairGenerator.Summary s = PairGenerator.run(teacher, prompts, o, folder, device, 0, 1, more -> {
         done[0] += more;
         long now = System.nanoTime();
@@ -98,8 +129,14 @@ public final class PairsBench implements Callable<Integer> {
         LOG.info("{} of {} pairs, {} pairs/s", done[0], pairs, String.format("%.1f", done[0] / ((now - start) / 1e9)));
       });
       figures.put("emoji_" + pairs + "_pairs_s", Map.of("ours", Provenance.round(s.seconds())));
+      figures.put("emoji_gpu_hours_per_million_pairs", Map.of("ours", Provenance.round(1e6 / s.pairsPerSecond() / 3600)));
       detail.put("generation", Map.of("pairs", pairs, "pairs_per_s", Provenance.round(s.pairsPerSecond()), "steps", steps, "cfg", cfg,
-          "batch", batch, "prompts", prompts.size(), "seconds_include", "teacher load, folder hash, sampling, shard writing"));
+          "batch", batch, "prompts", prompts.size(), "precision", o.precisionOn(device).name(),
+          "seconds_include", "teacher load, folder hash, sampling, shard writing"));
+      if (check > 0 && o.precisionOn(device) != DType.F32) detail.put("precision_check", precisionCheck(prompts, o, device));
+      java.util.List<String> texts = new java.util.ArrayList<>();
+      for (int i = 0; i < readBatch; i++) texts.add(prompts.get(i % prompts.size()));
+      detail.put("text_states", textStates(teacher, texts, o.precisionOn(device), device));
       try (PairDataset ds = PairDataset.open(folder)) {
         for (int epoch = 0; epoch < 2; epoch++) { // the first epoch maps and checks the shards
           long t0 = System.nanoTime(), n = 0;
@@ -127,6 +164,60 @@ public final class PairsBench implements Callable<Integer> {
     System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(figures));
     System.out.println("wrote " + file);
     return 0;
+  }
+
+  /**
+   * The first {@code check} pairs remade with the teacher in f32 from the same noise and prompts: the
+   * relative L2 difference of the latents (the chosen precision against f32).
+   */
+  private Map<String, Object> precisionCheck(PromptTable prompts, PairGenerator.Options o, Device device) {
+    int n = (int) Math.min(check, pairs);
+    java.util.List<String> texts = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) texts.add(prompts.get(prompts.promptOf(i, o.seed())));
+    try (io.d2g.TensorScope s = new io.d2g.TensorScope()) {
+      Tensor z = s.track(s.track(io.d2g.pairs.PairNoise.of(o.seed()).tensor(0, n, teacherShape())).to(device));
+      Tensor[] out = new Tensor[2];
+      DType[] kinds = {o.precisionOn(device), DType.F32};
+      for (int k = 0; k < 2; k++)
+        try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, device, null, kinds[k])) {
+          out[k] = s.track(pipe.denoise(texts, z, steps, cfg));
+        }
+      Tensor diff = s.track(out[0].sub(out[1]));
+      double rel = Math.sqrt(s.track(diff.mul(diff).sum()).item() / s.track(out[1].mul(out[1]).sum()).item());
+      LOG.info("{} against f32 on {} pairs: relative L2 {}", kinds[0], n, String.format("%.2e", rel));
+      return Map.of("pairs", n, "against", "f32", "relative_l2", rel);
+    }
+  }
+
+  /**
+   * The reader's choice between text states stored with the pairs and recomputed from the prompt ids:
+   * the text encoder on one read batch of prompts (median of 5 after 2) against moving the same states
+   * from host memory to the device (what a stored copy costs at least, before the disk), and the bytes a
+   * stored copy adds per pair.
+   */
+  static Map<String, Object> textStates(Path teacher, java.util.List<String> texts, DType dtype, Device device) {
+    int n = texts.size();
+    var opts = io.d2g.hub.DiffusersFolder.LoadOptions.DEFAULT.on(device, dtype);
+    try (io.d2g.models.ClipTextModel text = io.d2g.hub.DiffusersFolder.load(teacher.resolve("text_encoder"),
+            io.d2g.models.ClipTextModel.FAMILY, opts);
+        Tensor ids = io.d2g.hub.ClipTokenizer.load(teacher.resolve("tokenizer")).encodeBatch(texts);
+        Tensor idsOn = ids.to(device);
+        Tensor states = text.lastHiddenState(idsOn);
+        Tensor host = states.to(Device.CPU)) {
+      double recompute = Timing.median(Timing.sortedMillis(() -> text.lastHiddenState(idsOn).close(), 2, 5, device));
+      double load = Timing.median(Timing.sortedMillis(() -> host.to(device).close(), 2, 5, device));
+      long bytes = host.byteSize() / n;
+      LOG.info("text states for {} prompts: recomputed {} ms, moved from host memory {} ms ({} bytes a pair)", n,
+          String.format("%.2f", recompute), String.format("%.2f", load), bytes);
+      return Map.of("batch", n, "recompute_ms", Provenance.round(recompute), "host_to_device_ms", Provenance.round(load),
+          "stored_bytes_per_pair", bytes, "dtype", dtype.name(), "choice", recompute <= load ? "recompute" : "store");
+    }
+  }
+
+  private long[] teacherShape() {
+    try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, Device.CPU, null)) {
+      return pipe.latentShape();
+    }
   }
 
   /** Removes the benchmark's own temporary folder (it made every file in it). */

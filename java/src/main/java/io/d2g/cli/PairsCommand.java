@@ -70,6 +70,10 @@ final class PairsCommand implements Callable<Integer> {
   @Option(names = "--dtype", defaultValue = "f16", description = "Stored latents: f16 or f32 (default: ${DEFAULT-VALUE}).")
   String dtype;
 
+  @Option(names = "--precision", description = "The teacher's text encoder and UNet in f32, f16 or bf16; the sampler's "
+      + "arithmetic is f32 either way (default: f16 on CUDA, f32 on the CPU).")
+  String precision;
+
   @Option(names = "--device", description = "cpu or cuda[:N] (default: cuda:LOCAL_RANK under d2g launch, else cpu).")
   String device;
 
@@ -92,6 +96,12 @@ final class PairsCommand implements Callable<Integer> {
       case "f32" -> DType.F32;
       default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype must be f16 or f32, not " + dtype);
     };
+    DType teacherDType = precision == null ? null : switch (precision.toLowerCase(Locale.ROOT)) {
+      case "f32" -> DType.F32;
+      case "f16" -> DType.F16;
+      case "bf16" -> DType.BF16;
+      default -> throw new CommandLine.ParameterException(spec.commandLine(), "--precision must be f32, f16 or bf16, not " + precision);
+    };
     int world = envInt("WORLD_SIZE", 1), rank = envInt("RANK", 0);
     if (world < 1 || rank < 0 || rank >= world)
       throw new CommandLine.ParameterException(spec.commandLine(), "RANK " + rank + " and WORLD_SIZE " + world + " do not fit");
@@ -110,7 +120,7 @@ final class PairsCommand implements Callable<Integer> {
     PromptTable table = prompts.equals("emoji") ? PromptTable.emoji(data, emojiScenes, seed) : PromptTable.read(Path.of(prompts));
     LOG.info("{} pairs from {} ({}), {} {} steps, guidance {}, seed {}; rank {} of {} on {}", n, teacher, table,
         kind == null ? "the folder's sampler" : kind.className, steps, cfg, seed, rank, world, dev);
-    var options = new PairGenerator.Options(n, seed, steps, cfg, kind, batch, shardSize, latentDType);
+    var options = new PairGenerator.Options(n, seed, steps, cfg, kind, batch, shardSize, latentDType, teacherDType);
     long mine = 0;
     for (long k = rank, shards = (n + shardSize - 1) / shardSize; k < shards; k += world)
       mine += Math.min(shardSize, n - k * shardSize);

@@ -1532,4 +1532,42 @@ public final class Native {
       ExitGuard.leave();
     }
   }
+
+  public static MemorySegment guidedSamplerCreate(MemorySegment unet, boolean cudaGraphs) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      return handle(d2g_guided_sampler_create(unet, flag(cudaGraphs), out), out);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  /** steps: rows {t, input scale, cx, cm}; uncond may be NULL. */
+  public static MemorySegment guidedSamplerRun(MemorySegment s, MemorySegment noise, MemorySegment cond, MemorySegment uncond,
+      double guidance, double[][] steps) {
+    ExitGuard.enter();
+    try {
+      MemorySegment out = scratch();
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment rows = arena.allocate(ValueLayout.JAVA_DOUBLE, 4L * steps.length);
+        for (int i = 0; i < steps.length; i++) {
+          if (steps[i].length != 4) throw new InvalidArgumentException("step " + i + " has " + steps[i].length + " numbers, not 4");
+          MemorySegment.copy(steps[i], 0, rows, ValueLayout.JAVA_DOUBLE, 32L * i, 4);
+        }
+        return handle(d2g_guided_sampler_run(s, noise, cond, uncond, guidance, rows, steps.length, out), out);
+      }
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
+  static void guidedSamplerFree(MemorySegment s) {
+    if (!ExitGuard.enterFree()) return;
+    try {
+      d2g_guided_sampler_free(s);
+    } finally {
+      ExitGuard.leave();
+    }
+  }
 }

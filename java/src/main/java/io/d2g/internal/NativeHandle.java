@@ -69,6 +69,11 @@ public final class NativeHandle implements Runnable {
     return new NativeHandle(owner, address, Native::onestepFree);
   }
 
+  /** A guided sampler handle owned by {@code owner}. */
+  public static NativeHandle guidedSampler(Object owner, MemorySegment address) {
+    return new NativeHandle(owner, address, Native::guidedSamplerFree);
+  }
+
   /** Takes ownership of {@code address} for {@code owner}: freed when closed or when the owner becomes unreachable. */
   private NativeHandle(Object owner, MemorySegment address, Free free) {
     this.address = address;

@@ -43,10 +43,11 @@ public final class PairGenerator {
 
   /**
    * What to record. {@code sampler} null: the teacher folder's own scheduler. {@code latentDType}: F16
-   * (the paper's storage) or F32.
+   * (the paper's storage) or F32. {@code precision}: the dtype the teacher's text encoder and UNet run
+   * in (F32, F16 or BF16; the sampler's arithmetic is f32 either way); null: F16 on CUDA, F32 on the CPU.
    */
   public record Options(long pairs, long seed, int steps, double guidance, MultiStepTextToImage.Sampler sampler, int batch,
-      int shardSize, DType latentDType) {
+      int shardSize, DType latentDType, DType precision) {
     public Options {
       if (pairs < 1) throw new InvalidArgumentException("the number of pairs must be at least 1, not " + pairs);
       if (steps < 1 || steps > 1000) throw new InvalidArgumentException("steps must be 1 to 1000, not " + steps);
@@ -55,23 +56,34 @@ public final class PairGenerator {
       if (shardSize < 1) throw new InvalidArgumentException("shard size must be at least 1, not " + shardSize);
       if (latentDType != DType.F16 && latentDType != DType.F32)
         throw new InvalidArgumentException("latents are stored as f16 or f32, not " + latentDType);
+      if (precision != null && precision != DType.F32 && precision != DType.F16 && precision != DType.BF16)
+        throw new InvalidArgumentException("the teacher runs in f32, f16 or bf16, not " + precision);
     }
 
-    /** 50 steps of the folder's sampler, guidance 5, batch 64, shards of 4096, f16. */
+    /** 50 steps of the folder's sampler, guidance 5, batch 64, shards of 4096 f16 latents, the device's precision. */
     public static Options of(long pairs, long seed) {
-      return new Options(pairs, seed, 50, 5.0, null, 64, 4096, DType.F16);
+      return new Options(pairs, seed, 50, 5.0, null, 64, 4096, DType.F16, null);
     }
 
     public Options withSampling(MultiStepTextToImage.Sampler sampler, int steps, double guidance) {
-      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType);
+      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType, precision);
     }
 
     public Options withBatch(int batch) {
-      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType);
+      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType, precision);
     }
 
     public Options withShards(int shardSize, DType latentDType) {
-      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType);
+      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType, precision);
+    }
+
+    public Options withPrecision(DType precision) {
+      return new Options(pairs, seed, steps, guidance, sampler, batch, shardSize, latentDType, precision);
+    }
+
+    /** The precision on {@code device}: the one asked for, else F16 on CUDA and F32 on the CPU. */
+    public DType precisionOn(Device device) {
+      return precision != null ? precision : device.isCuda() ? DType.F16 : DType.F32;
     }
   }
 
@@ -98,9 +110,9 @@ public final class PairGenerator {
       throw new InvalidArgumentException(teacher + " is not a diffusers pipeline folder (no unet/config.json or scheduler/)");
     long t0 = System.nanoTime();
     String teacherSha = PairManifest.folderSha256(teacher);
-    try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, device, o.sampler())) {
+    try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, device, o.sampler(), o.precisionOn(device))) {
       long[] shape = pipe.latentShape();
-      ObjectNode settings = settings(teacher, teacherSha, pipe, prompts, o, shape);
+      ObjectNode settings = settings(teacher, teacherSha, pipe, prompts, o, shape, o.precisionOn(device));
       Path dir = Outputs.prepareFolder(out, PairManifest.FOLDER, false);
       Path manifestFile = dir.resolve(PairManifest.MANIFEST);
       if (Files.exists(manifestFile)) {
@@ -149,7 +161,7 @@ public final class PairGenerator {
   }
 
   private static ObjectNode settings(Path teacher, String teacherSha, MultiStepTextToImage pipe, PromptTable prompts, Options o,
-      long[] shape) {
+      long[] shape, DType precision) {
     ObjectNode m = PairManifest.newObject();
     m.put("format", PairManifest.FORMAT);
     m.put("teacher_path", teacher.toAbsolutePath().normalize().toString());
@@ -157,6 +169,7 @@ public final class PairGenerator {
     m.put("sampler", pipe.samplerName());
     m.put("steps", o.steps());
     m.put("guidance", o.guidance());
+    m.put("precision", precision.name());
     m.put("seed", o.seed());
     m.put("pairs", o.pairs());
     m.put("shard_size", o.shardSize());

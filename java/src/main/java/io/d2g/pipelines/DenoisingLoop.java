@@ -13,7 +13,9 @@ import java.util.List;
  * UNet on the scaled x with the empty prompt's and the prompt's text states (one call on both halves,
  * as diffusers batches them), the guided
  * prediction u + g (c − u), and x = step(guided, t, x). Guidance g = 1 (or no unconditional states)
- * runs the conditional pass only. The two passes run as two UNet calls on the same input.
+ * runs the conditional pass only. The sample and the arithmetic are float32; a UNet in another dtype
+ * (that of the text states) sees its input in its own dtype. {@link GuidedSampler} runs the same loop
+ * in one native call for the samplers with linear steps.
  */
 public final class DenoisingLoop {
   private DenoisingLoop() {}
@@ -42,14 +44,20 @@ public final class DenoisingLoop {
         try (TensorScope s = new TensorScope()) {
           Tensor in = scheduler.scaleModelInput(x, t);
           if (in != x) s.track(in);
+          if (cond.dtype() != in.dtype()) in = s.track(in.to(cond.dtype()));
           Tensor time = s.track(s.track(Tensor.of(new float[] {(float) t}, 1)).to(noise.device()));
           Tensor eps;
           if (guided) {
             Tensor out = s.track(unet.forward(s.track(Tensor.cat(List.of(in, in), 0)), time, context));
             Tensor u = s.track(out.narrow(0, 0, b)), c = s.track(out.narrow(0, b, b));
+            if (u.dtype() != x.dtype()) {
+              u = s.track(u.to(x.dtype()));
+              c = s.track(c.to(x.dtype()));
+            }
             eps = s.track(Tensor.linearCombination(new double[] {1 - guidance, guidance}, u, c)); // u + g (c − u)
           } else {
             eps = s.track(unet.forward(in, time, cond));
+            if (eps.dtype() != x.dtype()) eps = s.track(eps.to(x.dtype()));
           }
           Tensor next = scheduler.step(eps, t, x);
           x.close();

@@ -87,8 +87,12 @@ public final class MultiStepTextToImage implements AutoCloseable {
   private final Scheduler scheduler;
   private final Device device;
   private final List<NativeModule> owned = new ArrayList<>();
+  private GuidedSampler fused; // made on the first run of a sampler with linear steps
 
-  /** Uses the given components (the caller keeps them); all on {@code device} in f32. */
+  /**
+   * Uses the given components (the caller keeps them), all on {@code device}; the text encoder and the
+   * UNet in one dtype, the autoencoder in f32.
+   */
   public MultiStepTextToImage(ClipTokenizer tokenizer, ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae,
       Scheduler scheduler, Device device) {
     this.tokenizer = tokenizer;
@@ -99,8 +103,19 @@ public final class MultiStepTextToImage implements AutoCloseable {
     this.device = device;
   }
 
-  /** Loads a diffusers pipeline folder onto {@code device}; {@code sampler} null: the folder's scheduler. */
+  /** Loads a diffusers pipeline folder onto {@code device} in f32; {@code sampler} null: the folder's scheduler. */
   public static MultiStepTextToImage load(Path folder, Device device, Sampler sampler) {
+    return load(folder, device, sampler, DType.F32);
+  }
+
+  /**
+   * Loads a diffusers pipeline folder onto {@code device} with the text encoder and the UNet in
+   * {@code dtype} (F32, F16 or BF16; the autoencoder stays f32, and the samplers' arithmetic is f32);
+   * on CUDA the UNet's convolutions are stored channels-last. {@code sampler} null: the folder's scheduler.
+   */
+  public static MultiStepTextToImage load(Path folder, Device device, Sampler sampler, DType dtype) {
+    if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16)
+      throw new InvalidArgumentException("a pipeline runs in f32, f16 or bf16, not " + dtype);
     Path sched = folder.resolve("scheduler/scheduler_config.json");
     if (!Files.isRegularFile(sched))
       throw new InvalidArgumentException(folder + " has no scheduler/scheduler_config.json; is it a diffusers pipeline folder?");
@@ -112,7 +127,8 @@ public final class MultiStepTextToImage implements AutoCloseable {
     }
     Sampler kind = sampler != null ? sampler : Sampler.parse(config.path("_class_name").asText("DDIMScheduler"));
     Scheduler scheduler = kind.create(config);
-    var opts = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
+    var opts = DiffusersFolder.LoadOptions.DEFAULT.on(device, dtype);
+    var vaeOpts = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
     ClipTokenizer tok = ClipTokenizer.load(folder.resolve("tokenizer"));
     List<NativeModule> loaded = new ArrayList<>();
     try {
@@ -120,7 +136,8 @@ public final class MultiStepTextToImage implements AutoCloseable {
       loaded.add(t);
       UNet2DConditionModel u = DiffusersFolder.load(folder.resolve("unet"), UNet2DConditionModel.FAMILY, opts);
       loaded.add(u);
-      AutoencoderKL v = DiffusersFolder.load(folder.resolve("vae"), AutoencoderKL.FAMILY, opts);
+      if (device.isCuda()) u.channelsLast(true);
+      AutoencoderKL v = DiffusersFolder.load(folder.resolve("vae"), AutoencoderKL.FAMILY, vaeOpts);
       loaded.add(v);
       MultiStepTextToImage p = new MultiStepTextToImage(tok, t, u, v, scheduler, device);
       p.owned.addAll(loaded);
@@ -194,7 +211,9 @@ public final class MultiStepTextToImage implements AutoCloseable {
    * The sampler's final latents (scaled as the UNet sees them) from the given initial noise
    * [B, C, H, W] on this pipeline's device, one prompt per row; prompts are not checked here (see
    * {@link #generate(List, List, int, double)}). With {@link #decode} this is the pipeline as diffusers'
-   * {@code StableDiffusionPipeline(prompts, latents=noise, output_type="latent")} runs it.
+   * {@code StableDiffusionPipeline(prompts, latents=noise, output_type="latent")} runs it. Samplers with
+   * linear steps (DDIM) run the whole loop in one native call ({@link GuidedSampler}; CUDA graphs on
+   * CUDA); the others step by step ({@link DenoisingLoop}).
    */
   public Tensor denoise(List<String> prompts, Tensor noise, int steps, double guidance) {
     if (noise.shape()[0] != prompts.size())
@@ -204,6 +223,10 @@ public final class MultiStepTextToImage implements AutoCloseable {
       Tensor cond = s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(prompts)).to(device))));
       Tensor uncond = guidance == 1.0 ? null
           : s.track(text.lastHiddenState(s.track(s.track(tokenizer.encodeBatch(Collections.nCopies(prompts.size(), ""))).to(device))));
+      if (GuidedSampler.supports(scheduler)) {
+        if (fused == null) fused = new GuidedSampler(unet, device.isCuda());
+        return fused.run(scheduler, steps, noise, cond, uncond, guidance);
+      }
       return DenoisingLoop.run(unet, scheduler, steps, noise, cond, uncond, guidance);
     }
   }
@@ -258,6 +281,8 @@ public final class MultiStepTextToImage implements AutoCloseable {
 
   @Override
   public void close() {
+    if (fused != null) fused.close();
+    fused = null;
     for (NativeModule m : owned) m.close();
     owned.clear();
   }

@@ -106,20 +106,38 @@ public final class DdimScheduler implements Scheduler {
   /** One step from x_t to x_prev (a new tensor); inputs are left as they are. t is a whole timestep. */
   @Override
   public Tensor step(Tensor modelOutput, double timestep, Tensor sample) {
+    double[] c = coefficients(timestep);
+    return Tensor.linearCombination(c, sample, modelOutput); // one native call
+  }
+
+  /** Every DDIM step is x_prev = cx x_t + cm output, with no input scaling. */
+  @Override
+  public double[][] linearSteps() {
+    if (timesteps == null) throw new IllegalStateException("call setTimesteps first");
+    double[][] steps = new double[timesteps.length][];
+    for (int i = 0; i < timesteps.length; i++) {
+      double[] c = coefficients(timesteps[i]);
+      steps[i] = new double[] {timesteps[i], 1.0, c[0], c[1]};
+    }
+    return steps;
+  }
+
+  /** {cx, cm} of x_prev = cx x_t + cm output at timestep t. */
+  private double[] coefficients(double timestep) {
     if (timesteps == null) throw new IllegalStateException("call setTimesteps first");
     int t = wholeTimestep(timestep, schedule.numTrainTimesteps());
     int prev = t - schedule.numTrainTimesteps() / numInferenceSteps;
     float a = (float) schedule.alphaBar(t);
     float aPrev = prev >= 0 ? (float) schedule.alphaBar(prev) : (float) finalAlphaCumprod;
     double sa = f32sqrt(a), sb = f32sqrt(1f - a), ca = f32sqrt(aPrev), cb = f32sqrt(1f - aPrev);
-    // x_prev = √ᾱ_prev x̂0 + √(1 − ᾱ_prev) ε̂, with x̂0 and ε̂ linear in (x_t, output): one native call.
+    // x_prev = √ᾱ_prev x̂0 + √(1 − ᾱ_prev) ε̂, with x̂0 and ε̂ linear in (x_t, output)
     return switch (schedule.prediction()) {
       case EPSILON -> // x̂0 = (x_t − √(1−ᾱ) out) / √ᾱ, ε̂ = out
-          Tensor.linearCombination(new double[] {ca / sa, cb - ca * sb / sa}, sample, modelOutput);
+          new double[] {ca / sa, cb - ca * sb / sa};
       case SAMPLE -> // x̂0 = out, ε̂ = (x_t − √ᾱ out) / √(1−ᾱ)
-          Tensor.linearCombination(new double[] {cb / sb, ca - cb * sa / sb}, sample, modelOutput);
+          new double[] {cb / sb, ca - cb * sa / sb};
       case V_PREDICTION -> // x̂0 = √ᾱ x_t − √(1−ᾱ) out, ε̂ = √ᾱ out + √(1−ᾱ) x_t
-          Tensor.linearCombination(new double[] {ca * sa + cb * sb, cb * sa - ca * sb}, sample, modelOutput);
+          new double[] {ca * sa + cb * sb, cb * sa - ca * sb};
     };
   }
 

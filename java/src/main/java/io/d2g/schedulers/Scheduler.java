@@ -23,6 +23,16 @@ public interface Scheduler {
   /** The next sample from the network's output at timestep t (a new tensor). */
   Tensor step(Tensor modelOutput, double t, Tensor sample);
 
+  /**
+   * For samplers whose every step is linear in the sample and the network's output, x_next = cx x +
+   * cm output with the network run on s x (DDIM with η = 0): the steps prepared by the last
+   * {@link #setTimesteps}, each {t, s, cx, cm}, so that a caller may run the whole loop itself (the
+   * native {@link io.d2g.pipelines.GuidedSampler}). Null for samplers with history or stages.
+   */
+  default double[][] linearSteps() {
+    return null;
+  }
+
   /** The training noise schedule (ᾱ and the prediction type). */
   NoiseSchedule schedule();
 }

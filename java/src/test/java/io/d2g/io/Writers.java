@@ -94,7 +94,7 @@ public enum Writers {
     @Override
     void write(Path target, boolean force, Path work, int variant) {
       PairGenerator.run(Fixtures.path("sd-pipeline-tiny"), PromptTable.of(List.of("a red car, noto style", "a cat, twemoji style")),
-          new PairGenerator.Options(4, 3, 2, 4.0, null, 2, 2, DType.F16), target, Device.CPU, variant == 1 ? 0 : 1, 2, k -> {});
+          new PairGenerator.Options(4, 3, 2, 4.0, null, 2, 2, DType.F16, null), target, Device.CPU, variant == 1 ? 0 : 1, 2, k -> {});
     }
   },
   CHECKPOINT(false) {

@@ -27,7 +27,7 @@ class PairDatasetTest {
   private Path make(String name, DType dtype) {
     Path out = tmp.resolve(name);
     PairGenerator.run(PairGeneratorTest.teacher(), PairGeneratorTest.PROMPTS,
-        new PairGenerator.Options(21, 7, 2, 4.0, null, 4, 6, dtype), out, Device.CPU, 0, 1, k -> {});
+        new PairGenerator.Options(21, 7, 2, 4.0, null, 4, 6, dtype, null), out, Device.CPU, 0, 1, k -> {});
     return out;
   }
 
@@ -87,7 +87,7 @@ class PairDatasetTest {
   void anUnfinishedFolderIsRefused() throws Exception {
     Path out = tmp.resolve("half");
     assertFalse(PairGenerator.run(PairGeneratorTest.teacher(), PairGeneratorTest.PROMPTS,
-        new PairGenerator.Options(21, 7, 2, 4.0, null, 4, 6, DType.F16), out, Device.CPU, 0, 2, k -> {}).complete());
+        new PairGenerator.Options(21, 7, 2, 4.0, null, 4, 6, DType.F16, null), out, Device.CPU, 0, 2, k -> {}).complete());
     InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> PairDataset.open(out));
     assertTrue(e.getMessage().contains("not complete"), e.getMessage());
     assertThrows(InvalidArgumentException.class, () -> PairDataset.open(tmp));

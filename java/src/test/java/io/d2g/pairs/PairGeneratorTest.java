@@ -44,7 +44,7 @@ class PairGeneratorTest {
 
   /** 21 pairs, 3 DDIM steps, guidance 4, batch 3 in shards of 6 (the last one short), f32. */
   static PairGenerator.Options options() {
-    return new PairGenerator.Options(21, 7, 3, 4.0, null, 3, 6, DType.F32);
+    return new PairGenerator.Options(21, 7, 3, 4.0, null, 3, 6, DType.F32, null);
   }
 
   private static PairGenerator.Summary run(Path out, int rank, int world) {
