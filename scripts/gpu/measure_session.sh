@@ -5,6 +5,7 @@
 #  pairs:   pairs-bench, 100,000 emoji teacher pairs (PAIRS, batch PAIRS_BATCH) and the reader (issue 12, pairs.json);
 #  sd15:    sd15_pairs_reference.py + sd15-pairs-bench, 50-step DDIM + guidance at SD1.5 scale against diffusers
 #           at batch 8, 32 and 64 (issue 12, sd15-pairs.json);
+#  sd15train: scripts/gpu/train_session.sh with --cuda-graphs, the SD1.5 training step against PyTorch eager (issue 10);
 #  elpips:  scripts/gpu/elpips_session.sh, E-LatentLPIPS against the official code (issue 13).
 # Here first: WITH_DATA=1 bash scripts/gpu/pack.sh (pairs-bench takes its prompts from data/emoji-64; or, where the
 # dataset does not fit the carry, bash scripts/gpu/pack.sh and ./d2g example pairs-bench --teacher models/emoji-teacher
@@ -46,5 +47,10 @@ if [[ $stages == *" sd15 "* ]]; then
   log "sd15-pairs-bench rc=$?"; tail -12 "$out/sd15-pairs.log" | tee -a "$out/session.log"
 fi
 set +f
+if [[ $stages == *" sd15train "* ]]; then
+  OUT="$out/train" BENCH_ARGS="--cuda-graphs ${BENCH_ARGS:-}" bash scripts/gpu/train_session.sh > "$out/train-session.log" 2>&1
+  log "sd15train rc=$?"; tail -12 "$out/train-session.log" | tee -a "$out/session.log"
+  cp "$out"/train/*.json "$out/" 2>/dev/null; rm -rf "$out/train"
+fi
 [[ $stages == *" elpips "* ]] && bash scripts/gpu/elpips_session.sh
 log "done"

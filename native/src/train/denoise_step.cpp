@@ -8,7 +8,24 @@
 #include "../core/exec.hpp"
 #include "../core/status.hpp"
 
+#ifdef D2G_WITH_CUDA
+#include <ATen/autocast_mode.h>
+#include <cuda_runtime_api.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace d2g::train {
+
+struct DenoiseStep::Graph {
+  at::Tensor x0, noise, t, context;  // static inputs (context: token ids when a text encoder is trained)
+  at::Tensor out;                    // the captured step's [loss, grad_norm, found_inf]
+  int warm = 0;                      // eager warm-up steps done
+#ifdef D2G_WITH_CUDA
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+#endif
+};
 
 DenoiseStep::DenoiseStep(const Config& c, std::shared_ptr<torch::nn::Module> unet, std::shared_ptr<Optimizer> opt,
                          std::shared_ptr<Ema> ema, std::shared_ptr<dist::DataParallel> dp,
@@ -21,6 +38,7 @@ DenoiseStep::DenoiseStep(const Config& c, std::shared_ptr<torch::nn::Module> une
       precision_(c.str("precision", "f32")),
       max_grad_norm_(c.number("max_grad_norm", 0)),
       ema_decay_(c.number("ema_decay", 0.9999)) {
+  graphs_ = c.boolean("cuda_graphs", false);
   c.check_all_used("denoise step");
   unet_ = dynamic_cast<sd::UNet2DConditionModelImpl*>(net_.get());
   if (unet_ == nullptr) fail(D2G_INVALID_ARGUMENT, "the denoise step trains a unet2d_condition module");
@@ -58,6 +76,12 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
   // With a text encoder the context is token ids, encoded inside the step (with gradients).
   at::Tensor ids = text_ != nullptr ? text_->prepare_ids(context_in) : at::Tensor();
   at::Tensor context = text_ != nullptr ? at::Tensor() : context_in.to(device, p0.scalar_type());
+  if (graphs_ && device.is_cuda() && !dp_ && precision_ != "f16" && opt_->capturable()) {
+    if (text_ == nullptr) unet_->check_inputs(x0.to(p0.scalar_type()), t, context);
+    if (!graph_ || (graph_->x0.sizes().equals(x0.sizes()) && graph_->t.sizes().equals(t.sizes()) &&
+                    graph_->context.sizes().equals((text_ != nullptr ? ids : context).sizes())))
+      return run_graphed(x0, noise, t, text_ != nullptr ? ids.to(device) : context);
+  }
   at::Tensor abar = abar_.index_select(0, t).view({-1, 1, 1, 1});
   at::Tensor sa = abar.sqrt(), sb = (1 - abar).sqrt();
   at::Tensor xt = (sa * x0 + sb * noise).to(p0.scalar_type());
@@ -114,6 +138,104 @@ StepMetrics DenoiseStep::run(const at::Tensor& x0_in, const at::Tensor& context_
     dp_->group().all_reduce(one, true);
   }
   m.loss = l.item<double>();
+  return m;
+}
+
+at::Tensor DenoiseStep::capturable_body(const at::Tensor& x0, const at::Tensor& noise, const at::Tensor& t,
+                                        const at::Tensor& context_in) {
+  at::Tensor p0 = net_->parameters().at(0);
+  const at::Device device = p0.device();
+  at::Tensor abar = abar_.index_select(0, t).view({-1, 1, 1, 1});
+  at::Tensor sa = abar.sqrt(), sb = (1 - abar).sqrt();
+  at::Tensor xt = (sa * x0 + sb * noise).to(p0.scalar_type());
+  at::Tensor target = prediction_ == "epsilon" ? noise : prediction_ == "v_prediction" ? sa * noise - sb * x0 : x0;
+  at::Tensor loss;
+  {
+    int exec = D2G_EXEC_GRAD | (precision_ == "bf16" ? D2G_EXEC_AUTOCAST_BF16 : 0);
+    ExecScope scope(exec, device.type());
+    at::Tensor context =
+        text_ != nullptr ? text_->forward(text_->prepare_ids(context_in), text_->options.num_hidden_layers, true, false).first
+                         : context_in;
+    at::Tensor pred = unet_->forward(xt, t, context, nullptr);
+    loss = at::mse_loss(pred.to(at::kFloat), target);
+  }
+  {
+    c10::AutoGradMode grad(true);
+    loss.backward();
+  }
+  c10::NoGradGuard no_grad;
+  at::Tensor l = loss.detach().reshape({});
+  at::Tensor total = max_grad_norm_ > 0 ? opt_->clip_grad_norm_async(max_grad_norm_).reshape({})
+                                        : at::zeros({}, l.options());
+  at::Tensor found_inf = at::logical_not(at::logical_and(at::isfinite(l), at::isfinite(total))).to(at::kFloat);
+  opt_->step_capturable(found_inf);
+  if (ema_) ema_->update_capturable(ema_decay_, found_inf);
+  return at::stack({l, total, found_inf});
+}
+
+StepMetrics DenoiseStep::run_graphed(const at::Tensor& x0, const at::Tensor& noise, const at::Tensor& t,
+                                                  const at::Tensor& context) {
+  if (!graph_) {
+    graph_ = std::make_shared<Graph>();
+    graph_->x0 = at::empty_like(x0);
+    graph_->noise = at::empty_like(noise);
+    graph_->t = at::empty_like(t);
+    graph_->context = at::empty_like(context);
+  }
+  Graph& g = *graph_;
+  g.x0.copy_(x0, true);
+  g.noise.copy_(noise, true);
+  g.t.copy_(t, true);
+  g.context.copy_(context, true);
+  opt_->refresh_device_lrs();
+  at::Tensor out;
+#ifdef D2G_WITH_CUDA
+  c10::cuda::CUDAGuard device_guard(x0.device());
+  auto current = c10::cuda::getCurrentCUDAStream();
+  auto side = c10::cuda::getStreamFromPool();
+  auto wait = [](const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& on) {
+    cudaEvent_t e;
+    C10_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    C10_CUDA_CHECK(cudaEventRecord(e, on.stream()));
+    C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), e, 0));
+    C10_CUDA_CHECK(cudaEventDestroy(e));
+  };
+  if (!g.graph) {
+    // Warm-up steps (real steps on this batch) and the capture run on a side stream, as
+    // torch.cuda.graph does; the capture records the step without running it, so it is replayed after.
+    wait(side, current);
+    {
+      c10::cuda::CUDAStreamGuard sg(side);
+      opt_->zero_grad();
+      if (g.warm < 2) {
+        out = capturable_body(g.x0, g.noise, g.t, g.context);
+        g.warm++;
+      } else {
+        bool cache = at::autocast::is_autocast_cache_enabled();
+        at::autocast::set_autocast_cache_enabled(false);
+        auto graph = std::make_unique<at::cuda::CUDAGraph>();
+        graph->capture_begin();
+        g.out = capturable_body(g.x0, g.noise, g.t, g.context);
+        graph->capture_end();
+        at::autocast::set_autocast_cache_enabled(cache);
+        g.graph = std::move(graph);
+      }
+    }
+    wait(current, side);
+  }
+  if (g.graph) {
+    g.graph->replay();
+    out = g.out;
+  }
+#else
+  opt_->zero_grad();
+  out = capturable_body(g.x0, g.noise, g.t, g.context);
+#endif
+  at::Tensor host = out.to(at::kCPU, at::kDouble);
+  StepMetrics m;
+  m.loss = host[0].item<double>();
+  m.grad_norm = host[1].item<double>();
+  m.stepped = host[2].item<double>() == 0;
   return m;
 }
 

@@ -5,6 +5,12 @@
 // clipping; optimizer step; EMA. Mixed precision: "bf16" autocasts the forward to bf16 with f32
 // weights; "f16" autocasts to f16 and scales the loss dynamically (as torch.amp.GradScaler: x2 every
 // 2000 steps without overflow, /2 and the step skipped on an overflow).
+//
+// cuda_graphs=true (CUDA, f32 or bf16, AdamW, no data parallelism): after two warm-up steps, the
+// whole step — forward, loss, backward, clipping, optimizer, EMA — is captured once as a CUDA graph
+// and replayed for every later batch of the same shapes (the inputs are copied into static buffers;
+// the learning rate is read from the device; a non-finite loss or norm skips the update on the
+// device). A batch of other shapes runs eagerly. One host synchronisation per step: the metrics.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -58,6 +64,14 @@ class DenoiseStep : public TrainStep {
   std::string prediction_, precision_;
   double max_grad_norm_, ema_decay_;
   at::Tensor scale_, growth_tracker_;  // f16 only
+
+  // The step without host synchronisation (what the graph captures): returns [loss, grad_norm,
+  // found_inf] as f32 on the device.
+  at::Tensor capturable_body(const at::Tensor& x0, const at::Tensor& noise, const at::Tensor& t, const at::Tensor& context);
+  bool graphs_ = false;  // config cuda_graphs
+  struct Graph;
+  std::shared_ptr<Graph> graph_;
+  StepMetrics run_graphed(const at::Tensor& x0, const at::Tensor& noise, const at::Tensor& t, const at::Tensor& context);
 };
 
 }  // namespace d2g::train

@@ -32,6 +32,17 @@ void Ema::update(double decay) {
   }
 }
 
+void Ema::update_capturable(double decay, const at::Tensor& found_inf) {
+  if (!(decay >= 0 && decay <= 1)) fail(D2G_INVALID_ARGUMENT, "EMA decay must be in [0, 1], not ", decay);
+  c10::NoGradGuard no_grad;
+  at::Tensor weight = (1 - found_inf) * (1 - decay);
+  for (size_t i = 0; i < params_.size(); i++) {
+    const at::Tensor& p = params_[i].second;
+    at::Tensor& s = shadows_[i].second;
+    s.lerp_(p.scalar_type() == s.scalar_type() ? p : p.to(s.scalar_type()), weight.to(s.scalar_type()));
+  }
+}
+
 void Ema::copy_to_params() {
   c10::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); i++) params_[i].second.copy_(shadows_[i].second);

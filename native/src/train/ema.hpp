@@ -18,6 +18,9 @@ class Ema {
 
   // shadow += (1 - decay) * (parameter - shadow), as lerp; decay in [0, 1].
   void update(double decay);
+  // update() for a step captured in a CUDA graph: no host synchronisation, and no change where
+  // found_inf (a 0-dim f32 tensor on the parameters' device) is non-zero.
+  void update_capturable(double decay, const at::Tensor& found_inf);
   // Copies the shadows into the parameters (for evaluation or export).
   void copy_to_params();
   // The shadows, named like their parameters; share memory.

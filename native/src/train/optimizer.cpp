@@ -54,6 +54,11 @@ void Optimizer::zero_grad() {
 }
 
 double Optimizer::clip_grad_norm(double max_norm) {
+  at::Tensor total = clip_grad_norm_async(max_norm);
+  return total.defined() ? total.item<double>() : 0;
+}
+
+at::Tensor Optimizer::clip_grad_norm_async(double max_norm) {
   if (!(max_norm > 0) || !std::isfinite(max_norm))
     fail(D2G_INVALID_ARGUMENT, "max_norm must be a finite number > 0, not ", max_norm);
   c10::NoGradGuard no_grad;
@@ -61,7 +66,7 @@ double Optimizer::clip_grad_norm(double max_norm) {
   for (auto& g : groups_)
     for (auto& p : g.params)
       if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return 0;
+  if (grads.empty()) return at::Tensor();
   // torch.nn.utils.clip_grad_norm_: the norm of the per-tensor norms, in the gradients' dtype;
   // every gradient is multiplied by the clamped coefficient (also when it is 1).
   // On CUDA, as torch does there: one multi-tensor kernel for the norms and one for the scaling, when
@@ -85,11 +90,30 @@ double Optimizer::clip_grad_norm(double max_norm) {
 #if TORCH_VERSION_MAJOR >= 2
   if (foreach) {
     at::_foreach_mul_(grads, coef.to(grads[0].scalar_type()));
-    return total.item<double>();
+    return total.to(at::kFloat);
   }
 #endif
   for (auto& g : grads) g.mul_(coef.to(g.device(), g.scalar_type()));
-  return total.item<double>();
+  return total.to(at::kFloat);
+}
+
+void Optimizer::step_capturable(const at::Tensor&) {
+  fail(D2G_INVALID_ARGUMENT, "a ", kind(), " step cannot be captured in a CUDA graph here (AdamW on CUDA with LibTorch 2.x can)");
+}
+
+const at::Tensor& Optimizer::device_lr(size_t g, const at::Device& device) {
+  if (device_lrs_.size() != groups_.size()) device_lrs_.resize(groups_.size());
+  at::Tensor& t = device_lrs_[g];
+  if (!t.defined() || t.device() != device) {
+    t = at::empty({}, at::TensorOptions().dtype(at::kFloat).device(device));
+    t.fill_(groups_[g].lr);
+  }
+  return t;
+}
+
+void Optimizer::refresh_device_lrs() {
+  for (size_t g = 0; g < device_lrs_.size() && g < groups_.size(); g++)
+    if (device_lrs_[g].defined()) device_lrs_[g].fill_(groups_[g].lr);
 }
 
 namespace {
@@ -153,6 +177,58 @@ class AdamW final : public Optimizer {
         p.addcdiv_(s.exp_avg, denom, -step_size);
       }
     }
+  }
+
+  bool capturable() const override {
+#if TORCH_VERSION_MAJOR >= 2
+    for (auto& g : groups_)
+      for (auto& p : g.params)
+        if (!p.is_cuda()) return false;
+    return !groups_.empty();
+#else
+    return false;
+#endif
+  }
+
+  // The fused kernel with the learning rate read from the device and the update skipped where
+  // found_inf is set (as torch.optim.AdamW(fused=True, capturable=True) with a GradScaler's found_inf).
+  // Every parameter must have a gradient (a captured step always computes them all).
+  void step_capturable(const at::Tensor& found_inf) override {
+#if TORCH_VERSION_MAJOR >= 2
+    c10::NoGradGuard no_grad;
+    if (!capturable()) Optimizer::step_capturable(found_inf);
+    size_t first = 0;
+    at::Tensor counted = 1 - found_inf;  // the step count grows only when the update happens
+    for (size_t gi = 0; gi < groups_.size(); gi++) {
+      ParamGroup& group = groups_[gi];
+      std::map<at::ScalarType, std::vector<size_t>> by_dtype;
+      for (size_t k = 0; k < group.params.size(); k++) {
+        if (!group.params[k].grad().defined())
+          fail(D2G_INVALID_ARGUMENT, "a captured AdamW step needs every parameter's gradient (group ", gi, ", parameter ", k, ")");
+        by_dtype[group.params[k].scalar_type()].push_back(k);
+      }
+      for (auto& [dtype, members] : by_dtype) {
+        std::vector<at::Tensor> ps, gs, ms, vs, steps;
+        for (size_t k : members) {
+          Slot& s = slots_[first + k];
+          at::Tensor& p = group.params[k];
+          if (!s.exp_avg.defined()) init(s, p);
+          ps.push_back(p);
+          gs.push_back(p.grad());
+          ms.push_back(s.exp_avg);
+          vs.push_back(s.exp_avg_sq);
+          steps.push_back(s.step);
+        }
+        at::_foreach_add_(steps, counted);
+        const at::Tensor& lr = device_lr(gi, ps[0].device());
+        at::_fused_adamw_(ps, gs, ms, vs, {}, steps, lr, beta1_, beta2_, group.weight_decay, eps_,
+                          /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/c10::nullopt, found_inf);
+      }
+      first += group.params.size();
+    }
+#else
+    Optimizer::step_capturable(found_inf);
+#endif
   }
 
   std::vector<std::pair<std::string, at::Tensor>> state() const override {

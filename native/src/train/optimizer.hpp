@@ -49,10 +49,25 @@ class Optimizer {
   // torch.nn.utils.clip_grad_norm_ over every parameter's gradient (L2): scales them by
   // min(1, max_norm / (total + 1e-6)) and returns the total norm before clipping.
   double clip_grad_norm(double max_norm);
+  // The same without reading the norm back: the total norm as a one-element f32 tensor on the
+  // gradients' device (undefined when no parameter has a gradient); no host synchronisation.
+  at::Tensor clip_grad_norm_async(double max_norm);
+
+  // A step that a CUDA graph can capture (torch.optim's capturable fused AdamW): no host
+  // synchronisation; each group's learning rate is read from a device tensor, which
+  // refresh_device_lrs() sets from the group's lr before each replay; where found_inf (a 0-dim f32
+  // tensor on the parameters' device) is non-zero, the update and the step count are skipped on the
+  // device. Only where capturable() is true (AdamW, every parameter on CUDA, LibTorch 2.x).
+  virtual bool capturable() const { return false; }
+  virtual void step_capturable(const at::Tensor& found_inf);
+  void refresh_device_lrs();
 
  protected:
   explicit Optimizer(std::vector<ParamGroup> groups);
+  // Group g's learning rate as a 0-dim f32 tensor on `device` (made on first use).
+  const at::Tensor& device_lr(size_t g, const at::Device& device);
   std::vector<ParamGroup> groups_;
+  std::vector<at::Tensor> device_lrs_;
 };
 
 // kind "adamw" (config: beta1, beta2, eps) or "sgd" (momentum, dampening, nesterov); lr and

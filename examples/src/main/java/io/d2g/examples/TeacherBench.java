@@ -109,39 +109,33 @@ public final class TeacherBench implements Callable<Integer> {
     D2g.setAllowTf32(true);
     Map<String, Object> figures = new LinkedHashMap<>(), detail = new LinkedHashMap<>();
 
-    // Training: the folder's weights in f32, one joint step per call.
+    // Training: the folder's weights in f32, one joint step per call; eagerly, and (on CUDA) with the
+    // step captured as a CUDA graph. Both start from the folder's weights and see the same batch, so
+    // their losses step by step and their final weights show that the graph computes the same step.
     NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(
         model.resolve("scheduler/scheduler_config.json").toFile()));
-    ClipTokenizer tok = ClipTokenizer.load(model.resolve("tokenizer"));
-    var opts = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
-    try (ClipTextModel text = DiffusersFolder.load(model.resolve("text_encoder"), ClipTextModel.FAMILY, opts);
-        UNet2DConditionModel unet = DiffusersFolder.load(model.resolve("unet"), UNet2DConditionModel.FAMILY, opts);
-        TensorScope s = new TensorScope()) {
-      text.train(true);
-      unet.train(true);
-      Map<String, Tensor> all = new LinkedHashMap<>();
-      unet.parameters().forEach((k, v) -> all.put("unet." + k, s.track(v)));
-      text.parameters().forEach((k, v) -> all.put("text_encoder." + k, s.track(v)));
-      long c = unet.config().inChannels(), side = unet.config().sampleSize() == null ? 64 : unet.config().sampleSize();
-      List<String> prompts = new ArrayList<>();
-      for (int i = 0; i < batch; i++) prompts.add(PROMPTS.get(i % PROMPTS.size()));
-      try (Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-4).withWeightDecay(0.01), all,
-              ParamGroup.noWeightDecay(ParamGroup.BIASES_AND_NORMS));
-          Ema ema = Ema.of(unet);
-          DenoiseStep step = DenoiseStep.create(unet, opt, ema, null, schedule,
-              new DenoiseStep.Options(DenoiseStep.Precision.F32, 1.0, 0.999)).withTextEncoder(text);
-          Generator g = Generator.create(device, 1)) {
-        Tensor x0 = s.track(Tensor.randn(g, DType.F32, batch, c, side, side));
-        Tensor noise = s.track(Tensor.randn(g, DType.F32, batch, c, side, side));
-        Tensor ids = s.track(s.track(tok.encodeBatch(prompts)).to(device));
-        Tensor t = s.track(s.track(Tensor.of(new SplittableRandom(2).longs(batch, 0, schedule.numTrainTimesteps()).toArray(),
-            batch)).to(device));
-        // each run returns with the loss on the host
-        double[] ms = Timing.sortedMillis(() -> step.run(x0, ids, t, noise), warmup, steps, device);
-        detail.put("ours_train", Map.of("ms", Provenance.round(Timing.median(ms)), "min_ms", Provenance.round(ms[0]), "batch", batch));
-        figures.put("teacher_train_step_ms", compare(Timing.median(ms), ref, "train", "ms", false));
+    List<Double> eagerLosses = new ArrayList<>(), graphLosses = new ArrayList<>();
+    float[][] finalWeights = new float[2][];
+    double eagerMs = trainMillis(device, schedule, false, eagerLosses, finalWeights, 0);
+    detail.put("ours_train_eager", Map.of("ms", Provenance.round(eagerMs), "batch", batch));
+    double trainMs = eagerMs;
+    if (device.isCuda()) {
+      trainMs = trainMillis(device, schedule, true, graphLosses, finalWeights, 1);
+      double lossDiff = 0;
+      for (int i = 0; i < eagerLosses.size(); i++)
+        lossDiff = Math.max(lossDiff, Math.abs(eagerLosses.get(i) - graphLosses.get(i)) / Math.abs(eagerLosses.get(i)));
+      double num = 0, den = 0;
+      for (int i = 0; i < finalWeights[0].length; i++) {
+        double d = finalWeights[0][i] - finalWeights[1][i];
+        num += d * d;
+        den += (double) finalWeights[0][i] * finalWeights[0][i];
       }
+      detail.put("ours_train_cuda_graphs", Map.of("ms", Provenance.round(trainMs), "batch", batch,
+          "steps_compared", eagerLosses.size(), "max_loss_relative_difference_vs_eager", lossDiff,
+          "final_unet_weights_relative_l2_vs_eager", Math.sqrt(num / den)));
+      figures.put("teacher_train_step_eager_ms", compare(eagerMs, ref, "train", "ms", false));
     }
+    figures.put("teacher_train_step_ms", compare(trainMs, ref, "train", "ms", false));
 
     // Sampling: the pipeline as a user runs it, prompts to pictures.
     try (MultiStepTextToImage pipe = MultiStepTextToImage.load(model, device, MultiStepTextToImage.Sampler.DDIM)) {
@@ -175,6 +169,46 @@ public final class TeacherBench implements Callable<Integer> {
   }
 
   /** {ours, pytorch, ratio}; the ratio is always ours' time over PyTorch's. */
+  /**
+   * Median milliseconds of one joint training step (text encoder + UNet from the folder), with or
+   * without CUDA graphs; every step's loss goes to {@code losses} and the UNet's final weights to
+   * {@code weights[slot]}.
+   */
+  private double trainMillis(Device device, NoiseSchedule schedule, boolean graphs, List<Double> losses, float[][] weights,
+      int slot) {
+    ClipTokenizer tok = ClipTokenizer.load(model.resolve("tokenizer"));
+    var opts = DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32);
+    try (ClipTextModel text = DiffusersFolder.load(model.resolve("text_encoder"), ClipTextModel.FAMILY, opts);
+        UNet2DConditionModel unet = DiffusersFolder.load(model.resolve("unet"), UNet2DConditionModel.FAMILY, opts);
+        TensorScope s = new TensorScope()) {
+      text.train(true);
+      unet.train(true);
+      Map<String, Tensor> all = new LinkedHashMap<>();
+      unet.parameters().forEach((k, v) -> all.put("unet." + k, s.track(v)));
+      text.parameters().forEach((k, v) -> all.put("text_encoder." + k, s.track(v)));
+      long c = unet.config().inChannels(), side = unet.config().sampleSize() == null ? 64 : unet.config().sampleSize();
+      List<String> prompts = new ArrayList<>();
+      for (int i = 0; i < batch; i++) prompts.add(PROMPTS.get(i % PROMPTS.size()));
+      try (Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-4).withWeightDecay(0.01), all,
+              ParamGroup.noWeightDecay(ParamGroup.BIASES_AND_NORMS));
+          Ema ema = Ema.of(unet);
+          DenoiseStep step = DenoiseStep.create(unet, opt, ema, null, schedule,
+              new DenoiseStep.Options(DenoiseStep.Precision.F32, 1.0, 0.999).withCudaGraphs(graphs)).withTextEncoder(text);
+          Generator g = Generator.create(Device.CPU, 1)) {
+        Tensor x0 = s.track(s.track(Tensor.randn(g, DType.F32, batch, c, side, side)).to(device));
+        Tensor noise = s.track(s.track(Tensor.randn(g, DType.F32, batch, c, side, side)).to(device));
+        Tensor ids = s.track(s.track(tok.encodeBatch(prompts)).to(device));
+        Tensor t = s.track(s.track(Tensor.of(new SplittableRandom(2).longs(batch, 0, schedule.numTrainTimesteps()).toArray(),
+            batch)).to(device));
+        // each run returns with the loss on the host
+        double[] ms = Timing.sortedMillis(() -> losses.add(step.run(x0, ids, t, noise).loss()), warmup, steps, device);
+        weights[slot] = s.track(s.track(Tensor.cat(unet.parameters().values().stream()
+            .map(p -> s.track(s.track(s.track(p).reshape(-1)).to(Device.CPU))).toList(), 0))).toFloatArray();
+        return Timing.median(ms);
+      }
+    }
+  }
+
   private static Map<String, Object> compare(double ours, JsonNode ref, String part, String key, boolean throughput) {
     Map<String, Object> f = new LinkedHashMap<>();
     f.put("ours", Provenance.round(ours));

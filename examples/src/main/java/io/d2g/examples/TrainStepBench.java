@@ -66,6 +66,9 @@ public final class TrainStepBench implements Callable<Integer> {
       description = "Convolution weights and activations in NHWC (default: ${DEFAULT-VALUE}).")
   boolean channelsLast;
 
+  @Option(names = "--cuda-graphs", description = "Capture the step as a CUDA graph after two warm-up steps (CUDA, f32/bf16, one GPU).")
+  boolean cudaGraphs;
+
   @Option(names = "--unet-config", description = "Another UNet config.json than SD1.5's (e.g. a small one for --device cpu).")
   Path unetConfig;
 
@@ -123,7 +126,8 @@ public final class TrainStepBench implements Callable<Integer> {
           try (DataParallel ddp = group == null ? null : DataParallel.of(group, unet);
               Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-5).withWeightDecay(1e-2), unet);
               DenoiseStep step = DenoiseStep.create(unet, opt, null, ddp, schedule,
-                  DenoiseStep.Options.DEFAULT.withPrecision(DenoiseStep.Precision.valueOf(precision.toUpperCase())).withMaxGradNorm(1.0));
+                  DenoiseStep.Options.DEFAULT.withPrecision(DenoiseStep.Precision.valueOf(precision.toUpperCase())).withMaxGradNorm(1.0)
+                      .withCudaGraphs(cudaGraphs));
               Generator g = Generator.create(device, 1);
               Tensor x0 = Tensor.randn(g, DType.F32, b, 4, side, side); Tensor ctx = Tensor.randn(g, DType.F32, b, 77, dim);
               Tensor noise = Tensor.randn(g, DType.F32, b, 4, side, side);

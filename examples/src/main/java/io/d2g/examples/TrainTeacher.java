@@ -123,6 +123,10 @@ public final class TrainTeacher implements Callable<Integer> {
   @Option(names = "--precision", defaultValue = "f32", description = "f32, bf16 or f16 (CUDA) (default: ${DEFAULT-VALUE}).")
   String precision;
 
+  @Option(names = "--cuda-graphs", defaultValue = "true", negatable = true,
+      description = "On CUDA, capture the training step as a CUDA graph after two warm-up steps (default: ${DEFAULT-VALUE}).")
+  boolean cudaGraphs;
+
   @Option(names = "--seed", defaultValue = "11", description = "Seed of the weights, scenes, dropout and noise (default: ${DEFAULT-VALUE}).")
   long seed;
 
@@ -217,7 +221,7 @@ public final class TrainTeacher implements Callable<Integer> {
                 ParamGroup.noWeightDecay(ParamGroup.BIASES_AND_NORMS));
             Ema ema = Ema.of(unet);
             DenoiseStep step = DenoiseStep.create(unet, opt, ema, null, schedule, new DenoiseStep.Options(
-                DenoiseStep.Precision.valueOf(precision.toUpperCase()), 1.0, emaDecay)).withTextEncoder(text)) {
+                DenoiseStep.Precision.valueOf(precision.toUpperCase()), 1.0, emaDecay, cudaGraphs)).withTextEncoder(text)) {
           LrSchedule lrs = LrSchedule.warmupCosine(Math.min(250, steps / 10), steps, 0.1);
           long start;
           try {
