@@ -121,6 +121,10 @@ class PairGeneratorTest {
     e = assertThrows(InvalidArgumentException.class, () -> PairGenerator.run(teacher(), PromptTable.of(List.of("a dog")),
         options(), out, Device.CPU, 0, 1, k -> {}));
     assertTrue(e.getMessage().contains("prompts_sha256"), e.getMessage());
+    e = assertThrows(InvalidArgumentException.class, () -> PairGenerator.run(teacher(), PROMPTS,
+        options().withPrecision(DType.BF16), out, Device.CPU, 0, 1, k -> {}));
+    assertTrue(e.getMessage().contains("precision: \"F32\" → \"BF16\"") || e.getMessage().contains("precision: F32 → BF16"),
+        e.getMessage());
 
     Path shard = out.resolve("shard-000003.safetensors");
     long size = Files.size(shard);

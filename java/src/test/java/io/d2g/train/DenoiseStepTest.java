@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2g.Autograd;
+import io.d2g.D2g;
 import io.d2g.DType;
 import io.d2g.Generator;
 import io.d2g.InvalidArgumentException;
@@ -192,6 +193,28 @@ class DenoiseStepTest {
       assertFalse(Arrays.equals(avg.get("conv_in.weight").toFloatArray(), w.get("conv_in.weight").toFloatArray()),
           "the average trails the weights");
     }
+  }
+
+  /** cuda_graphs is accepted everywhere and changes nothing off CUDA: the same steps, bit for bit. */
+  @Test
+  void cudaGraphsAreIgnoredOnTheCpu() throws Exception {
+    float[][] weights = new float[2][];
+    double[][] losses = new double[2][3];
+    for (int v = 0; v < 2; v++) {
+      D2g.manualSeed(3);
+      try (TensorScope s = new TensorScope(); UNet2DConditionModel unet = new UNet2DConditionModel(CONFIG);
+          Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-3).withWeightDecay(0), unet);
+          DenoiseStep step = DenoiseStep.create(unet, opt, null, null, schedule("epsilon"),
+              DenoiseStep.Options.DEFAULT.withCudaGraphs(v == 1))) {
+        unet.train(true);
+        Batch x = batch(s, 2);
+        for (int i = 0; i < 3; i++) losses[v][i] = step.run(x.x0, x.ctx, x.t, x.noise).loss();
+        weights[v] = s.track(unet.parameters().get("conv_in.weight")).toFloatArray();
+        unet.parameters().values().forEach(s::track);
+      }
+    }
+    assertArrayEquals(losses[0], losses[1]);
+    assertArrayEquals(weights[0], weights[1]);
   }
 
   @Test
