@@ -2,7 +2,10 @@
 #pragma once
 
 #ifdef D2G_WITH_CUDA
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGraphsC10Utils.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace d2g {
@@ -17,5 +20,16 @@ inline bool cuda_stream_capturing() {
   return false;
 #endif
 }
+
+#ifdef D2G_WITH_CUDA
+// Makes `waiter` wait for the work queued so far on `on` (for warm-up and capture on a side stream).
+inline void stream_wait(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& on) {
+  cudaEvent_t e;
+  C10_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  C10_CUDA_CHECK(cudaEventRecord(e, on.stream()));
+  C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), e, 0));
+  C10_CUDA_CHECK(cudaEventDestroy(e));
+}
+#endif
 
 }  // namespace d2g

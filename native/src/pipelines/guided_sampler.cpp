@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "../core/cuda_util.hpp"
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
 
@@ -27,17 +28,6 @@ struct GuidedSampler::Buffers {  // static inputs and state of one captured shap
   std::unique_ptr<at::cuda::CUDAGraph> graph;
 #endif
 };
-
-#ifdef D2G_WITH_CUDA
-// Makes `waiter` wait for the work queued so far on `on`.
-static void stream_wait(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& on) {
-  cudaEvent_t e;
-  C10_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  C10_CUDA_CHECK(cudaEventRecord(e, on.stream()));
-  C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), e, 0));
-  C10_CUDA_CHECK(cudaEventDestroy(e));
-}
-#endif
 
 GuidedSampler::GuidedSampler(std::shared_ptr<sd::UNet2DConditionModelImpl> unet, bool use_cuda_graphs)
     : unet_(std::move(unet)) {

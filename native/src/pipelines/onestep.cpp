@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "../core/cuda_util.hpp"
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
 
@@ -21,17 +22,6 @@ struct OneStepPipeline::Buffers {  // static inputs and outputs of one captured 
   std::unique_ptr<at::cuda::CUDAGraph> text_graph, unet_graph, vae_graph;
 #endif
 };
-
-#ifdef D2G_WITH_CUDA
-// Makes `waiter` wait for the work queued so far on `on`.
-static void stream_wait(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& on) {
-  cudaEvent_t e;
-  C10_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  C10_CUDA_CHECK(cudaEventRecord(e, on.stream()));
-  C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), e, 0));
-  C10_CUDA_CHECK(cudaEventDestroy(e));
-}
-#endif
 
 OneStepPipeline::OneStepPipeline(std::shared_ptr<clip::CLIPTextModelImpl> text,
                                  std::shared_ptr<sd::UNet2DConditionModelImpl> unet,

@@ -5,12 +5,12 @@
 #include <cmath>
 #include <vector>
 
+#include "../core/cuda_util.hpp"
 #include "../core/exec.hpp"
 #include "../core/status.hpp"
 
 #ifdef D2G_WITH_CUDA
 #include <ATen/autocast_mode.h>
-#include <cuda_runtime_api.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -193,17 +193,10 @@ StepMetrics DenoiseStep::run_graphed(const at::Tensor& x0, const at::Tensor& noi
   c10::cuda::CUDAGuard device_guard(x0.device());
   auto current = c10::cuda::getCurrentCUDAStream();
   auto side = c10::cuda::getStreamFromPool();
-  auto wait = [](const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& on) {
-    cudaEvent_t e;
-    C10_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-    C10_CUDA_CHECK(cudaEventRecord(e, on.stream()));
-    C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), e, 0));
-    C10_CUDA_CHECK(cudaEventDestroy(e));
-  };
   if (!g.graph) {
     // Warm-up steps (real steps on this batch) and the capture run on a side stream, as
     // torch.cuda.graph does; the capture records the step without running it, so it is replayed after.
-    wait(side, current);
+    stream_wait(side, current);
     {
       c10::cuda::CUDAStreamGuard sg(side);
       opt_->zero_grad();
@@ -221,7 +214,7 @@ StepMetrics DenoiseStep::run_graphed(const at::Tensor& x0, const at::Tensor& noi
         g.graph = std::move(graph);
       }
     }
-    wait(current, side);
+    stream_wait(current, side);
   }
   if (g.graph) {
     g.graph->replay();

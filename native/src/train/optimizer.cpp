@@ -208,20 +208,10 @@ class AdamW final : public Optimizer {
         by_dtype[group.params[k].scalar_type()].push_back(k);
       }
       for (auto& [dtype, members] : by_dtype) {
-        std::vector<at::Tensor> ps, gs, ms, vs, steps;
-        for (size_t k : members) {
-          Slot& s = slots_[first + k];
-          at::Tensor& p = group.params[k];
-          if (!s.exp_avg.defined()) init(s, p);
-          ps.push_back(p);
-          gs.push_back(p.grad());
-          ms.push_back(s.exp_avg);
-          vs.push_back(s.exp_avg_sq);
-          steps.push_back(s.step);
-        }
-        at::_foreach_add_(steps, counted);
-        const at::Tensor& lr = device_lr(gi, ps[0].device());
-        at::_fused_adamw_(ps, gs, ms, vs, {}, steps, lr, beta1_, beta2_, group.weight_decay, eps_,
+        Lists l = lists(group, first, members);
+        at::_foreach_add_(l.steps, counted);
+        const at::Tensor& lr = device_lr(gi, l.ps[0].device());
+        at::_fused_adamw_(l.ps, l.gs, l.ms, l.vs, {}, l.steps, lr, beta1_, beta2_, group.weight_decay, eps_,
                           /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/c10::nullopt, found_inf);
       }
       first += group.params.size();
@@ -301,25 +291,34 @@ class AdamW final : public Optimizer {
     std::map<at::ScalarType, std::vector<size_t>> by_dtype;
     for (size_t k = 0; k < group.params.size(); k++) by_dtype[group.params[k].scalar_type()].push_back(k);
     for (auto& [dtype, members] : by_dtype) {
-      std::vector<at::Tensor> ps, gs, ms, vs, steps;
-      for (size_t k : members) {
-        Slot& s = slots_[first + k];
-        at::Tensor& p = group.params[k];
-        if (!s.exp_avg.defined()) init(s, p);
-        ps.push_back(p);
-        gs.push_back(p.grad());
-        ms.push_back(s.exp_avg);
-        vs.push_back(s.exp_avg_sq);
-        steps.push_back(s.step);
-      }
+      Lists l = lists(group, first, members);
       // torch.optim counts the step before the fused kernel, which only reads the count.
-      at::_foreach_add_(steps, 1);
-      at::_fused_adamw_(ps, gs, ms, vs, {}, steps, group.lr, beta1_, beta2_, group.weight_decay, eps_,
+      at::_foreach_add_(l.steps, 1);
+      at::_fused_adamw_(l.ps, l.gs, l.ms, l.vs, {}, l.steps, group.lr, beta1_, beta2_, group.weight_decay, eps_,
                         /*amsgrad=*/false, /*maximize=*/false);
     }
     return true;
   }
 #endif
+
+  // The fused kernel's lists for some parameters of a group (their state made on first use).
+  struct Lists {
+    std::vector<at::Tensor> ps, gs, ms, vs, steps;
+  };
+  Lists lists(ParamGroup& group, size_t first, const std::vector<size_t>& members) {
+    Lists l;
+    for (size_t k : members) {
+      Slot& s = slots_[first + k];
+      at::Tensor& p = group.params[k];
+      if (!s.exp_avg.defined()) init(s, p);
+      l.ps.push_back(p);
+      l.gs.push_back(p.grad());
+      l.ms.push_back(s.exp_avg);
+      l.vs.push_back(s.exp_avg_sq);
+      l.steps.push_back(s.step);
+    }
+    return l;
+  }
 
   double beta1_, beta2_, eps_;
   std::vector<Slot> slots_;
