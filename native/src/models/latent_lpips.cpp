@@ -84,12 +84,36 @@ std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
 
 std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool batch_statistics) {
   at::Tensor h = x;
+  // Convolution weights stored channels-last (set_channels_last): the activations follow.
+  const at::Tensor& w0 = layers[0].conv->weight;
+  if (h.is_cuda() && w0.is_contiguous(at::MemoryFormat::ChannelsLast) && !w0.is_contiguous())
+    h = h.contiguous(at::MemoryFormat::ChannelsLast);
   std::vector<at::Tensor> taps;
   int s = 0;
   for (size_t i = 0; i < layers.size(); i++) {
     Layer& l = layers[i];
     switch (l.kind) {
-      case Layer::CONV: h = l.conv->forward(h); break;
+      case Layer::CONV: {
+        // With running statistics and a frozen trunk, batch norm is an affine map per channel: folded
+        // into the convolution (one pass over the activations less, forward and backward).
+        Layer* norm = i + 1 < layers.size() && layers[i + 1].kind == Layer::NORM ? &layers[i + 1] : nullptr;
+        if (norm != nullptr && !batch_statistics && !l.conv->weight.requires_grad() && !norm->norm->weight.requires_grad()) {
+          at::Tensor scale, shift;
+          {
+            c10::NoGradGuard no_grad;
+            auto& bn = norm->norm;
+            scale = bn->weight * (bn->running_var + bn->options.eps()).rsqrt();
+            shift = bn->bias - bn->running_mean * scale;
+            if (l.conv->bias.defined()) shift = shift + l.conv->bias * scale;
+          }
+          h = at::conv2d(h, l.conv->weight * scale.view({-1, 1, 1, 1}).to(l.conv->weight.scalar_type()),
+                         shift.to(l.conv->weight.scalar_type()), /*stride=*/1, /*padding=*/1);  // the trunk's 3x3
+          i++;  // the norm is done
+        } else {
+          h = l.conv->forward(h);
+        }
+        break;
+      }
       case Layer::NORM:  // batch statistics (updating the running ones) only when training the trunk
         h = at::batch_norm(h, l.norm->weight, l.norm->bias, l.norm->running_mean, l.norm->running_var,
                            batch_statistics, 0.1, l.norm->options.eps(), at::globalContext().userEnabledCuDNN());
@@ -115,10 +139,17 @@ void LatentLpipsImpl::check_pair(const at::Tensor& x0, const at::Tensor& x1) con
 
 std::vector<at::Tensor> LatentLpipsImpl::tap_differences(const at::Tensor& a, const at::Tensor& c) {
   const int64_t b = a.size(0);
-  // One trunk pass over both, with running statistics, so that the halves do not mix.
-  std::vector<at::Tensor> taps = run_trunk(at::cat({a, c}, 0), false);
   auto unit = [](const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); };
   std::vector<at::Tensor> out;
+  if (a.requires_grad() != c.requires_grad()) {
+    // One side needs gradients (a generator's output against its target): two passes, so that the
+    // backward runs through that side only.
+    std::vector<at::Tensor> ta = run_trunk(a, false), tc = run_trunk(c, false);
+    for (size_t k = 0; k < ta.size(); k++) out.push_back((unit(ta[k]) - unit(tc[k])).pow(2));
+    return out;
+  }
+  // One trunk pass over both, with running statistics, so that the halves do not mix.
+  std::vector<at::Tensor> taps = run_trunk(at::cat({a, c}, 0), false);
   for (auto& t : taps) {
     auto halves = t.split(b, 0);
     out.push_back((unit(halves[0]) - unit(halves[1])).pow(2));

@@ -12,6 +12,7 @@
 #ifdef D2G_WITH_CUDA
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
@@ -204,6 +205,9 @@ StepMetrics DenoiseStep::run_graphed(const at::Tensor& x0, const at::Tensor& noi
         out = capturable_body(g.x0, g.noise, g.t, g.context);
         g.warm++;
       } else {
+        // As torch.cuda.graph does: give the warm-up's cached blocks back first, so that the graph's
+        // private pool can have the memory (else a large step holds it twice and runs out).
+        c10::cuda::CUDACachingAllocator::emptyCache();
         bool cache = at::autocast::is_autocast_cache_enabled();
         at::autocast::set_autocast_cache_enabled(false);
         auto graph = std::make_unique<at::cuda::CUDAGraph>();

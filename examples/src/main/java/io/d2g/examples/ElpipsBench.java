@@ -69,6 +69,10 @@ public final class ElpipsBench implements Callable<Integer> {
   @Option(names = "--iters", defaultValue = "50", description = "Timed iterations (default: ${DEFAULT-VALUE}).")
   int iters;
 
+  @Option(names = "--channels-last", defaultValue = "true", negatable = true,
+      description = "On CUDA, store the trunk's convolutions channels-last (default: ${DEFAULT-VALUE}).")
+  boolean channelsLast;
+
   @Option(names = "--force", description = "Overwrite an existing elatentlpips.json.")
   boolean force;
 
@@ -93,6 +97,7 @@ public final class ElpipsBench implements Callable<Integer> {
     double ours8 = Double.NaN, oursMemory8 = Double.NaN;
     try (LatentLpips lpips = new LatentLpips(LatentLpipsConfig.SD); Generator gen = Generator.create(device, 1)) {
       lpips.to(device);
+      if (device.isCuda()) lpips.channelsLast(channelsLast);
       for (String precision : List.of("f32", "bf16")) {
         for (int b : batches) {
           try (TensorScope s = new TensorScope(); Generator g = Generator.create(device, 2)) {
@@ -137,7 +142,8 @@ public final class ElpipsBench implements Callable<Integer> {
       p.put("paper", "9.7x the time and 25x the memory of E-LatentLPIPS (A100, the paper's Table 1)");
     }
     details.put("method", "forward + backward with respect to the first input, latents [B, 4, " + side + ", " + side + "], "
-        + "LatentLPIPS at SD widths (64, 128, 256, 512, 512) with random weights, a fresh '" + preset + "' draw per "
+        + "LatentLPIPS at SD widths (64, 128, 256, 512, 512) with random weights" + (device.isCuda() && channelsLast
+            ? " (convolutions channels-last)" : "") + ", a fresh '" + preset + "' draw per "
         + "iteration applied alike to both inputs, the L1 term off; median of " + iters + " iterations after " + warmup
         + ", host clock, synchronised each iteration; extra memory: peak allocated during one iteration minus what was "
         + "allocated before it. official: scripts/gpu/elatentlpips_reference.py in the same call. pixel_lpips_route: "
