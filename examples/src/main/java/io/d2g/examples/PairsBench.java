@@ -210,7 +210,7 @@ public final class PairsBench implements Callable<Integer> {
       LOG.info("text states for {} prompts: recomputed {} ms, moved from host memory {} ms ({} bytes a pair)", n,
           String.format("%.2f", recompute), String.format("%.2f", load), bytes);
       return Map.of("batch", n, "recompute_ms", Provenance.round(recompute), "host_to_device_ms", Provenance.round(load),
-          "stored_bytes_per_pair", bytes, "dtype", dtype.name(), "choice", recompute <= load ? "recompute" : "store");
+          "stored_bytes_per_pair", bytes, "dtype", dtype.name());
     }
   }
 
