@@ -77,6 +77,7 @@ at::Tensor GuidedSampler::run(const at::Tensor& noise, const at::Tensor& cond, c
     for (double v : steps[i])
       if (!std::isfinite(v)) fail(D2G_INVALID_ARGUMENT, "step ", i, " has a coefficient ", v);
 
+  std::lock_guard<std::mutex> lock(mutex_);
   torch::NoGradGuard no_grad;
   auto key = std::make_tuple(batch, noise.size(1), noise.size(2), noise.size(3), cond.size(1), guided);
   auto& slot = cache_[key];

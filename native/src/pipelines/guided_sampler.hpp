@@ -10,6 +10,7 @@
 // On CUDA one step is captured per (batch, channels, height, width, tokens, guided) as a CUDA graph and
 // replayed for every step and every later call: the step's coefficients live in a device buffer that a
 // device-to-device copy refills before each replay, so a whole run makes no host synchronisation.
+// Thread-safe: runs from several threads take turns (they share those buffers).
 #pragma once
 
 #include <torch/torch.h>
@@ -17,6 +18,7 @@
 #include <array>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <tuple>
 #include <vector>
 
@@ -50,6 +52,7 @@ class GuidedSampler {
   bool graphs_;
   at::TensorOptions options_;  // the UNet's device and dtype
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool>, std::unique_ptr<Buffers>> cache_;
+  std::mutex mutex_;  // one run at a time: the buffers and graphs are shared
 };
 
 }  // namespace d2g::pipelines

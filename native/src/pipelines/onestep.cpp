@@ -92,6 +92,7 @@ at::Tensor OneStepPipeline::run(const at::Tensor& ids, const at::Tensor& x, int6
   // The text encoder skips its id check inside a captured graph, so check here (free for host ids,
   // one synchronisation for device ids).
   text_->prepare_ids(ids);
+  std::lock_guard<std::mutex> lock(mutex_);
   torch::NoGradGuard no_grad;
   auto key = std::make_tuple(x.size(0), x.size(1), x.size(2), x.size(3));
   auto& slot = cache_[key];
@@ -172,6 +173,7 @@ at::Tensor OneStepPipeline::run(const at::Tensor& ids, const at::Tensor& x, int6
 }
 
 std::array<float, 3> OneStepPipeline::last_timings() {
+  std::lock_guard<std::mutex> lock(mutex_);
 #ifdef D2G_WITH_CUDA
   if (graphs_) {
     if (!events_recorded_) fail(D2G_INVALID_ARGUMENT, "no run yet");

@@ -5,6 +5,7 @@
 // On CUDA each stage (text, UNet + x0, decoder + to-u8) is captured once per (batch, channels,
 // height, width) as a CUDA graph and replayed afterwards: no per-kernel launch cost and no host
 // synchronisation inside a run. Static input buffers are refilled before each replay. CPU runs eagerly.
+// Thread-safe: runs from several threads take turns (they share those buffers).
 #pragma once
 
 #include <torch/torch.h>
@@ -12,6 +13,7 @@
 #include <array>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <tuple>
 
 #include "../models/autoencoder_kl.hpp"
@@ -61,6 +63,7 @@ class OneStepPipeline {
   std::array<float, 3> last_ms_{0, 0, 0};  // CPU: measured; CUDA: from events
   std::array<void*, 4> events_{};          // cudaEvent_t, created on first use
   bool events_recorded_ = false;
+  std::mutex mutex_;                       // one run at a time: the buffers and graphs are shared
 };
 
 }  // namespace d2g::pipelines

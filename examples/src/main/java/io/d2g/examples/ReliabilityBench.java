@@ -1,0 +1,194 @@
+package io.d2g.examples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2g.D2g;
+import io.d2g.DType;
+import io.d2g.Device;
+import io.d2g.Generator;
+import io.d2g.Tensor;
+import io.d2g.TensorScope;
+import io.d2g.cli.Commands;
+import io.d2g.diffusion.NoiseSchedule;
+import io.d2g.hub.DiffusersFolder;
+import io.d2g.io.Outputs;
+import io.d2g.models.UNet2DConditionModel;
+import io.d2g.pipelines.TextToImage;
+import io.d2g.train.DenoiseStep;
+import io.d2g.train.Optimizer;
+import io.d2g.train.OptimizerConfig;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.IntConsumer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Leaks and load (issue 15): the process's resident memory over {@code --calls} runs of the one-step
+ * pipeline (prompt to picture) and over as many training steps, sampled every twentieth of the run after
+ * a warm-up (growth = last sample - first), and {@code --threads} threads running the pipeline at once
+ * against the same calls made one after another (every picture must be the same, pixel for pixel).
+ * Writes reliability-load.json.
+ *
+ * <pre>
+ * ./d2g example reliability-bench --model test/fixtures/sd-pipeline-tiny --calls 10000 --out target/results
+ * </pre>
+ */
+@Command(name = "reliability-bench", mixinStandardHelpOptions = true,
+    description = "Leaks and load: memory over many pipeline runs and training steps; concurrent runs against sequential ones.")
+public final class ReliabilityBench implements Callable<Integer> {
+  private static final List<String> PROMPTS = List.of("a red car, noto style", "a cat, twemoji style", "a cat face",
+      "a red car");
+
+  @Option(names = "--model", defaultValue = "test/fixtures/sd-pipeline-tiny",
+      description = "A diffusers pipeline folder (default: ${DEFAULT-VALUE}, a tiny random one).")
+  Path model;
+
+  @Option(names = "--calls", defaultValue = "10000", description = "Pipeline runs and training steps (default: ${DEFAULT-VALUE}).")
+  int calls;
+
+  @Option(names = "--concurrent", defaultValue = "16", description = "Threads running the pipeline at once (default: ${DEFAULT-VALUE}).")
+  int threads;
+
+  @Option(names = "--out", defaultValue = "target/results", description = "Folder for reliability-load.json (default: ${DEFAULT-VALUE}).")
+  Path out;
+
+  @Option(names = "--force", description = "Replace an older results file that does not name its producer.")
+  boolean force;
+
+  @Mixin ComputeOptions compute;
+
+  @Spec CommandSpec spec;
+
+  public static void main(String[] args) {
+    Commands.main(new ReliabilityBench(), args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (calls < 100 || threads < 1) throw new ParameterException(spec.commandLine(), "--calls must be >= 100 and --concurrent >= 1");
+    if (!Files.isRegularFile(model.resolve("model_index.json")))
+      throw new ParameterException(spec.commandLine(), "--model " + model + " is not a diffusers pipeline folder");
+    Device device = compute.apply();
+    Map<String, Object> figures = new LinkedHashMap<>(), detail = new LinkedHashMap<>();
+    try (TextToImage pipe = TextToImage.load(model, TextToImage.Options.on(device, DType.F32))) {
+      detail.put("pipeline_rss_mb", memoryOver(calls, i -> pipe.generate(PROMPTS.get(i % PROMPTS.size()), i), device));
+      figures.put("pipeline_rss_growth_mb", growth(detail.get("pipeline_rss_mb")));
+      figures.put("concurrent_pictures_equal_sequential", concurrentMatchesSequential(pipe, detail));
+    }
+    detail.put("train_step_rss_mb", trainMemory(device));
+    figures.put("train_step_rss_growth_mb", growth(detail.get("train_step_rss_mb")));
+    Map<String, Object> json = Provenance.header();
+    json.put("model", model.toString());
+    json.put("method", calls + " one-step pipeline runs (one prompt to one picture) and " + calls + " training steps (the "
+        + "folder's UNet, AdamW, batch 2) on " + device + "; resident set size (VmRSS) sampled every " + calls / 20
+        + " after " + warmup() + " warm-up calls; growth = last sample - first. Concurrency: " + threads + " threads each "
+        + "making the pictures of its own prompts and seeds at once, compared pixel for pixel with the same calls made one "
+        + "after another.");
+    json.put("figures", figures);
+    json.put("detail", detail);
+    Path file = Outputs.writeResults(out.resolve("reliability-load.json"), "d2g ReliabilityBench", force, json);
+    System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(figures));
+    System.out.println("wrote " + file);
+    return 0;
+  }
+
+  private int warmup() {
+    return Math.min(500, calls / 10);
+  }
+
+  /** RSS samples (MB) over {@code n} calls of {@code body}, after the warm-up. */
+  private List<Double> memoryOver(int n, IntConsumer body, Device device) throws IOException {
+    for (int i = 0; i < warmup(); i++) body.accept(i);
+    D2g.synchronize(device);
+    List<Double> samples = new ArrayList<>();
+    samples.add(rssMb());
+    int every = Math.max(1, n / 20);
+    for (int i = 0; i < n; i++) {
+      body.accept(i);
+      if ((i + 1) % every == 0) {
+        D2g.synchronize(device);
+        samples.add(rssMb());
+      }
+    }
+    return samples;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static double growth(Object samples) {
+    List<Double> s = (List<Double>) samples;
+    return Provenance.round(s.get(s.size() - 1) - s.get(0));
+  }
+
+  private List<Double> trainMemory(Device device) throws IOException {
+    NoiseSchedule schedule = NoiseSchedule.read(model.resolve("scheduler/scheduler_config.json"));
+    try (UNet2DConditionModel unet = DiffusersFolder.load(model.resolve("unet"), UNet2DConditionModel.FAMILY,
+            DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32));
+        Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(1e-4), unet);
+        DenoiseStep step = DenoiseStep.create(unet, opt, null, null, schedule, DenoiseStep.Options.DEFAULT);
+        Generator g = Generator.create(Device.CPU, 1);
+        TensorScope s = new TensorScope()) {
+      unet.train(true);
+      long c = unet.config().inChannels(), side = unet.config().sampleSize() == null ? 8 : unet.config().sampleSize();
+      long ctxLen = 5, ctxDim = unet.config().crossAttentionDim().get(0);
+      Tensor x0 = s.track(s.track(Tensor.randn(g, DType.F32, 2, c, side, side)).to(device));
+      Tensor noise = s.track(s.track(Tensor.randn(g, DType.F32, 2, c, side, side)).to(device));
+      Tensor ctx = s.track(s.track(Tensor.randn(g, DType.F32, 2, ctxLen, ctxDim)).to(device));
+      Tensor t = s.track(Tensor.of(new long[] {10, 700}, 2));
+      return memoryOver(calls, i -> step.run(x0, ctx, t, noise), device);
+    }
+  }
+
+  /** Every thread's pictures equal the same calls made one after another. */
+  private boolean concurrentMatchesSequential(TextToImage pipe, Map<String, Object> detail) throws Exception {
+    int perThread = 4;
+    int[][] want = new int[threads * perThread][];
+    for (int k = 0; k < want.length; k++) want[k] = pixels(pipe.generate(PROMPTS.get(k % PROMPTS.size()), 1000 + k));
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    int mismatches = 0;
+    try {
+      List<Future<int[][]>> futures = new ArrayList<>();
+      for (int th = 0; th < threads; th++) {
+        int first = th * perThread;
+        futures.add(pool.submit(() -> {
+          int[][] got = new int[perThread][];
+          for (int j = 0; j < perThread; j++)
+            got[j] = pixels(pipe.generate(PROMPTS.get((first + j) % PROMPTS.size()), 1000 + first + j));
+          return got;
+        }));
+      }
+      for (int th = 0; th < threads; th++) {
+        int[][] got = futures.get(th).get();
+        for (int j = 0; j < perThread; j++) if (!Arrays.equals(got[j], want[th * perThread + j])) mismatches++;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    detail.put("concurrency", Map.of("threads", threads, "pictures", want.length, "mismatches", mismatches));
+    return mismatches == 0;
+  }
+
+  private static int[] pixels(BufferedImage img) {
+    return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
+  }
+
+  private static double rssMb() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+      if (line.startsWith("VmRSS:")) return Provenance.round(Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0);
+    return Double.NaN;
+  }
+}
