@@ -98,12 +98,7 @@ public final class PairsBench implements Callable<Integer> {
   public Integer call() throws Exception {
     if (pairs < 1 || steps < 1 || batch < 1 || readBatch < 1 || check < 0)
       throw new ParameterException(spec.commandLine(), "counts must be positive");
-    DType teacherDType = precision == null ? null : switch (precision.toLowerCase(java.util.Locale.ROOT)) {
-      case "f32" -> DType.F32;
-      case "f16" -> DType.F16;
-      case "bf16" -> DType.BF16;
-      default -> throw new ParameterException(spec.commandLine(), "--precision must be f32, f16 or bf16, not " + precision);
-    };
+    DType teacherDType = precision == null ? null : Commands.precision(precision, spec);
     Device device = compute.apply();
     boolean temporary = work == null;
     Path dir = temporary ? Files.createTempDirectory("d2g-pairs-bench") : work;

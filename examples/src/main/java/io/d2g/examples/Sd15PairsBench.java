@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -84,12 +83,7 @@ public final class Sd15PairsBench implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (steps < 1 || runs < 1 || batches.stream().anyMatch(b -> b < 1)) throw new ParameterException(spec.commandLine(), "counts must be positive");
-    DType dtype = switch (precision.toLowerCase(Locale.ROOT)) {
-      case "f32" -> DType.F32;
-      case "f16" -> DType.F16;
-      case "bf16" -> DType.BF16;
-      default -> throw new ParameterException(spec.commandLine(), "--precision must be f32, f16 or bf16, not " + precision);
-    };
+    DType dtype = Commands.precision(precision, spec);
     JsonNode ref = reference != null && Files.isRegularFile(reference) ? new ObjectMapper().readTree(reference.toFile()) : null;
     Device device = compute.apply();
     Map<String, Object> figures = new LinkedHashMap<>(), detail = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package io.d2g.cli;
 
 import io.d2g.D2gException;
+import io.d2g.DType;
 import io.d2g.data.DatasetException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -48,5 +49,18 @@ public final class Commands {
         && t.getCause() != t)
       t = t.getCause();
     return t;
+  }
+
+  /** A --precision value: f32, f16 or bf16 (any spelling DType.parse takes), else a usage error. */
+  public static DType precision(String name, CommandLine.Model.CommandSpec spec) {
+    DType d;
+    try {
+      d = DType.parse(name);
+    } catch (RuntimeException e) {
+      d = null;
+    }
+    if (d != DType.F32 && d != DType.F16 && d != DType.BF16)
+      throw new CommandLine.ParameterException(spec.commandLine(), "--precision must be f32, f16 or bf16, not " + name);
+    return d;
   }
 }

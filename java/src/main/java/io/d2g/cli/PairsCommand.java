@@ -96,12 +96,7 @@ final class PairsCommand implements Callable<Integer> {
       case "f32" -> DType.F32;
       default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype must be f16 or f32, not " + dtype);
     };
-    DType teacherDType = precision == null ? null : switch (precision.toLowerCase(Locale.ROOT)) {
-      case "f32" -> DType.F32;
-      case "f16" -> DType.F16;
-      case "bf16" -> DType.BF16;
-      default -> throw new CommandLine.ParameterException(spec.commandLine(), "--precision must be f32, f16 or bf16, not " + precision);
-    };
+    DType teacherDType = precision == null ? null : Commands.precision(precision, spec);
     int world = envInt("WORLD_SIZE", 1), rank = envInt("RANK", 0);
     if (world < 1 || rank < 0 || rank >= world)
       throw new CommandLine.ParameterException(spec.commandLine(), "RANK " + rank + " and WORLD_SIZE " + world + " do not fit");
@@ -146,4 +141,5 @@ final class PairsCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(), name + "=" + v + " is not a number");
     }
   }
+
 }
