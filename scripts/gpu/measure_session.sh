@@ -19,6 +19,7 @@ set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
 stages=" ${STAGES:-teacher pairs} "
+[ -d .gpu/presets ] && export D2G_PRESETS=${D2G_PRESETS:-$PWD/.gpu/presets}  # java/ may be left out of the call
 teacher=${TEACHER_DIR:-models/emoji-teacher}
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 2>&1 | grep 'd2g:' >> "$out/session.log"
 cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E ' error|undefined' | head -20

@@ -12,6 +12,8 @@ rm -rf examples/target/dependency
 "${mvn[@]}" -pl examples dependency:copy-dependencies -DincludeScope=runtime
 ../shared/gpu/pack examples/target/d2g-examples-0.1.0-SNAPSHOT.jar examples/target/dependency
 for jar in commons-compress commons-codec commons-io commons-lang3; do rm -f .gpu/lib/"$jar"-*.jar; done
+# the SD1.5 preset configs, for the reference scripts of calls that leave java/ out (D2G_PRESETS)
+mkdir -p .gpu/presets && cp java/src/main/resources/io/d2g/models/presets/sd15/*.json .gpu/presets/
 mkdir -p .gpu/prompts
 for row in real real-heldout; do
   [ -f "runs/eval/$row/samples.jsonl" ] && cp "runs/eval/$row/samples.jsonl" ".gpu/prompts/$row.jsonl"

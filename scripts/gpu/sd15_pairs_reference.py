@@ -34,7 +34,8 @@ p.add_argument("--steps", type=int, default=50)
 p.add_argument("--cfg", type=float, default=7.5)
 p.add_argument("--runs", type=int, default=2)
 a = p.parse_args()
-presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
+# D2G_PRESETS: where the presets are when java/ is left out of a call (pack.sh copies them to .gpu/presets)
+presets = os.environ.get("D2G_PRESETS") or os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
 
 
 def cfg(name):

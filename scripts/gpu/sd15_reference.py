@@ -24,7 +24,8 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 out = sys.argv[1]
 timing = "--no-timing" not in sys.argv
-presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
+# D2G_PRESETS: where the presets are when java/ is left out of a call (pack.sh copies them to .gpu/presets)
+presets = os.environ.get("D2G_PRESETS") or os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
 
 
 def cfg(name):

@@ -40,7 +40,8 @@ p.add_argument("--trace", help="also record one more step with torch.profiler (C
                "<layout>_b<batch>.json Chrome traces (scripts/gpu/trace_summary.py sums their kernels)")
 args = p.parse_args()
 
-presets = os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
+# D2G_PRESETS: where the presets are when java/ is left out of a call (pack.sh copies them to .gpu/presets)
+presets = os.environ.get("D2G_PRESETS") or os.path.join(os.path.dirname(__file__), "../../java/src/main/resources/io/d2g/models/presets/sd15")
 with open(args.config or os.path.join(presets, "unet.json")) as f:
     config = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
 
