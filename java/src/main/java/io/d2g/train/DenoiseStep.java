@@ -38,7 +38,8 @@ public final class DenoiseStep implements AutoCloseable {
    * {@code cudaGraphs}: on CUDA in f32 or bf16 with AdamW and without data parallelism, capture the
    * whole step as a CUDA graph after two warm-up steps and replay it for every later batch of the same
    * shapes (no per-kernel launch cost; one host synchronisation a step, for the metrics); ignored
-   * elsewhere.
+   * elsewhere. The graph keeps the optimizer's and the EMA's state tensors it captured: load a
+   * checkpoint into them before the first step (as the trainers do), not in the middle of a run.
    */
   public record Options(Precision precision, double maxGradNorm, double emaDecay, boolean cudaGraphs) {
     public static final Options DEFAULT = new Options(Precision.F32, 1.0, 0.9999, false);
