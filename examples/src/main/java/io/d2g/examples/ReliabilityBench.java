@@ -61,6 +61,9 @@ public final class ReliabilityBench implements Callable<Integer> {
   @Option(names = "--calls", defaultValue = "10000", description = "Pipeline runs and training steps (default: ${DEFAULT-VALUE}).")
   int calls;
 
+  @Option(names = "--train-steps", description = "Training steps (default: as many as --calls).")
+  Integer trainSteps;
+
   @Option(names = "--concurrent", defaultValue = "16", description = "Threads running the pipeline at once (default: ${DEFAULT-VALUE}).")
   int threads;
 
@@ -90,15 +93,18 @@ public final class ReliabilityBench implements Callable<Integer> {
       figures.put("pipeline_rss_growth_mb", growth(detail.get("pipeline_rss_mb")));
       figures.put("concurrent_pictures_equal_sequential", concurrentMatchesSequential(pipe, detail));
     }
+    detail.put("java_heap_committed_mb", Provenance.round(Runtime.getRuntime().totalMemory() / 1048576.0));
     detail.put("train_step_rss_mb", trainMemory(device));
     figures.put("train_step_rss_growth_mb", growth(detail.get("train_step_rss_mb")));
     Map<String, Object> json = Provenance.header();
     json.put("model", model.toString());
-    json.put("method", calls + " one-step pipeline runs (one prompt to one picture) and " + calls + " training steps (the "
+    json.put("method", calls + " one-step pipeline runs (one prompt to one picture) and " + (trainSteps == null ? calls : trainSteps)
+        + " training steps (the "
         + "folder's UNet, AdamW, batch 2) on " + device + "; resident set size (VmRSS) sampled every " + calls / 20
         + " after " + warmup() + " warm-up calls; growth = last sample - first. Concurrency: " + threads + " threads each "
         + "making the pictures of its own prompts and seeds at once, compared pixel for pixel with the same calls made one "
-        + "after another.");
+        + "after another. The resident set includes the Java heap: run with a fixed, pre-touched heap (-Xms = -Xmx, "
+        + "-XX:+AlwaysPreTouch) so that its growth is the native side's.");
     json.put("figures", figures);
     json.put("detail", detail);
     Path file = Outputs.writeResults(out.resolve("reliability-load.json"), "d2g ReliabilityBench", force, json);
@@ -149,7 +155,7 @@ public final class ReliabilityBench implements Callable<Integer> {
       Tensor noise = s.track(s.track(Tensor.randn(g, DType.F32, 2, c, side, side)).to(device));
       Tensor ctx = s.track(s.track(Tensor.randn(g, DType.F32, 2, ctxLen, ctxDim)).to(device));
       Tensor t = s.track(Tensor.of(new long[] {10, 700}, 2));
-      return memoryOver(calls, i -> step.run(x0, ctx, t, noise), device);
+      return memoryOver(trainSteps == null ? calls : trainSteps, i -> step.run(x0, ctx, t, noise), device);
     }
   }
 

@@ -44,7 +44,7 @@ class ConfigFuzzTest {
    * another type or size (huge, negative, fractional, NaN-like strings, arrays, null), so the readers'
    * range checks are what is explored rather than JSON syntax.
    */
-  @FuzzTest(maxExecutions = 1_000_000)
+  @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void readConfigsWithFuzzedValues(FuzzedDataProvider data) {
     ObjectNode json = TEMPLATES.get(data.consumeInt(0, TEMPLATES.size() - 1)).deepCopy();
     List<String> keys = new ArrayList<>();
@@ -85,7 +85,7 @@ class ConfigFuzzTest {
     return out;
   }
 
-  @FuzzTest(maxExecutions = 1_000_000)
+  @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void readConfigs(String text) {
     if (text == null) return;  // Jazzer's null, not a file's content
     JsonNode json;

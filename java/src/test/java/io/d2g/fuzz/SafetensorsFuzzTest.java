@@ -27,7 +27,7 @@ class SafetensorsFuzzTest {
     }
   }
 
-  @FuzzTest(maxExecutions = 1_000_000)
+  @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void openListAndRead(byte[] data) throws IOException {
     Path file = DIR.resolve("input.safetensors");
     Files.write(file, data);

@@ -37,7 +37,7 @@ class TokenizerFuzzTest {
     throw new IllegalStateException("models/emoji-teacher/tokenizer not found");
   }
 
-  @FuzzTest(maxExecutions = 1_000_000)
+  @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void encodeAnyText(String text) {
     if (text == null) return;  // Jazzer's null, not typed text
     int[] ids = SHIPPED.encode(text);
@@ -45,7 +45,7 @@ class TokenizerFuzzTest {
     for (int id : ids) assertTrue(id >= 0 && id < SHIPPED.vocabSize(), "id " + id);
   }
 
-  @FuzzTest(maxExecutions = 1_000_000)
+  @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void loadAnyTokenizerFolder(FuzzedDataProvider data) throws IOException {
     Path dir = Files.createDirectories(DIR.resolve("t"));
     try {

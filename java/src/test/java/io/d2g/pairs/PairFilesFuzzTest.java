@@ -23,7 +23,7 @@ class PairFilesFuzzTest {
     }
   }
 
-  @FuzzTest(maxExecutions = 1_000_000)
+  @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void readManifestsAndPrompts(byte[] data) throws IOException {
     Path manifest = DIR.resolve("manifest.json"), prompts = DIR.resolve("prompts.txt"), jsonl = DIR.resolve("prompts.jsonl");
     Files.write(manifest, data);
