@@ -213,9 +213,10 @@ public final class MultiStepTextToImage implements AutoCloseable {
    * {@link #generate(List, List, int, double)}). With {@link #decode} this is the pipeline as diffusers'
    * {@code StableDiffusionPipeline(prompts, latents=noise, output_type="latent")} runs it. Samplers with
    * linear steps (DDIM) run the whole loop in one native call ({@link GuidedSampler}; CUDA graphs on
-   * CUDA); the others step by step ({@link DenoisingLoop}).
+   * CUDA); the others step by step ({@link DenoisingLoop}). Calls from several threads take turns (the
+   * scheduler keeps the state of one loop).
    */
-  public Tensor denoise(List<String> prompts, Tensor noise, int steps, double guidance) {
+  public synchronized Tensor denoise(List<String> prompts, Tensor noise, int steps, double guidance) {
     if (noise.shape()[0] != prompts.size())
       throw new InvalidArgumentException(prompts.size() + " prompts but noise of shape " + Arrays.toString(noise.shape()));
     try (TensorScope s = new TensorScope()) {
