@@ -170,11 +170,12 @@ public final class PairsBench implements Callable<Integer> {
     java.util.List<String> texts = new java.util.ArrayList<>();
     for (int i = 0; i < n; i++) texts.add(prompts.get(prompts.promptOf(i, o.seed())));
     try (io.d2g.TensorScope s = new io.d2g.TensorScope()) {
-      Tensor z = s.track(s.track(io.d2g.pairs.PairNoise.of(o.seed()).tensor(0, n, teacherShape())).to(device));
+      Tensor z = null;
       Tensor[] out = new Tensor[2];
       DType[] kinds = {o.precisionOn(device), DType.F32};
       for (int k = 0; k < 2; k++)
         try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, device, null, kinds[k])) {
+          if (z == null) z = s.track(s.track(io.d2g.pairs.PairNoise.of(o.seed()).tensor(0, n, pipe.latentShape())).to(device));
           out[k] = s.track(pipe.denoise(texts, z, steps, cfg));
         }
       Tensor diff = s.track(out[0].sub(out[1]));
@@ -206,12 +207,6 @@ public final class PairsBench implements Callable<Integer> {
           String.format("%.2f", recompute), String.format("%.2f", load), bytes);
       return Map.of("batch", n, "recompute_ms", Provenance.round(recompute), "host_to_device_ms", Provenance.round(load),
           "stored_bytes_per_pair", bytes, "dtype", dtype.name());
-    }
-  }
-
-  private long[] teacherShape() {
-    try (MultiStepTextToImage pipe = MultiStepTextToImage.load(teacher, Device.CPU, null)) {
-      return pipe.latentShape();
     }
   }
 

@@ -16,16 +16,7 @@ import java.nio.file.Path;
  * SafetensorsFuzzTestInputs; {@code JAZZER_FUZZ=1} fuzzes (see benchmarks/results/reliability.json).
  */
 class SafetensorsFuzzTest {
-  private static final Path DIR;
-
-  static {
-    try {
-      DIR = Files.createTempDirectory("d2g-fuzz-safetensors");
-      DIR.toFile().deleteOnExit();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
-  }
+  private static final Path DIR = FuzzDirs.create("d2g-fuzz-safetensors");
 
   @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void openListAndRead(byte[] data) throws IOException {

@@ -20,16 +20,7 @@ import java.util.List;
  */
 class TokenizerFuzzTest {
   private static final ClipTokenizer SHIPPED = ClipTokenizer.load(root().resolve("models/emoji-teacher/tokenizer"));
-  private static final Path DIR;
-
-  static {
-    try {
-      DIR = Files.createTempDirectory("d2g-fuzz-tokenizer");
-      DIR.toFile().deleteOnExit();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
-  }
+  private static final Path DIR = FuzzDirs.create("d2g-fuzz-tokenizer");
 
   private static Path root() {
     for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent())

@@ -12,16 +12,7 @@ import java.nio.file.Path;
  * with a {@link D2gException}; never another exception. Regression inputs: PairFilesFuzzTestInputs.
  */
 class PairFilesFuzzTest {
-  private static final Path DIR;
-
-  static {
-    try {
-      DIR = Files.createTempDirectory("d2g-fuzz-pairs");
-      DIR.toFile().deleteOnExit();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
-  }
+  private static final Path DIR = io.d2g.fuzz.FuzzDirs.create("d2g-fuzz-pairs");
 
   @FuzzTest(maxExecutions = 1_000_000, maxDuration = "60m")
   void readManifestsAndPrompts(byte[] data) throws IOException {
