@@ -390,6 +390,10 @@ D2G_API d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_ten
  * encoder that shares nothing with the teacher; native/src/models/image_text_judge.hpp). Config
  * keys: image_widths, norm_groups, text_width, text_layers, text_max_bytes, embed_dim. Embeddings
  * are [B, embed_dim], not normalised. exec: see d2g_exec.
+ * kind "clip_model": contrastive pretraining of a CLIP text encoder (transformers' CLIPModel with the
+ * judge's image tower; native/src/models/clip_model.hpp). Config keys: CLIPTextConfig's, projection_dim
+ * (required), image_widths, norm_groups. Both encoders below serve it too; its text is token ids [B, T]
+ * as the text encoder takes them, and its embeddings are [B, projection_dim].
  * images: [B, 3, H, W] floating, in [-1, 1] (H, W >= 8); moved to the module's device and dtype. */
 D2G_API d2g_status* d2g_judge_encode_image(const d2g_module* m, const d2g_tensor* images, int exec,
                                            d2g_tensor** out);
@@ -526,7 +530,7 @@ D2G_API void d2g_data_parallel_free(d2g_data_parallel* dp); /* NULL is a no-op *
  * mean squared error. config: prediction (epsilon | v_prediction | sample), precision (f32 | bf16:
  * autocast, f32 weights | f16: autocast and a dynamic loss scale, CUDA only), max_grad_norm (0: no
  * clipping), ema_decay (default 0.9999; used when ema is not NULL). dp may be NULL. alphas_cumprod:
- * the schedule's cumulative alphas [T]. kind "contrastive": an image_text_judge learns CLIP's
+ * the schedule's cumulative alphas [T]. kind "contrastive": an image_text_judge or a clip_model learns CLIP's
  * symmetric contrastive loss over (image, caption) pairs (pairs with equal caption ids are not each
  * other's negatives); config: precision (f32 | bf16), max_grad_norm; ema and alphas_cumprod NULL.
  * kind "autoencoder": an autoencoder_kl learns to reconstruct images through its sampled latents,
@@ -546,7 +550,7 @@ D2G_API d2g_status* d2g_train_step_run(d2g_train_step* s, const d2g_tensor* x0, 
                                        const d2g_tensor* timesteps, const d2g_tensor* noise, double* metrics,
                                        int n_metrics);
 /* One step of any kind on its inputs, in its order. "denoise": x0, context, timesteps, noise (as
- * d2g_train_step_run). "contrastive": images [B, 3, H, W], text [B, L] (as d2g_judge_encode_text),
+ * d2g_train_step_run). "contrastive": images [B, 3, H, W], text [B, L] (as d2g_judge_encode_text takes it),
  * caption ids integer [B]; metrics: the loss, the gradient norm before clipping (0 without clipping),
  * the image-to-caption top-1 accuracy within the batch, exp(logit_scale) after the step, 1 if the
  * weights were updated (0: the loss was not finite and the update was skipped).

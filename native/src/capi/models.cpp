@@ -7,6 +7,7 @@
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
 #include "../models/autoencoder_kl.hpp"
+#include "../models/clip_model.hpp"
 #include "../models/clip_text_model.hpp"
 #include "../models/image_text_judge.hpp"
 #include "../models/latent_augment.hpp"
@@ -18,7 +19,7 @@ using d2g::fail;
 using CLIP = d2g::clip::CLIPTextModelImpl;
 using UNet = d2g::sd::UNet2DConditionModelImpl;
 using VAE = d2g::sd::AutoencoderKLImpl;
-using Judge = d2g::judge::ImageTextJudgeImpl;
+using Contrastive = d2g::ContrastiveModel;  // image_text_judge, clip_model
 using Lpips = d2g::lpips::LatentLpipsImpl;
 
 extern "C" {
@@ -185,8 +186,8 @@ d2g_status* d2g_unet_forward_features(const d2g_module* m, const d2g_tensor* sam
 d2g_status* d2g_judge_encode_image(const d2g_module* m, const d2g_tensor* images, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
-    auto& net = d2g::module_as<Judge>(m, "image_text_judge");
-    d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
+    auto& net = d2g::module_as<Contrastive>(m, "image_text_judge or clip_model");
+    d2g::ExecScope scope(exec, d2g::module_options(*m->net).device().type());
     *out = d2g::wrap(net.encode_image(d2g::unwrap(images, "images")));
   })
 }
@@ -194,8 +195,8 @@ d2g_status* d2g_judge_encode_image(const d2g_module* m, const d2g_tensor* images
 d2g_status* d2g_judge_encode_text(const d2g_module* m, const d2g_tensor* text, int exec, d2g_tensor** out) {
   D2G_GUARD({
     d2g::require(out, "out");
-    auto& net = d2g::module_as<Judge>(m, "image_text_judge");
-    d2g::ExecScope scope(exec, d2g::module_options(net).device().type());
+    auto& net = d2g::module_as<Contrastive>(m, "image_text_judge or clip_model");
+    d2g::ExecScope scope(exec, d2g::module_options(*m->net).device().type());
     *out = d2g::wrap(net.encode_text(d2g::unwrap(text, "text")));
   })
 }

@@ -80,27 +80,30 @@ TORCH_MODULE(TextBlock);
 
 }  // namespace
 
-struct ImageTowerImpl : torch::nn::Module {
-  explicit ImageTowerImpl(const ImageTextJudgeOptions& o) {
-    const auto& w = o.image_widths;
-    stem = register_module("stem", conv(3, w[0], 3, 1));
-    blocks = register_module("blocks", torch::nn::ModuleList());
-    for (size_t i = 0; i < w.size(); i++)
-      blocks->push_back(ResBlock(i == 0 ? w[0] : w[i - 1], w[i], 2, o.norm_groups));
-    norm = register_module("norm", group_norm(o.norm_groups, w.back()));
-    proj = register_module("proj", Linear(w.back(), o.embed_dim));
-  }
-  at::Tensor forward(const at::Tensor& x) {
-    at::Tensor h = stem(x);
-    for (const auto& b : *blocks) h = b->as<ResBlockImpl>()->forward(h);
-    h = at::silu(norm(h)).mean({2, 3});
-    return proj(h);
-  }
-  Conv2d stem{nullptr};
-  torch::nn::ModuleList blocks{nullptr};
-  torch::nn::GroupNorm norm{nullptr};
-  Linear proj{nullptr};
-};
+ImageTowerImpl::ImageTowerImpl(const ImageTextJudgeOptions& o) {
+  const auto& w = o.image_widths;
+  stem = register_module("stem", conv(3, w[0], 3, 1));
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (size_t i = 0; i < w.size(); i++)
+    blocks->push_back(ResBlock(i == 0 ? w[0] : w[i - 1], w[i], 2, o.norm_groups));
+  norm = register_module("norm", group_norm(o.norm_groups, w.back()));
+  proj = register_module("proj", Linear(w.back(), o.embed_dim));
+}
+
+at::Tensor ImageTowerImpl::forward(const at::Tensor& x) {
+  at::Tensor h = stem(x);
+  for (const auto& b : *blocks) h = b->as<ResBlockImpl>()->forward(h);
+  h = at::silu(norm(h)).mean({2, 3});
+  return proj(h);
+}
+
+at::Tensor prepare_images(const torch::nn::Module& m, const at::Tensor& pixels, const char* who) {
+  if (pixels.dim() != 4 || pixels.size(1) != 3 || pixels.size(2) < 8 || pixels.size(3) < 8)
+    fail(D2G_INVALID_ARGUMENT, who, ": images must be [B, 3, H, W] with H, W >= 8, got ", pixels.sizes());
+  if (!pixels.is_floating_point()) fail(D2G_INVALID_ARGUMENT, who, ": images must be floating point");
+  const auto opts = module_options(m);
+  return pixels.to(opts.device(), opts.dtype().toScalarType());
+}
 
 struct TextTowerImpl : torch::nn::Module {
   explicit TextTowerImpl(const ImageTextJudgeOptions& o) {
@@ -130,11 +133,7 @@ ImageTextJudgeImpl::ImageTextJudgeImpl(const ImageTextJudgeOptions& o) : options
 }
 
 at::Tensor ImageTextJudgeImpl::encode_image(const at::Tensor& pixels) {
-  if (pixels.dim() != 4 || pixels.size(1) != 3 || pixels.size(2) < 8 || pixels.size(3) < 8)
-    fail(D2G_INVALID_ARGUMENT, "image_text_judge: images must be [B, 3, H, W] with H, W >= 8, got ", pixels.sizes());
-  if (!pixels.is_floating_point()) fail(D2G_INVALID_ARGUMENT, "image_text_judge: images must be floating point");
-  const auto opts = module_options(*this);
-  return image->forward(pixels.to(opts.device(), opts.dtype().toScalarType()));
+  return image->forward(prepare_images(*this, pixels, "image_text_judge"));
 }
 
 at::Tensor ImageTextJudgeImpl::encode_text(const at::Tensor& bytes) {

@@ -27,6 +27,7 @@
 
 #include "../core/config.hpp"
 #include "../nn/layers.hpp"
+#include "contrastive_model.hpp"
 
 namespace d2g::judge {
 
@@ -38,17 +39,32 @@ struct ImageTextJudgeOptions {
   explicit ImageTextJudgeOptions(const Config& c);
 };
 
-struct ImageTowerImpl;
+// The image tower (also clip_model's vision_model): uses image_widths, norm_groups and embed_dim.
+struct ImageTowerImpl : torch::nn::Module {
+  explicit ImageTowerImpl(const ImageTextJudgeOptions& o);
+  // [B, 3, H, W] on the tower's device and dtype -> [B, embed_dim].
+  at::Tensor forward(const at::Tensor& x);
+  Conv2d stem{nullptr};
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::GroupNorm norm{nullptr};
+  Linear proj{nullptr};
+};
+
+// Checks images ([B, 3, H, W] floating, H, W >= 8; `who` names the model in errors) and returns them
+// on the module's device and dtype.
+at::Tensor prepare_images(const torch::nn::Module& m, const at::Tensor& pixels, const char* who);
+
 struct TextTowerImpl;
 
-struct ImageTextJudgeImpl : torch::nn::Module {
+struct ImageTextJudgeImpl : torch::nn::Module, ContrastiveModel {
   explicit ImageTextJudgeImpl(const ImageTextJudgeOptions& o);
 
   // [B, 3, H, W] (H, W >= 8) -> [B, embed_dim], not normalised.
-  at::Tensor encode_image(const at::Tensor& pixels);
+  at::Tensor encode_image(const at::Tensor& pixels) override;
   // [B, L] integer bytes + 1 (0 = padding; L <= text_max_bytes; every row has a non-padding byte)
   // -> [B, embed_dim], not normalised.
-  at::Tensor encode_text(const at::Tensor& bytes);
+  at::Tensor encode_text(const at::Tensor& bytes) override;
+  at::Tensor logit_scale_parameter() override { return logit_scale; }
 
   ImageTextJudgeOptions options;
   std::shared_ptr<ImageTowerImpl> image;

@@ -22,7 +22,7 @@ import java.util.List;
  * {@link io.d2g.train.ContrastiveStep}. Saved as a diffusers-layout folder (config.json +
  * diffusion_pytorch_model.safetensors).
  */
-public final class ImageTextJudge extends NativeModule implements DiffusersModel {
+public final class ImageTextJudge extends NativeModule implements DiffusersModel, ContrastiveModel {
   /** The family, for loaders ({@code io.d2g.hub.DiffusersFolder.load}). */
   public static final ModelFamily<ImageTextJudge> FAMILY =
       new ModelFamily<>("ImageTextJudge", json -> new ImageTextJudge(ImageTextJudgeConfig.fromJson(json)));
@@ -39,11 +39,13 @@ public final class ImageTextJudge extends NativeModule implements DiffusersModel
   }
 
   /** Image embeddings [B, embed_dim] of images [B, 3, H, W] in [-1, 1] (H, W at least 8). */
+  @Override
   public Tensor encodeImage(Tensor images) {
     return Access.tensor(Native.judgeEncodeImage(Access.handle(this), Access.handle(images)));
   }
 
   /** Text embeddings [B, embed_dim] of byte rows as {@link #textBytes} makes them. */
+  @Override
   public Tensor encodeText(Tensor bytes) {
     return Access.tensor(Native.judgeEncodeText(Access.handle(this), Access.handle(bytes)));
   }

@@ -5,11 +5,14 @@ import io.d2g.Tensor;
 import io.d2g.internal.Access;
 import io.d2g.internal.Native;
 import io.d2g.internal.NativeHandle;
+import io.d2g.models.ContrastiveModel;
 import io.d2g.models.ImageTextJudge;
+import io.d2g.nn.NativeModule;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The image–text judge's whole training step in one native call: CLIP's symmetric contrastive loss
+ * The whole training step of a contrastive text–image model ({@link ImageTextJudge}, {@link
+ * io.d2g.models.ClipModel}) in one native call: CLIP's symmetric contrastive loss
  * over a batch of (image, caption) pairs — {@code logits = exp(logit_scale) · cos(image_i, text_j)},
  * cross-entropy of each image over the captions and of each caption over the images, averaged —
  * then backward, gradients averaged across data-parallel ranks, clipping, the optimizer step, and
@@ -47,22 +50,24 @@ public final class ContrastiveStep implements AutoCloseable {
   }
 
   /**
-   * A step that trains {@code judge} with {@code opt} (over its parameters), averaging gradients
-   * across {@code dp}'s ranks when it is not null. Keep the judge open while the step lives.
+   * A step that trains {@code model} with {@code opt} (over its parameters), averaging gradients
+   * across {@code dp}'s ranks when it is not null. Keep the model open while the step lives.
    */
-  public static ContrastiveStep create(ImageTextJudge judge, Optimizer opt, DataParallel dp, Options options) {
+  public static <M extends NativeModule & ContrastiveModel> ContrastiveStep create(M model, Optimizer opt,
+      DataParallel dp, Options options) {
     String config = "precision=" + (options.bf16() ? "bf16" : "f32") + "\nmax_grad_norm=" + options.maxGradNorm();
-    return new ContrastiveStep(Native.trainStepCreate("contrastive", config, Access.handle(judge), opt.handle(),
+    return new ContrastiveStep(Native.trainStepCreate("contrastive", config, Access.handle(model), opt.handle(),
         MemorySegment.NULL, dp == null ? MemorySegment.NULL : dp.handle(), MemorySegment.NULL));
   }
 
   /**
-   * One step on a batch of at least 2 pairs: images [B, 3, H, W] in [-1, 1], caption bytes [B, L]
-   * ({@link ImageTextJudge#textBytes}), integer caption ids [B]. Waits for the device.
+   * One step on a batch of at least 2 pairs: images [B, 3, H, W] in [-1, 1], the captions as the
+   * model takes text (the judge's bytes, {@link ImageTextJudge#textBytes}; a ClipModel's token ids
+   * [B, T]), integer caption ids [B] (equal ids: the same caption). Waits for the device.
    */
-  public Metrics run(Tensor images, Tensor captionBytes, Tensor captionIds) {
+  public Metrics run(Tensor images, Tensor captions, Tensor captionIds) {
     double[] m = Native.trainStepRunInputs(handle.get("training step is closed"), Access.handle(images),
-        Access.handle(captionBytes), Access.handle(captionIds));
+        Access.handle(captions), Access.handle(captionIds));
     return new Metrics(m[0], m[1], m[2], m[3], m[4] != 0);
   }
 
