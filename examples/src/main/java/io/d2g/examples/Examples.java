@@ -11,7 +11,7 @@ import picocli.CommandLine;
 @Command(name = "d2g example", mixinStandardHelpOptions = true,
     description = "Run an example or benchmark main. Results files go to target/results/ unless --out says otherwise.",
     subcommands = {DiffusersParity.class, ElpipsBench.class, GpuSmoke.class, PairsBench.class, ReliabilityBench.class, SceneComposerBench.class, Sd15Bench.class, Sd15PairsBench.class, TeacherBench.class, TrainAutoencoder.class, TrainCheck.class, TrainDenoiser.class,
-        LpipsRecon.class, TrainJudge.class, TrainLpips.class, TrainStepBench.class, TrainTeacher.class,
+        LpipsRecon.class, TrainJudge.class, TrainLpips.class, TrainStepBench.class, TrainTeacher.class, TrainTextEncoder.class,
         CommandLine.HelpCommand.class})
 public final class Examples implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -66,7 +66,9 @@ import picocli.CommandLine.Spec;
  * autoencoder of {@code train-autoencoder} (a posterior sample times its scaling factor); captions
  * dropped to "" with probability {@code --caption-dropout} (for classifier-free guidance); the CLIP
  * text encoder and the UNet trained together in one native call per step ({@link DenoiseStep} with
- * {@link DenoiseStep#withTextEncoder}); an EMA of the UNet; checkpoints (kill it and run the same
+ * {@link DenoiseStep#withTextEncoder}) — or, with {@code --text-encoder}, a text encoder pretrained
+ * contrastively ({@link TrainTextEncoder}) as the start, frozen with {@code --freeze-text-encoder} (as
+ * Stable Diffusion keeps CLIP's); an EMA of the UNet; checkpoints (kill it and run the same
  * command again to resume); metrics as JSON lines and their curve ({@code loss.png}); every {@code
  * --sample-every} steps a grid of the fixed prompts from the same noise in {@code samples/}. At the end {@code teacher/} is a diffusers Stable
  * Diffusion folder (EMA UNet, text encoder, VAE, tokenizer, a DDIM scheduler) and {@code samples.png}
@@ -110,6 +112,13 @@ public final class TrainTeacher implements Callable<Integer> {
 
   @Option(names = "--vocab", defaultValue = "4096", description = "Most tokens in the learnt vocabulary (default: ${DEFAULT-VALUE}).")
   int vocab;
+
+  @Option(names = "--text-encoder", description = "Start from a pretrained text encoder: a pretrain-text-encoder run "
+      + "folder (its text_encoder/ and tokenizer/; --vocab, --text-width and --text-layers come from it).")
+  Path textEncoderRun;
+
+  @Option(names = "--freeze-text-encoder", description = "With --text-encoder: keep it fixed and train the UNet alone on its outputs.")
+  boolean freezeTextEncoder;
 
   @Option(names = "--prediction", defaultValue = "v_prediction", description = "epsilon or v_prediction (default: ${DEFAULT-VALUE}).")
   String prediction;
@@ -168,6 +177,14 @@ public final class TrainTeacher implements Callable<Integer> {
     require(checkpointEvery >= 1 && logEvery >= 1 && sampleSteps >= 1, "counts must be at least 1");
     require(sampleEvery >= 0, "--sample-every must be 0 (none) or more");
     require(Files.isRegularFile(vaeDir.resolve("config.json")), "--vae " + vaeDir + " is not a model folder (run train-autoencoder)");
+    require(!freezeTextEncoder || textEncoderRun != null, "--freeze-text-encoder needs --text-encoder");
+    if (textEncoderRun != null) {
+      require(Files.isRegularFile(textEncoderRun.resolve("text_encoder/config.json"))
+          && Files.isDirectory(textEncoderRun.resolve("tokenizer")), "--text-encoder " + textEncoderRun
+          + " is not a pretrain-text-encoder run folder (text_encoder/ and tokenizer/)");
+      for (String o : List.of("--vocab", "--text-width", "--text-layers"))
+        require(!spec.commandLine().getParseResult().hasMatchedOption(o), o + " comes from --text-encoder's folder");
+    }
     Device device = compute.apply();
     ObjectNode run = new ObjectMapper().createObjectNode();
     run.put("steps", steps).put("batch", batch).put("lr", lr).put("widths", widths.toString()).put("text_width", textWidth)
@@ -175,6 +192,8 @@ public final class TrainTeacher implements Callable<Integer> {
         .put("caption_dropout", captionDropout).put("ema_decay", emaDecay).put("precision", precision).put("seed", seed)
         .put("device", compute.device).put("vae", vaeDir.toAbsolutePath().normalize().toString())
         .put("data", data.toAbsolutePath().normalize().toString());
+    if (textEncoderRun != null) // only then, so that runs without it resume from their older checkpoints
+      run.put("text_encoder", textEncoderRun.toAbsolutePath().normalize().toString()).put("freeze_text_encoder", freezeTextEncoder);
     String runConfig = run.toString();
     NoiseSchedule schedule = NoiseSchedule.fromConfig(new ObjectMapper().readTree(schedulerConfig()));
     Checkpoints checkpoints = new Checkpoints(out.resolve("checkpoints"), 2);
@@ -184,11 +203,11 @@ public final class TrainTeacher implements Callable<Integer> {
         AutoencoderKL vae = DiffusersFolder.load(vaeDir, AutoencoderKL.FAMILY,
             DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32))) {
       int size = ds.manifest().path("size").asInt(64), f = 1 << (vae.config().blockOutChannels().size() - 1);
-      // The vocabulary: learnt from the caption corpus (its fillers too), deterministically.
-      List<String> corpus = new ArrayList<>();
-      for (String line : Files.readAllLines(data.resolve("captions-train.txt"), StandardCharsets.UTF_8))
-        if (!line.startsWith("#")) corpus.add(line.contains("\t") ? line.substring(line.indexOf('\t') + 1) : line);
-      ClipTokenizer tok = ClipBpeTrainer.train(corpus, vocab, 2);
+      // The vocabulary: learnt from the caption corpus (its fillers too), deterministically; or the
+      // pretrained text encoder's.
+      List<String> corpus = trainingCaptions(data);
+      ClipTokenizer tok = textEncoderRun != null ? ClipTokenizer.load(textEncoderRun.resolve("tokenizer"))
+          : ClipBpeTrainer.train(corpus, vocab, 2);
       // The grids' prompts; one naming what this corpus lacks (a style it has not) gives way to a caption of it.
       for (int i = 0; i < PROMPTS.size(); i++)
         grid.add(tok.unseenWords(PROMPTS.get(i)).isEmpty() ? PROMPTS.get(i) : corpus.get(i * corpus.size() / PROMPTS.size()));
@@ -197,31 +216,34 @@ public final class TrainTeacher implements Callable<Integer> {
       ClipTextConfig textConfig;
       UNet2DConditionConfig unetConfig;
       try {
-        textConfig = new ClipTextConfig(tok.vocabSize(), textWidth, 4 * textWidth, textLayers, Math.max(1, textWidth / 32),
-            77, "quick_gelu", 1e-5, 0, tok.bosId(), tok.eosId(), tok.padId(), textWidth, false);
+        textConfig = textEncoderRun != null ? ClipTextConfig.read(textEncoderRun.resolve("text_encoder/config.json"))
+            : textConfig(tok, textWidth, textLayers);
+        int crossDim = textConfig.hiddenSize();
         List<String> down = new ArrayList<>(), up = new ArrayList<>();
         for (int i = 0; i < widths.size(); i++) {
           down.add(i < widths.size() - 1 ? "CrossAttnDownBlock2D" : "DownBlock2D");
           up.add(i == 0 ? "UpBlock2D" : "CrossAttnUpBlock2D");
         }
-        unetConfig = UNet2DConditionConfig.builder().blocks(down, up, widths).layersPerBlock(1).crossAttentionDim(textWidth)
+        unetConfig = UNet2DConditionConfig.builder().blocks(down, up, widths).layersPerBlock(1).crossAttentionDim(crossDim)
             .attentionHeads(Math.max(1, widths.get(0) / 32)).normNumGroups(Math.min(32, widths.get(0)))
             .sampleSize(size / f).build();
       } catch (InvalidArgumentException e) {
         throw new ParameterException(spec.commandLine(), e.getMessage());
       }
-      try (ClipTextModel text = new ClipTextModel(textConfig); UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
+      try (ClipTextModel text = textEncoderRun != null ? DiffusersFolder.load(textEncoderRun.resolve("text_encoder"),
+              ClipTextModel.FAMILY, DiffusersFolder.LoadOptions.DEFAULT.on(Device.CPU, DType.F32)) : new ClipTextModel(textConfig);
+          UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
           TensorScope params = new TensorScope()) {
-        text.to(device, DType.F32).train(true);
+        text.to(device, DType.F32).train(!freezeTextEncoder);
         unet.to(device, DType.F32).train(true);
         Map<String, Tensor> all = new LinkedHashMap<>();
         unet.parameters().forEach((k, v) -> all.put("unet." + k, params.track(v)));
-        text.parameters().forEach((k, v) -> all.put("text_encoder." + k, params.track(v)));
+        if (!freezeTextEncoder) text.parameters().forEach((k, v) -> all.put("text_encoder." + k, params.track(v)));
         try (Optimizer opt = Optimizer.create(OptimizerConfig.AdamW.lr(lr).withWeightDecay(0.01), all,
                 ParamGroup.noWeightDecay(ParamGroup.BIASES_AND_NORMS));
             Ema ema = Ema.of(unet);
-            DenoiseStep step = DenoiseStep.create(unet, opt, ema, null, schedule, new DenoiseStep.Options(
-                DenoiseStep.Precision.valueOf(precision.toUpperCase()), 1.0, emaDecay, cudaGraphs)).withTextEncoder(text)) {
+            DenoiseStep step = trainedWith(DenoiseStep.create(unet, opt, ema, null, schedule, new DenoiseStep.Options(
+                DenoiseStep.Precision.valueOf(precision.toUpperCase()), 1.0, emaDecay, cudaGraphs)), text)) {
           LrSchedule lrs = LrSchedule.warmupCosine(Math.min(250, steps / 10), steps, 0.1);
           long start;
           try {
@@ -262,7 +284,10 @@ public final class TrainTeacher implements Callable<Integer> {
                 sc.track(post.logvar());
                 Tensor latents = sc.track(sc.track(post.sample(g)).mul(vae.scalingFactor()));
                 Tensor noise = sc.track(Tensor.randn(g, DType.F32, latents.shape()));
-                m = step.run(latents, sc.track(b.ids().to(device)), sc.track(b.timesteps().to(device)), noise);
+                Tensor ids = sc.track(b.ids().to(device));
+                // A frozen encoder's outputs are computed here, without gradients; a trained one runs inside the step.
+                Tensor context = freezeTextEncoder ? sc.track(text.lastHiddenState(ids)) : ids;
+                m = step.run(latents, context, sc.track(b.timesteps().to(device)), noise);
               }
               long done = s + 1;
               if (!skips.updated(m.stepped(), done, "loss " + m.loss() + ", loss scale " + m.lossScale())) continue;
@@ -281,7 +306,7 @@ public final class TrainTeacher implements Callable<Integer> {
                     DdimScheduler.fromConfig(new ObjectMapper().readTree(schedulerConfig())), device);
                 writeGrid(pipe.generate(grid, sampleSteps, cfg, seed), out.resolve("samples").resolve(
                     String.format("step-%08d.png", done)));
-                text.train(true);
+                text.train(!freezeTextEncoder);
                 unet.train(true);
               }
               if (done % checkpointEvery == 0 || done == steps) {
@@ -316,6 +341,25 @@ public final class TrainTeacher implements Callable<Integer> {
       System.out.println("wrote " + out.resolve("teacher") + ", samples.png" + (curve ? " and loss.png" : ""));
     }
     return 0;
+  }
+
+  /** The step as this run trains: with the text encoder inside it, or (frozen) on its outputs. */
+  private DenoiseStep trainedWith(DenoiseStep step, ClipTextModel text) {
+    return freezeTextEncoder ? step : step.withTextEncoder(text);
+  }
+
+  /** The dataset's training captions (captions-train.txt without comments and ids): the vocabulary's corpus. */
+  static List<String> trainingCaptions(Path data) throws java.io.IOException {
+    List<String> corpus = new ArrayList<>();
+    for (String line : Files.readAllLines(data.resolve("captions-train.txt"), StandardCharsets.UTF_8))
+      if (!line.startsWith("#")) corpus.add(line.contains("\t") ? line.substring(line.indexOf('\t') + 1) : line);
+    return corpus;
+  }
+
+  /** The teacher's text encoder on a tokenizer: CLIP's architecture, {@code width} wide, 32-wide heads, 77 tokens. */
+  static ClipTextConfig textConfig(ClipTokenizer tok, int width, int layers) {
+    return new ClipTextConfig(tok.vocabSize(), width, 4 * width, layers, Math.max(1, width / 32), 77, "quick_gelu", 1e-5, 0,
+        tok.bosId(), tok.eosId(), tok.padId(), width, false);
   }
 
   /** One step's inputs, made on the CPU ahead of time: scenes [B, 3, H, W], token ids, timesteps. */

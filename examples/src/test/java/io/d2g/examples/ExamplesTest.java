@@ -30,14 +30,14 @@ class ExamplesTest {
   @Test
   void everyExampleHasHelpAndTheListerNamesThemAll() {
     for (Object c : new Object[] {new DiffusersParity(), new GpuSmoke(), new PairsBench(), new SceneComposerBench(), new Sd15Bench(), new TrainAutoencoder(),
-        new TrainDenoiser(), new TrainJudge(), new TrainLpips(), new LpipsRecon(), new TrainStepBench(), new TrainTeacher()}) {
+        new TrainDenoiser(), new TrainJudge(), new TrainLpips(), new LpipsRecon(), new TrainStepBench(), new TrainTeacher(), new TrainTextEncoder()}) {
       Run r = run(c, "--help");
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().startsWith("Usage: "), r.out());
     }
     Run list = run(new Examples(), "--help");
     for (String name : new String[] {"diffusers-parity", "gpu-smoke", "pairs-bench", "scene-composer-bench", "sd15-bench", "train-autoencoder", "train-denoiser",
-        "train-judge", "train-lpips", "lpips-recon", "train-step-bench", "train-teacher"})
+        "train-judge", "train-lpips", "lpips-recon", "train-step-bench", "train-teacher", "pretrain-text-encoder"})
       assertTrue(list.out().contains(name), list.out());
     assertEquals(2, run(new Examples()).code(), "no example named");
     assertEquals(2, run(new Examples(), "no-such-example").code());
@@ -61,6 +61,10 @@ class ExamplesTest {
       {new TrainAutoencoder(), new String[] {"--out", "x", "--threads", "0"}},
       {new TrainTeacher(), new String[] {"--out", "x"}}, {new TrainTeacher(), new String[] {"--vae", "/no/such", "--out", "x"}},
       {new TrainTeacher(), new String[] {"--vae", ".", "--out", "x", "--prediction", "sample"}},
+      {new TrainTeacher(), new String[] {"--vae", ".", "--out", "x", "--freeze-text-encoder"}},
+      {new TrainTeacher(), new String[] {"--vae", ".", "--out", "x", "--text-encoder", "/no/such"}},
+      {new TrainTextEncoder(), new String[] {}}, {new TrainTextEncoder(), new String[] {"--out", "x", "--batch", "1"}},
+      {new TrainTextEncoder(), new String[] {"--out", "x", "--text-width", "12"}},
       {new TrainJudge(), new String[] {}}, {new TrainJudge(), new String[] {"--out", "x", "--batch", "1"}},
       {new TrainJudge(), new String[] {"--out", "x", "--widths", "12"}},
       {new TrainLpips(), new String[] {"--out", "x"}}, {new TrainLpips(), new String[] {"--vae", "/no/such", "--out", "x"}},

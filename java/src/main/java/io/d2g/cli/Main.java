@@ -10,8 +10,8 @@ import picocli.CommandLine;
     versionProvider = Main.Version.class,
     description = "Diffusion2GAN for the JVM: one-step text-to-image GANs distilled from diffusion models.",
     footer = {"", "Example and benchmark mains: ./d2g example --help (from the repository).",
-        "The teacher: ./d2g teacher autoencoder|train|bench ... (the examples train-autoencoder, train-teacher and "
-            + "teacher-bench)."},
+        "The teacher: ./d2g teacher autoencoder|text-encoder|train|bench ... (the examples train-autoencoder, "
+            + "pretrain-text-encoder, train-teacher and teacher-bench)."},
     subcommands = {InfoCommand.class, DataCommand.class, SampleCommand.class, PairsCommand.class, EvalCommand.class, TablesCommand.class,
         LpipsCommand.class,
         LaunchCommand.class, CommandLine.HelpCommand.class})
