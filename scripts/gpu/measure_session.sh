@@ -6,7 +6,10 @@
 #  sd15:    sd15_pairs_reference.py + sd15-pairs-bench, 50-step DDIM + guidance at SD1.5 scale against diffusers
 #           at batch 8, 32 and 64 (issue 12, sd15-pairs.json);
 #  sd15train: scripts/gpu/train_session.sh with --cuda-graphs, the SD1.5 training step against PyTorch eager (issue 10);
-#  elpips:  scripts/gpu/elpips_session.sh, E-LatentLPIPS against the official code (issue 13).
+#  elpips:  scripts/gpu/elpips_session.sh, E-LatentLPIPS against the official code (issue 13);
+#  reliability: reliability-bench on the teacher's folder, REL_CALLS (10,000) one-step pipeline runs and training
+#           steps: resident and GPU memory over the run, 16 threads against sequential calls (issue 15,
+#           reliability-load.json).
 # Here first: WITH_DATA=1 bash scripts/gpu/pack.sh (pairs-bench takes its prompts from data/emoji-64; or, where the
 # dataset does not fit the carry, bash scripts/gpu/pack.sh and ./d2g example pairs-bench --teacher models/emoji-teacher
 # --write-prompts .gpu/emoji-prompts.jsonl, with PROMPTS=.gpu/emoji-prompts.jsonl on the device), then
@@ -54,4 +57,10 @@ if [[ $stages == *" sd15train "* ]]; then
   cp "$out"/train/*.json "$out/" 2>/dev/null; rm -rf "$out/train"
 fi
 [[ $stages == *" elpips "* ]] && bash scripts/gpu/elpips_session.sh
+if [[ $stages == *" reliability "* ]]; then  # a fixed, pre-touched heap: the resident set's growth is then the native side's
+  java -Xms1g -Xmx1g -XX:+AlwaysPreTouch --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
+    -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples reliability-bench \
+    --model "$teacher" --calls "${REL_CALLS:-10000}" --device cuda --out "$out" > "$out/reliability.log" 2>&1
+  log "reliability-bench rc=$?"; tail -8 "$out/reliability.log" | tee -a "$out/session.log"
+fi
 log "done"

@@ -40,8 +40,9 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * Leaks and load (issue 15): the process's resident memory over {@code --calls} runs of the one-step
  * pipeline (prompt to picture) and over as many training steps, sampled every twentieth of the run after
- * a warm-up (growth = last sample - first), and {@code --threads} threads running the pipeline at once
- * against the same calls made one after another (every picture must be the same, pixel for pixel).
+ * a warm-up (growth = last sample - first; on CUDA also each window's peak GPU memory), and
+ * {@code --threads} threads running the pipeline at once against the same calls made one after another
+ * (every picture must be the same, pixel for pixel).
  * Writes reliability-load.json.
  *
  * <pre>
@@ -89,19 +90,30 @@ public final class ReliabilityBench implements Callable<Integer> {
     Device device = compute.apply();
     Map<String, Object> figures = new LinkedHashMap<>(), detail = new LinkedHashMap<>();
     try (TextToImage pipe = TextToImage.load(model, TextToImage.Options.on(device, DType.F32))) {
-      detail.put("pipeline_rss_mb", memoryOver(calls, i -> pipe.generate(PROMPTS.get(i % PROMPTS.size()), i), device));
+      List<Double> gpu = new ArrayList<>();
+      detail.put("pipeline_rss_mb", memoryOver(calls, i -> pipe.generate(PROMPTS.get(i % PROMPTS.size()), i), device, gpu));
       figures.put("pipeline_rss_growth_mb", growth(detail.get("pipeline_rss_mb")));
+      if (!gpu.isEmpty()) {
+        detail.put("pipeline_gpu_peak_mb", gpu);
+        figures.put("pipeline_gpu_peak_growth_mb", growth(gpu));
+      }
       figures.put("concurrent_pictures_equal_sequential", concurrentMatchesSequential(pipe, detail));
     }
     detail.put("java_heap_committed_mb", Provenance.round(Runtime.getRuntime().totalMemory() / 1048576.0));
-    detail.put("train_step_rss_mb", trainMemory(device));
+    List<Double> gpu = new ArrayList<>();
+    detail.put("train_step_rss_mb", trainMemory(device, gpu));
     figures.put("train_step_rss_growth_mb", growth(detail.get("train_step_rss_mb")));
+    if (!gpu.isEmpty()) {
+      detail.put("train_step_gpu_peak_mb", gpu);
+      figures.put("train_step_gpu_peak_growth_mb", growth(gpu));
+    }
     Map<String, Object> json = Provenance.header();
     json.put("model", model.toString());
     json.put("method", calls + " one-step pipeline runs (one prompt to one picture) and " + (trainSteps == null ? calls : trainSteps)
         + " training steps (the "
         + "folder's UNet, AdamW, batch 2) on " + device + "; resident set size (VmRSS) sampled every " + calls / 20
-        + " after " + warmup() + " warm-up calls; growth = last sample - first. Concurrency: " + threads + " threads each "
+        + " after " + warmup() + " warm-up calls; on CUDA also the peak GPU memory held by the caching "
+        + "allocator in each sampling window (MB); growth = last sample - first. Concurrency: " + threads + " threads each "
         + "making the pictures of its own prompts and seeds at once, compared pixel for pixel with the same calls made one "
         + "after another. The resident set includes the Java heap: run with a fixed, pre-touched heap (-Xms = -Xmx, "
         + "-XX:+AlwaysPreTouch) so that its growth is the native side's.");
@@ -117,21 +129,31 @@ public final class ReliabilityBench implements Callable<Integer> {
     return Math.min(500, calls / 10);
   }
 
-  /** RSS samples (MB) over {@code n} calls of {@code body}, after the warm-up. */
-  private List<Double> memoryOver(int n, IntConsumer body, Device device) throws IOException {
+  /**
+   * RSS samples (MB) over {@code n} calls of {@code body}, after the warm-up; on a CUDA device also the
+   * peak GPU memory (MB held by the caching allocator) of each sampling window, into {@code gpuPeaks}.
+   */
+  private List<Double> memoryOver(int n, IntConsumer body, Device device, List<Double> gpuPeaks) throws IOException {
     for (int i = 0; i < warmup(); i++) body.accept(i);
     D2g.synchronize(device);
     List<Double> samples = new ArrayList<>();
     samples.add(rssMb());
+    if (device.isCuda()) gpuPeaks.add(gpuPeakMb(device));
     int every = Math.max(1, n / 20);
     for (int i = 0; i < n; i++) {
       body.accept(i);
       if ((i + 1) % every == 0) {
         D2g.synchronize(device);
         samples.add(rssMb());
+        if (device.isCuda()) gpuPeaks.add(gpuPeakMb(device));
       }
     }
     return samples;
+  }
+
+  /** The GPU memory peak (MB) since the last call, and a new window started. */
+  private static double gpuPeakMb(Device device) {
+    return Provenance.round(D2g.cudaMemoryPeak(device, true) / 1048576.0);
   }
 
   @SuppressWarnings("unchecked")
@@ -140,7 +162,7 @@ public final class ReliabilityBench implements Callable<Integer> {
     return Provenance.round(s.get(s.size() - 1) - s.get(0));
   }
 
-  private List<Double> trainMemory(Device device) throws IOException {
+  private List<Double> trainMemory(Device device, List<Double> gpuPeaks) throws IOException {
     NoiseSchedule schedule = NoiseSchedule.read(model.resolve("scheduler/scheduler_config.json"));
     try (UNet2DConditionModel unet = DiffusersFolder.load(model.resolve("unet"), UNet2DConditionModel.FAMILY,
             DiffusersFolder.LoadOptions.DEFAULT.on(device, DType.F32));
@@ -155,7 +177,7 @@ public final class ReliabilityBench implements Callable<Integer> {
       Tensor noise = s.track(s.track(Tensor.randn(g, DType.F32, 2, c, side, side)).to(device));
       Tensor ctx = s.track(s.track(Tensor.randn(g, DType.F32, 2, ctxLen, ctxDim)).to(device));
       Tensor t = s.track(Tensor.of(new long[] {10, 700}, 2));
-      return memoryOver(trainSteps == null ? calls : trainSteps, i -> step.run(x0, ctx, t, noise), device);
+      return memoryOver(trainSteps == null ? calls : trainSteps, i -> step.run(x0, ctx, t, noise), device, gpuPeaks);
     }
   }
 
