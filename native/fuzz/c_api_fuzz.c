@@ -1,7 +1,7 @@
 /* libFuzzer targets on the C API's entry points that take bytes from a caller (issue 15, part 2).
  *
  * One source, one target per build: D2G_FUZZ_TARGET picks it.
- *   1 config     d2g_module_create(kind, config text) for every registered kind and an unknown one
+ *   1 config     d2g_module_create_empty(kind, config text) for every registered kind and an unknown one
  *   2 tensor     d2g_tensor_from_host(bytes, shape, dtype) and back with d2g_tensor_copy_to_host
  *   3 state      d2g_module_load_state(names, tensors of any shape and dtype, strict or not)
  *   4 optimizer  d2g_optimizer_create(kind, config, parameter groups, learning rates, weight decays)
@@ -14,8 +14,10 @@
  * inputs are invalid.
  *
  * Sizes are bounded by the harness, not by the API: the config target skips texts holding a number
- * above 64 (a valid config may ask for gigabytes of weights, which is not a bug), the tensor and state
- * targets build shapes from signed bytes.
+ * above 64 and fills the size keys a text leaves out with tiny values (a valid config may ask for
+ * gigabytes of weights, which is not a bug; the Java config fuzz targets cover the large values), and
+ * creates modules without their random initialisation (the same parsing and checks, faster); the tensor
+ * and state targets build shapes from signed bytes.
  *
  * Built with clang's -fsanitize=fuzzer by scripts/dev/fuzz-native.sh (-DD2G_FUZZ=ON); every build also
  * links it with native/fuzz/replay_main.c into a program that replays the committed inputs
@@ -91,8 +93,24 @@ static d2g_module* linear(void) {
 #endif
 
 #if D2G_FUZZ_TARGET == 1
-static const char* const KINDS[] = {"linear", "lpips_rank", "latent_lpips", "image_text_judge", "clip_text_model", "clip_model",
-                                    "autoencoder_kl", "unet2d_condition", "no_such_kind"};
+static const char* const KINDS[] = {"linear", "lpips_rank", "latent_lpips", "image_text_judge", "clip_text_model",
+                                    "clip_model", "autoencoder_kl", "unet2d_condition", "no_such_kind"};
+/* Each kind's size keys at tiny values: a key the fuzzed text does not set is appended from here, so that
+ * a family's defaults (SD1.5's UNet: 860 M parameters) never make an input cost gigabytes. */
+static const char* const BASE[] = {
+    "in_features=3\nout_features=2",
+    "",
+    "latent_channels=4\nwidths=8,8,8,8,8",
+    "image_widths=8,8\nnorm_groups=4\ntext_width=8\ntext_layers=1\nembed_dim=8\ntext_max_bytes=16",
+    "vocab_size=40\nhidden_size=8\nintermediate_size=16\nnum_hidden_layers=1\nnum_attention_heads=2\n"
+    "max_position_embeddings=8",
+    "vocab_size=40\nhidden_size=8\nintermediate_size=16\nnum_hidden_layers=1\nnum_attention_heads=2\n"
+    "max_position_embeddings=8\nprojection_dim=8\nimage_widths=8,8\nnorm_groups=4",
+    "block_out_channels=8,8\nlayers_per_block=1\nnorm_num_groups=4\nlatent_channels=4\n"
+    "down_block_types=DownEncoderBlock2D,DownEncoderBlock2D\nup_block_types=UpDecoderBlock2D,UpDecoderBlock2D",
+    "block_out_channels=8,8\nlayers_per_block=1\ndown_block_types=CrossAttnDownBlock2D,DownBlock2D\n"
+    "up_block_types=UpBlock2D,CrossAttnUpBlock2D\ncross_attention_dim=8\nattention_head_dim=2\nnorm_num_groups=4",
+    ""};
 
 /* 1 when every number written in t is at most 64 (and has at most 3 digits). */
 static int small_numbers(const char* t) {
@@ -111,20 +129,49 @@ static int small_numbers(const char* t) {
   }
 }
 
+/* 1 when the text sets key (a line starting "key="). */
+static int sets(const char* text, const char* key, size_t n) {
+  for (const char* line = text; line != NULL; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+    if (strncmp(line, key, n) == 0 && line[n] == '=') return 1;
+  return 0;
+}
+
+/* The fuzzed text followed by the base lines whose keys it does not set. */
+static char* with_base(const char* fuzzed, const char* base) {
+  size_t cap = strlen(fuzzed) + strlen(base) + 2, len = strlen(fuzzed);
+  char* out = malloc(cap);
+  memcpy(out, fuzzed, len + 1);
+  for (const char* line = base; line != NULL && *line != '\0';) {
+    const char* end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    const char* eq = memchr(line, '=', n);
+    if (eq != NULL && !sets(fuzzed, line, (size_t)(eq - line))) {
+      if (len > 0) out[len++] = '\n';
+      memcpy(out + len, line, n);
+      len += n;
+      out[len] = '\0';
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return out;
+}
+
 static void run(const uint8_t* data, size_t size) {
   if (size < 1) return;
-  const char* kind = KINDS[data[0] % (sizeof KINDS / sizeof KINDS[0])];
-  char* config = text(data + 1, size - 1);
-  if (small_numbers(config)) {
+  size_t k = data[0] % (sizeof KINDS / sizeof KINDS[0]);
+  char* fuzzed = text(data + 1, size - 1);
+  if (small_numbers(fuzzed)) {
+    char* config = with_base(fuzzed, BASE[k]);
     d2g_module* m = NULL;
-    if (check(d2g_module_create(kind, config, &m), "module_create")) {
+    if (check(d2g_module_create_empty(KINDS[k], config, &m), "module_create_empty")) {
       int64_t n = -1;
       check(d2g_module_state_size(m, &n), "state_size");
       if (n < 0) abort();
       d2g_module_free(m);
     }
+    free(config);
   }
-  free(config);
+  free(fuzzed);
 }
 
 #elif D2G_FUZZ_TARGET == 2
@@ -146,11 +193,12 @@ static void run(const uint8_t* data, size_t size) {
   int64_t elements = 1;
   for (int i = 0; i < ndim && i < D2G_MAX_DIMS + 2; i++) {
     shape[i] = s8(&r) % 9;                  /* -8..8 */
-    elements *= shape[i] < 0 ? 0 : shape[i];
+    elements *= shape[i] < 0 ? 0 : shape[i];  /* at most 8^18 < 2^63 */
   }
   uint8_t how = u8(&r);
   size_t want = dtype_size(dtype) * (size_t)elements;
-  size_t nbytes = (how & 1) ? want : (size_t)(u8(&r) % 64);  /* mostly the right size, else any */
+  /* mostly the right size (up to 1 MiB: 16 dimensions of 8 would be terabytes), else any */
+  size_t nbytes = (how & 1) && want <= (1u << 20) ? want : (size_t)(u8(&r) % 64);
   uint8_t* bytes = calloc(nbytes + 1, 1);
   memcpy(bytes, r.p, r.n < nbytes ? r.n : nbytes);
   d2g_tensor* t = NULL;

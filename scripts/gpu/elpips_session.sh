@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 13's speed figures in one GPU call: the official E-LatentLPIPS code and ours on the same GPU.
-# Here first: bash scripts/gpu/pack.sh; tar -C <elatentlpips checkout> -cJf .ref/elatentlpips-src.tar.xz elatentlpips
+# Here first: bash scripts/gpu/pack.sh; tar -C <elatentlpips checkout> -cJf .ref/elatentlpips-src.tar.xz elatentlpips (the inner package folder)
 # (diffusers' source is .ref/diffusers-src.tar.xz already, for the pixel route); ../shared/gpu/slim on test/ models/ docs/.
 # On the device machine, with carry [".gpu", ".ref"], from the repo root:
 #   source .gpu/env.sh && bash scripts/gpu/elpips_session.sh

@@ -18,6 +18,8 @@ ImageTextJudgeOptions::ImageTextJudgeOptions(const Config& c) {
   text_layers = c.integer("text_layers", text_layers);
   text_max_bytes = c.integer("text_max_bytes", text_max_bytes);
   embed_dim = c.integer("embed_dim", embed_dim);
+  if (norm_groups <= 0 || norm_groups > 1024)  // before it divides the widths
+    fail(D2G_INVALID_ARGUMENT, where, ": config key 'norm_groups' must be positive and at most 1024, not ", norm_groups);
   if (image_widths.empty() || image_widths.size() > 8)
     fail(D2G_INVALID_ARGUMENT, where, ": image_widths must have 1 to 8 values");
   for (int64_t w : image_widths)

@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -181,33 +182,67 @@ public final class ReliabilityBench implements Callable<Integer> {
     }
   }
 
-  /** Every thread's pictures equal the same calls made one after another. */
+  /**
+   * Every thread's pictures equal the same calls made one after another. When they do not, two controls
+   * tell a race from a difference of determinism: the sequential calls made again on this thread, and
+   * made one at a time on another thread.
+   */
   private boolean concurrentMatchesSequential(TextToImage pipe, Map<String, Object> detail) throws Exception {
-    int perThread = 4;
-    int[][] want = new int[threads * perThread][];
-    for (int k = 0; k < want.length; k++) want[k] = pixels(pipe.generate(PROMPTS.get(k % PROMPTS.size()), 1000 + k));
+    int perThread = 4, n = threads * perThread;
+    IntFunction<int[]> call = k -> pixels(pipe.generate(PROMPTS.get(k % PROMPTS.size()), 1000 + k));
+    int[][] want = new int[n][];
+    for (int k = 0; k < n; k++) want[k] = call.apply(k);
+    int[][] got = new int[n][];
     ExecutorService pool = Executors.newFixedThreadPool(threads);
-    int mismatches = 0;
     try {
-      List<Future<int[][]>> futures = new ArrayList<>();
+      List<Future<?>> futures = new ArrayList<>();
       for (int th = 0; th < threads; th++) {
         int first = th * perThread;
         futures.add(pool.submit(() -> {
-          int[][] got = new int[perThread][];
-          for (int j = 0; j < perThread; j++)
-            got[j] = pixels(pipe.generate(PROMPTS.get((first + j) % PROMPTS.size()), 1000 + first + j));
-          return got;
+          for (int j = 0; j < perThread; j++) got[first + j] = call.apply(first + j);
         }));
       }
-      for (int th = 0; th < threads; th++) {
-        int[][] got = futures.get(th).get();
-        for (int j = 0; j < perThread; j++) if (!Arrays.equals(got[j], want[th * perThread + j])) mismatches++;
-      }
+      for (Future<?> f : futures) f.get();
     } finally {
       pool.shutdownNow();
     }
-    detail.put("concurrency", Map.of("threads", threads, "pictures", want.length, "mismatches", mismatches));
-    return mismatches == 0;
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("threads", threads);
+    c.put("pictures", n);
+    c.put("mismatches", mismatches(want, got));
+    c.put("max_channel_difference", maxDifference(want, got));
+    if ((int) c.get("mismatches") > 0) { // the controls
+      int[][] again = new int[n][], other = new int[n][];
+      for (int k = 0; k < n; k++) again[k] = call.apply(k);
+      ExecutorService one = Executors.newSingleThreadExecutor();
+      try {
+        one.submit(() -> {
+          for (int k = 0; k < n; k++) other[k] = call.apply(k);
+        }).get();
+      } finally {
+        one.shutdownNow();
+      }
+      c.put("sequential_again_mismatches", mismatches(want, again));
+      c.put("sequential_on_another_thread_mismatches", mismatches(want, other));
+      c.put("sequential_on_another_thread_max_channel_difference", maxDifference(want, other));
+    }
+    detail.put("concurrency", c);
+    return (int) c.get("mismatches") == 0;
+  }
+
+  private static int mismatches(int[][] a, int[][] b) {
+    int m = 0;
+    for (int i = 0; i < a.length; i++) if (!Arrays.equals(a[i], b[i])) m++;
+    return m;
+  }
+
+  /** The largest difference of one colour channel (0..255) between the two sets of pictures. */
+  private static int maxDifference(int[][] a, int[][] b) {
+    int d = 0;
+    for (int i = 0; i < a.length; i++)
+      for (int p = 0; p < a[i].length; p++)
+        for (int sh = 0; sh <= 16; sh += 8) d = Math.max(d, Math.abs((a[i][p] >> sh & 0xff) - (b[i][p] >> sh & 0xff)));
+    return d;
   }
 
   private static int[] pixels(BufferedImage img) {
