@@ -11,12 +11,17 @@ import io.d2g.examples.LpipsRecon;
 import io.d2g.examples.TrainAutoencoder;
 import io.d2g.examples.TrainLpips;
 import io.d2g.examples.TrainTeacher;
+import io.d2g.examples.TrainTextEncoder;
+import io.d2g.hub.Safetensors;
+import io.d2g.hub.SafetensorsFile;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -44,6 +49,19 @@ class TeacherPipelineTest {
     header.properties().forEach(e -> {
       if (!e.getKey().equals("__metadata__")) out.add(e.getValue().path("dtype").asText());
     });
+    return out;
+  }
+
+  /** A safetensors file's tensors as f32 arrays. */
+  private static Map<String, float[]> weights(Path file) {
+    Map<String, float[]> out = new TreeMap<>();
+    try (SafetensorsFile f = Safetensors.open(file)) {
+      f.tensors().forEach((k, t) -> {
+        try (t; io.d2g.Tensor f32 = t.to(io.d2g.DType.F32)) {
+          out.put(k, f32.toFloatArray());
+        }
+      });
+    }
     return out;
   }
 
@@ -108,6 +126,33 @@ class TeacherPipelineTest {
 
     // The same command again resumes at the end and changes nothing it did not make.
     assertEquals(0, run(new TrainTeacher(), args));
+
+    // A text encoder pretrained contrastively, then a teacher on it: frozen, its weights ship unchanged;
+    // trained on, they move.
+    Path textRun = tmp.resolve("text");
+    assertEquals(0, run(new TrainTextEncoder(), "--data", data.toString(), "--out", textRun.toString(), "--steps", "3",
+        "--batch", "4", "--text-width", "32", "--text-layers", "1", "--vocab", "600", "--image-widths", "8,8",
+        "--eval-scenes", "8", "--log-every", "1"));
+    assertTrue(Files.isRegularFile(textRun.resolve("text-encoder-validation.json")));
+    Map<String, float[]> pretrained = weights(textRun.resolve("text_encoder/model.safetensors"));
+    for (boolean freeze : new boolean[] {true, false}) {
+      Path run = tmp.resolve(freeze ? "teacher-frozen" : "teacher-tuned");
+      List<String> a = new java.util.ArrayList<>(List.of("--data", data.toString(), "--vae", vae.toString(), "--out",
+          run.toString(), "--steps", "3", "--batch", "4", "--widths", "32,32", "--text-encoder", textRun.toString(),
+          "--sample-steps", "1", "--sample-every", "0", "--log-every", "1", "--lr", "1e-2"));
+      if (freeze) a.add("--freeze-text-encoder");
+      assertEquals(0, run(new TrainTeacher(), a.toArray(String[]::new)));
+      Map<String, float[]> shipped = weights(run.resolve("teacher/text_encoder/model.safetensors"));
+      assertEquals(pretrained.keySet(), shipped.keySet());
+      double moved = 0;
+      for (var e : pretrained.entrySet())
+        for (int i = 0; i < e.getValue().length; i++)
+          moved = Math.max(moved, Math.abs(e.getValue()[i] - shipped.get(e.getKey())[i]) / (1e-3 + Math.abs(e.getValue()[i])));
+      if (freeze) assertTrue(moved < 1e-3, "frozen: only fp16 rounding, got " + moved);
+      else assertTrue(moved > 1e-2, "trained on: the weights move, got " + moved);
+    }
+    assertEquals(2, run(new TrainTeacher(), "--data", data.toString(), "--vae", vae.toString(), "--out",
+        tmp.resolve("refused").toString(), "--text-encoder", textRun.toString(), "--vocab", "700"), "--vocab comes from the folder");
 
     // Samples on another folder's prompts and seeds.
     Path prompts = Files.writeString(tmp.resolve("samples.jsonl"),
