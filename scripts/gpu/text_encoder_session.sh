@@ -43,4 +43,18 @@ for t in clip:runs/teacher-clip/teacher shipped:models/emoji-teacher; do
 done
 tar -C runs -czf "$out/text-encoder.tar.gz" --exclude=checkpoints text
 tar -C runs -czf "$out/teacher-clip.tar.gz" --exclude=checkpoints --exclude=teacher/vae teacher-clip
+# Optional, while the call has time (DETERMINISM_UNTIL seconds into it): the one-step pipeline's concurrency check
+# (reliability-bench, 16 threads against sequential calls, with its controls) on the new teacher, with the shim as
+# built, then with .gpu/group_norm_deterministic.cu (a GroupNorm statistics kernel without atomics) in its place.
+if [ -f .gpu/group_norm_deterministic.cu ] && [ "$SECONDS" -lt "${DETERMINISM_UNTIL:-420}" ]; then
+  rb() { timeout 90 java -Xms1g -Xmx1g --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
+    -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples reliability-bench \
+    --model runs/teacher-clip/teacher --calls 100 --device cuda --force --out "$1" > "$1.log" 2>&1; }
+  mkdir -p "$out/det-atomic" "$out/det-fixed"
+  rb "$out/det-atomic"; log "reliability (GroupNorm with atomics) rc=$?"; tail -7 "$out/det-atomic.log" | tee -a "$out/session.log"
+  cp .gpu/group_norm_deterministic.cu native/src/kernels/group_norm.cu
+  cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E ' error|undefined' | head -20 | tee -a "$out/session.log"
+  rb "$out/det-fixed"; log "reliability (deterministic GroupNorm) rc=$?"; tail -7 "$out/det-fixed.log" | tee -a "$out/session.log"
+  tar -C "$out" -czf "$out/determinism.tar.gz" det-atomic det-fixed det-atomic.log det-fixed.log && rm -rf "$out"/det-*
+fi
 log "done"

@@ -40,7 +40,7 @@ template <typename T>
 __global__ void stats_channels_last(const T* __restrict__ x, const T* __restrict__ add, int c, int s, int groups,
                                     int rows_per_chunk, int chunks, float* __restrict__ partial) {
   constexpr int V = Pack<T>::kSize;
-  extern __shared__ float sh[];  // [groups][2]
+  extern __shared__ float sh[];  // [2][blockDim.y][c]: each thread's sums per channel (at most 32 KB: plan() keeps blockDim.y * c <= 4096)
   const int i = blockIdx.y, chunk = blockIdx.x;
   const int tid = threadIdx.y * blockDim.x + threadIdx.x, nthreads = blockDim.x * blockDim.y;
   const int cg = c / groups, c0 = threadIdx.x * V;
@@ -54,8 +54,6 @@ __global__ void stats_channels_last(const T* __restrict__ x, const T* __restrict
     off[j] = a - k;
     d[j] = q[j] = 0.f;
   }
-  for (int t = tid; t < 2 * groups; t += nthreads) sh[t] = 0.f;
-  __syncthreads();
   const int r1 = min(s, (chunk + 1) * rows_per_chunk);
   for (int r = chunk * rows_per_chunk + threadIdx.y; r < r1; r += blockDim.y) {
     const Pack<T> p = *reinterpret_cast<const Pack<T>*>(xs + static_cast<int64_t>(r) * c + c0);
@@ -66,28 +64,26 @@ __global__ void stats_channels_last(const T* __restrict__ x, const T* __restrict
       q[j] += v * v;
     }
   }
-  // Channels of one group are adjacent: add runs of equal group, then one atomic per run.
-  int g = c0 / cg;
-  float ds = 0.f, qs = 0.f;
+  // Every thread's per-channel sums into shared memory, then each group added up in a fixed order (rows,
+  // then channels): no atomics, so a run gives the same bits every time.
+  float* sd = sh;                               // [blockDim.y][c]
+  float* sq = sh + blockDim.y * c;              // [blockDim.y][c]
 #pragma unroll
   for (int j = 0; j < V; j++) {
-    const int gj = (c0 + j) / cg;
-    if (gj != g) {
-      atomicAdd(&sh[2 * g], ds);
-      atomicAdd(&sh[2 * g + 1], qs);
-      g = gj;
-      ds = qs = 0.f;
-    }
-    ds += d[j];
-    qs += q[j];
+    sd[threadIdx.y * c + c0 + j] = d[j];
+    sq[threadIdx.y * c + c0 + j] = q[j];
   }
-  atomicAdd(&sh[2 * g], ds);
-  atomicAdd(&sh[2 * g + 1], qs);
   __syncthreads();
   for (int t = tid; t < groups; t += nthreads) {
+    float ds = 0.f, qs = 0.f;
+    for (int ry = 0; ry < static_cast<int>(blockDim.y); ry++)
+      for (int ch = t * cg; ch < (t + 1) * cg; ch++) {
+        ds += sd[ry * c + ch];
+        qs += sq[ry * c + ch];
+      }
     float* out = partial + ((static_cast<int64_t>(i) * groups + t) * chunks + chunk) * 2;
-    out[0] = sh[2 * t];
-    out[1] = sh[2 * t + 1];
+    out[0] = ds;
+    out[1] = qs;
   }
 }
 
@@ -285,7 +281,7 @@ cudaError_t run(const void* xv, void* yv, const void* addv, const void* wv, cons
   float* scale_shift = scratch + n * groups * p.chunks * 2;
   const int ci = static_cast<int>(c), si = static_cast<int>(s), gi = static_cast<int>(groups);
   if (cl)
-    stats_channels_last<T><<<dim3(p.chunks, n), p.stats_threads, 2 * groups * sizeof(float), stream>>>(
+    stats_channels_last<T><<<dim3(p.chunks, n), p.stats_threads, 2 * p.stats_threads.y * c * sizeof(float), stream>>>(
         x, add, ci, si, gi, p.rows_per_chunk, p.chunks, partial);
   else
     stats_contiguous<T><<<dim3(p.chunks, groups, n), p.stats_threads, 0, stream>>>(x, add, ci, si, gi,
