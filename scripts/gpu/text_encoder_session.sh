@@ -7,7 +7,7 @@
 # trained jointly from scratch) sample the same prompts and seeds (.gpu/prompts/real.jsonl; DDIM 50, guidance 5),
 # for the judge to grade on the CPU afterwards (./d2g eval / ./d2g tables). With the dataset in .gpu the carry has
 # room for the shipped autoencoder but not the shipped teacher's UNet and text encoder: slim those out, drop the jars
-# these runs never load (rm -f .gpu/lib/{common,imageio,jline,progressbar,logback}-*.jar), and sample the shipped
+# these runs never load (rm -f .gpu/lib/{common,imageio,logback}-*.jar; d2g sample needs progressbar and jline), and sample the shipped
 # teacher's row in another call (d2g sample with the same prompts; the same seeds draw the same noise).
 # Here first: ./d2g data scenes --out runs/eval/real; WITH_DATA=1 bash scripts/gpu/pack.sh;
 # ../shared/gpu/slim on test/ docs/ java/ examples/ bindings/ benchmarks/src benchmarks/results benchmarks/pom.xml
