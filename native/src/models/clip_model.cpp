@@ -20,14 +20,7 @@ judge::ImageTextJudgeOptions image_options(const Config& c, int64_t embed_dim) {
   o.image_widths = c.integers("image_widths", o.image_widths);
   o.norm_groups = c.integer("norm_groups", o.norm_groups);
   o.embed_dim = embed_dim;
-  if (o.norm_groups <= 0 || o.norm_groups > 1024)
-    fail(D2G_INVALID_ARGUMENT, "clip_model: norm_groups must be 1 to 1024, not ", o.norm_groups);
-  if (o.image_widths.empty() || o.image_widths.size() > 8)
-    fail(D2G_INVALID_ARGUMENT, "clip_model: image_widths must have 1 to 8 values");
-  for (int64_t w : o.image_widths)
-    if (w <= 0 || w > 4096 || w % o.norm_groups != 0)
-      fail(D2G_INVALID_ARGUMENT, "clip_model: image_widths must be positive multiples of norm_groups (", o.norm_groups,
-           ") up to 4096, not ", w);
+  judge::check_image_tower("clip_model", o.image_widths, o.norm_groups);
   return o;
 }
 

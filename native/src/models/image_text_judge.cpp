@@ -10,6 +10,16 @@
 
 namespace d2g::judge {
 
+void check_image_tower(const char* where, const std::vector<int64_t>& widths, int64_t groups) {
+  if (groups <= 0 || groups > 1024)  // before it divides the widths
+    fail(D2G_INVALID_ARGUMENT, where, ": config key 'norm_groups' must be positive and at most 1024, not ", groups);
+  if (widths.empty() || widths.size() > 8) fail(D2G_INVALID_ARGUMENT, where, ": image_widths must have 1 to 8 values");
+  for (int64_t w : widths)
+    if (w <= 0 || w > 4096 || w % groups != 0)
+      fail(D2G_INVALID_ARGUMENT, where, ": image_widths must be positive multiples of norm_groups (", groups,
+           ") up to 4096, not ", w);
+}
+
 ImageTextJudgeOptions::ImageTextJudgeOptions(const Config& c) {
   const std::string where = "image_text_judge";
   image_widths = c.integers("image_widths", image_widths);
@@ -18,16 +28,8 @@ ImageTextJudgeOptions::ImageTextJudgeOptions(const Config& c) {
   text_layers = c.integer("text_layers", text_layers);
   text_max_bytes = c.integer("text_max_bytes", text_max_bytes);
   embed_dim = c.integer("embed_dim", embed_dim);
-  if (norm_groups <= 0 || norm_groups > 1024)  // before it divides the widths
-    fail(D2G_INVALID_ARGUMENT, where, ": config key 'norm_groups' must be positive and at most 1024, not ", norm_groups);
-  if (image_widths.empty() || image_widths.size() > 8)
-    fail(D2G_INVALID_ARGUMENT, where, ": image_widths must have 1 to 8 values");
-  for (int64_t w : image_widths)
-    if (w <= 0 || w > 4096 || w % norm_groups != 0)
-      fail(D2G_INVALID_ARGUMENT, where, ": image_widths must be positive multiples of norm_groups (", norm_groups,
-           ") up to 4096, not ", w);
-  for (auto [key, v, max] : {std::tuple<const char*, int64_t, int64_t>{"norm_groups", norm_groups, 1024},
-                             {"text_width", text_width, 4096}, {"text_layers", text_layers, 64},
+  check_image_tower(where.c_str(), image_widths, norm_groups);
+  for (auto [key, v, max] : {std::tuple<const char*, int64_t, int64_t>{"text_width", text_width, 4096}, {"text_layers", text_layers, 64},
                              {"text_max_bytes", text_max_bytes, 4096}, {"embed_dim", embed_dim, 4096}})
     if (v <= 0 || v > max)
       fail(D2G_INVALID_ARGUMENT, where, ": config key '", key, "' must be positive and at most ", max, ", not ", v);

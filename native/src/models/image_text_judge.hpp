@@ -31,6 +31,10 @@
 
 namespace d2g::judge {
 
+// The image tower's configuration checks (image_widths: 1 to 8 positive multiples of norm_groups up to
+// 4096; norm_groups 1 to 1024), `where` naming the model in errors.
+void check_image_tower(const char* where, const std::vector<int64_t>& widths, int64_t groups);
+
 struct ImageTextJudgeOptions {
   std::vector<int64_t> image_widths{32, 64, 128, 256};
   int64_t norm_groups = 8, text_width = 128, text_layers = 4, text_max_bytes = 96, embed_dim = 128;

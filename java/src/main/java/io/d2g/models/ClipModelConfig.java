@@ -15,14 +15,7 @@ public record ClipModelConfig(ClipTextConfig text, List<Integer> imageWidths, in
   public ClipModelConfig {
     if (text == null) throw new InvalidArgumentException(WHERE + ": a text encoder config is required");
     imageWidths = List.copyOf(imageWidths);
-    if (imageWidths.isEmpty() || imageWidths.size() > 8)
-      throw new InvalidArgumentException(WHERE + ": image_widths must have 1 to 8 values");
-    if (normGroups < 1 || normGroups > 1024)
-      throw new InvalidArgumentException(WHERE + ": norm_groups must be 1 to 1024, not " + normGroups);
-    for (int w : imageWidths)
-      if (w <= 0 || w > 4096 || w % normGroups != 0)
-        throw new InvalidArgumentException(WHERE + ": image_widths must be positive multiples of norm_groups ("
-            + normGroups + ") up to 4096, not " + w);
+    ImageTextJudgeConfig.checkImageTower(WHERE, imageWidths, normGroups);
   }
 
   /** The embedding width: the text encoder's projection_dim. */

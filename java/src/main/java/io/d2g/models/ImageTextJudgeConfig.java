@@ -23,17 +23,22 @@ public record ImageTextJudgeConfig(List<Integer> imageWidths, int normGroups, in
 
   public ImageTextJudgeConfig {
     imageWidths = List.copyOf(imageWidths);
-    if (imageWidths.isEmpty() || imageWidths.size() > 8)
-      throw new InvalidArgumentException(WHERE + ": image_widths must have 1 to 8 values");
-    check("norm_groups", normGroups, 1024);
-    for (int w : imageWidths)
-      if (w <= 0 || w > 4096 || w % normGroups != 0)
-        throw new InvalidArgumentException(WHERE + ": image_widths must be positive multiples of norm_groups ("
-            + normGroups + ") up to 4096, not " + w);
+    checkImageTower(WHERE, imageWidths, normGroups);
     check("text_width", textWidth, 4096);
     check("text_layers", textLayers, 64);
     check("text_max_bytes", textMaxBytes, 4096);
     check("embed_dim", embedDim, 4096);
+  }
+
+  /** The image tower's checks (also {@link ClipModelConfig}'s): 1 to 8 widths, positive multiples of normGroups up to 4096. */
+  static void checkImageTower(String where, List<Integer> widths, int normGroups) {
+    if (widths.isEmpty() || widths.size() > 8) throw new InvalidArgumentException(where + ": image_widths must have 1 to 8 values");
+    if (normGroups < 1 || normGroups > 1024)
+      throw new InvalidArgumentException(where + ": norm_groups must be 1 to 1024, not " + normGroups);
+    for (int w : widths)
+      if (w <= 0 || w > 4096 || w % normGroups != 0)
+        throw new InvalidArgumentException(where + ": image_widths must be positive multiples of norm_groups ("
+            + normGroups + ") up to 4096, not " + w);
   }
 
   private static void check(String key, int v, int max) {
