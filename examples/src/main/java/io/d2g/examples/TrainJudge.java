@@ -26,7 +26,6 @@ import io.d2g.train.OptimizerConfig;
 import io.d2g.train.ParamGroup;
 import io.d2g.train.TrainingLog;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,11 +152,8 @@ public final class TrainJudge implements Callable<Integer> {
             String[] captions = new String[batch];
             Tensor images = sc.track(sc.track(JudgeValidation.scenes(composer, seed, s * batch, batch, captions))
                 .to(device));
-            Map<String, Long> ids = new HashMap<>(); // the same caption twice in a batch is no negative
-            long[] captionIds = new long[batch];
-            for (int i = 0; i < batch; i++) captionIds[i] = ids.computeIfAbsent(captions[i], c -> (long) ids.size());
             m = step.run(images, sc.track(ImageTextJudge.textBytes(List.of(captions), judgeConfig.textMaxBytes())),
-                sc.track(Tensor.of(captionIds, batch)));
+                sc.track(ContrastiveStep.captionIds(captions)));
           }
           long done = s + 1;
           if (!skips.updated(m.stepped(), done, "loss " + m.loss())) continue;

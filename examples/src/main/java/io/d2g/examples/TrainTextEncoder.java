@@ -42,7 +42,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.IntFunction;
+import java.util.function.BiFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -224,10 +224,7 @@ public final class TrainTextEncoder implements Callable<Integer> {
   private static Batch batch(SceneComposer scenes, ClipTokenizer tok, long seed, long first, int n) {
     String[] captions = new String[n];
     Tensor images = JudgeValidation.scenes(scenes, seed, first, n, captions);
-    Map<String, Long> ids = new HashMap<>();
-    long[] captionIds = new long[n];
-    for (int i = 0; i < n; i++) captionIds[i] = ids.computeIfAbsent(captions[i], c -> (long) ids.size());
-    return new Batch(images, tok.encodeBatch(List.of(captions)), Tensor.of(captionIds, n));
+    return new Batch(images, tok.encodeBatch(List.of(captions)), ContrastiveStep.captionIds(captions));
   }
 
   /**
@@ -243,12 +240,13 @@ public final class TrainTextEncoder implements Callable<Integer> {
       for (int i = 0; i < distinct.size(); i++) index.put(distinct.get(i), i);
       int[] truth = new int[evalScenes];
       for (int i = 0; i < evalScenes; i++) truth[i] = index.get(captions[i]);
-      Embeddings img = embed(evalScenes, i -> model.encodeImage(sc.track(sc.track(images.narrow(0, i, 1)).to(device))), model);
-      Embeddings txt = embed(distinct.size(), i -> {
-        try (Tensor ids = tok.encodeBatch(List.of(distinct.get(i)))) {
+      int dim = model.config().embedDim();
+      Embeddings img = embed(evalScenes, dim, (i, n) -> model.encodeImage(sc.track(sc.track(images.narrow(0, i, n)).to(device))));
+      Embeddings txt = embed(distinct.size(), dim, (i, n) -> {
+        try (Tensor ids = tok.encodeBatch(distinct.subList(i, i + n))) {
           return model.encodeText(sc.track(ids.to(device)));
         }
-      }, model);
+      });
       ObjectNode r = new ObjectMapper().createObjectNode();
       for (int k : new int[] {1, 5}) {
         Estimate e = JudgeMetrics.retrievalAccuracy(img, txt, truth, Math.min(k, distinct.size()), JudgeMetrics.Interval.DEFAULT);
@@ -259,14 +257,15 @@ public final class TrainTextEncoder implements Callable<Integer> {
     }
   }
 
-  /** Rows 0 .. n-1 of an encoder, one call per row, as embeddings on the CPU. */
-  private static Embeddings embed(int n, IntFunction<Tensor> encode, ClipModel model) {
-    int dim = model.config().embedDim();
+  /** Rows 0 .. n-1 of an encoder, 256 rows a call ({@code encode.apply(first, count)}), as embeddings on the CPU. */
+  private static Embeddings embed(int n, int dim, BiFunction<Integer, Integer, Tensor> encode) {
     float[] data = new float[n * dim];
-    for (int i = 0; i < n; i++)
-      try (Tensor e = encode.apply(i); Tensor cpu = e.to(Device.CPU)) {
-        System.arraycopy(cpu.toFloatArray(), 0, data, i * dim, dim);
+    for (int i = 0; i < n; i += 256) {
+      int count = Math.min(256, n - i);
+      try (Tensor e = encode.apply(i, count); Tensor cpu = e.to(Device.CPU)) {
+        System.arraycopy(cpu.toFloatArray(), 0, data, i * dim, count * dim);
       }
+    }
     return Embeddings.of(n, dim, data);
   }
 

@@ -71,6 +71,17 @@ public final class ContrastiveStep implements AutoCloseable {
     return new Metrics(m[0], m[1], m[2], m[3], m[4] != 0);
   }
 
+  /**
+   * Caption ids for {@link #run}: equal captions get equal ids (the same caption twice in a batch is no
+   * negative of itself), numbered in order of first appearance; an i64 tensor [B] on the CPU.
+   */
+  public static Tensor captionIds(String[] captions) {
+    java.util.Map<String, Long> ids = new java.util.HashMap<>();
+    long[] out = new long[captions.length];
+    for (int i = 0; i < captions.length; i++) out[i] = ids.computeIfAbsent(captions[i], c -> (long) ids.size());
+    return Tensor.of(out, captions.length);
+  }
+
   @Override
   public void close() {
     handle.close();
