@@ -32,10 +32,13 @@ p.add_argument("--device", default="cuda")
 p.add_argument("--batches", default="8,32")
 p.add_argument("--warmup", type=int, default=10)
 p.add_argument("--iters", type=int, default=50)
-p.add_argument("--preset", default="bg")
+p.add_argument("--preset", default="bg", help="augmentation preset, or none for plain LatentLPIPS (ensembling off)")
+p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True (PyTorch's default: off)")
 p.add_argument("--no-pixel", action="store_true", help="skip the pixel-LPIPS route")
 args = p.parse_args()
 dev = torch.device(args.device)
+plain = args.preset == "none"
+torch.backends.cudnn.benchmark = args.cudnn_benchmark
 cuda = dev.type == "cuda"
 torch.manual_seed(0)
 
@@ -91,7 +94,8 @@ _cpp.load = _load_and_register
 from elatentlpips import ELatentLPIPS  # noqa: E402
 from elatentlpips.vgg16 import LatentVGG16BN  # noqa: E402
 
-model = ELatentLPIPS(pretrained=False, pnet_rand=True, net="vgg16", encoder="sd15", augment=args.preset, verbose=False)
+model = ELatentLPIPS(pretrained=False, pnet_rand=True, net="vgg16", encoder="sd15", augment="bg" if plain else args.preset,
+                     verbose=False)
 # Its random-trunk path takes torchvision's pixel VGG16-BN (3 input channels, every max-pool); the latent
 # trunk is what its pretrained path copies from LatentVGG16BN (4 channels, the first three pools removed):
 # the same here, with random weights.
@@ -103,9 +107,9 @@ for k, (a, b) in enumerate([(0, 7), (7, 14), (14, 24), (24, 34), (34, 44)]):
     setattr(model.net, f"slice{k + 1}", piece)
 model = model.eval().requires_grad_(False).to(dev)
 out = {"official": "mingukkang/elatentlpips ELatentLPIPS(pretrained=False, pnet_rand=True, encoder='sd15', augment='"
-                   + args.preset + "'), ensembling=True, add_l1_loss=False, normalize=False",
+                   + args.preset + "'), ensembling=" + str(not plain) + ", add_l1_loss=False, normalize=False",
        "torch": torch.__version__, "device": torch.cuda.get_device_name(dev) if cuda else "cpu",
-       "warmup": args.warmup, "iters": args.iters, "fwd_bwd_ms": {}, "extra_memory_b8_gb": {}}
+       "cudnn_benchmark": args.cudnn_benchmark, "warmup": args.warmup, "iters": args.iters, "fwd_bwd_ms": {}, "extra_memory_b8_gb": {}}
 for precision in ("f32", "bf16"):
     out["fwd_bwd_ms"][precision] = {}
     for b in [int(x) for x in args.batches.split(",")]:
@@ -115,7 +119,7 @@ for precision in ("f32", "bf16"):
         def step():
             x0 = base0.detach().requires_grad_()
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                loss = model(x0, x1, normalize=False, ensembling=True, add_l1_loss=False).mean()
+                loss = model(x0, x1, normalize=False, ensembling=not plain, add_l1_loss=False).mean()
             loss.backward()
 
         out["fwd_bwd_ms"][precision][str(b)] = timed(step)

@@ -7,7 +7,9 @@
 # Results in $OUT: elatentlpips.json (ours against the official code; ratio = ours / official), the
 # reference's own figures and session.log. RECON="LatentLPIPS folder:autoencoder folder" also runs the
 # reconstruction experiment (lpips-recon, RECON_STEPS steps, default the official 15,000) into recon.tar.gz,
-# on the dataset the command unpacked to data/emoji-64 (pack.sh WITH_DATA=1).
+# on the dataset the command unpacked to data/emoji-64 (pack.sh WITH_DATA=1). VARIANTS=1 also times both
+# sides with other settings (cuDNN benchmark mode, NCHW, no augmentation), each into variants.tar.gz and
+# one line each in session.log, to see where the time goes.
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
@@ -23,6 +25,28 @@ log "reference done"
 java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
   -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
   --device cuda --reference "$out/elatentlpips-reference.json" --out "$out" 2>&1 | tail -8 | tee -a "$out/session.log"
+if [ "${VARIANTS:-0}" = 1 ]; then
+  ref_variant() {  # name, reference options
+    local d="$out/variants/official-$1"; mkdir -p "$d"; shift
+    PYTHONPATH="$src" python3 scripts/gpu/elatentlpips_reference.py "$d/elatentlpips-reference.json" --no-pixel "$@" \
+      > "$d/reference.log" 2>&1; log "official $* : $(grep -c official "$d/reference.log") lines"; grep official "$d/reference.log" | tee -a "$out/session.log"
+  }
+  our_variant() {  # name, bench options
+    local d="$out/variants/ours-$1"; mkdir -p "$d"; shift
+    java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
+      -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
+      --device cuda --out "$d" "$@" > "$d/bench.log" 2>&1; log "ours $* :"; grep -E 'batch|rror' "$d/bench.log" | tee -a "$out/session.log"
+  }
+  ref_variant benchmark --cudnn-benchmark
+  ref_variant none --preset none
+  our_variant benchmark --cudnn-benchmark
+  our_variant nchw --no-channels-last
+  our_variant nchw-benchmark --no-channels-last --cudnn-benchmark
+  our_variant autograd --no-lean-backward
+  our_variant none --preset none
+  our_variant none-benchmark --preset none --cudnn-benchmark
+  tar -C "$out" -czf "$out/variants.tar.gz" variants && rm -rf "$out/variants"
+fi
 if [ -n "${RECON:-}" ]; then
   java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
     -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples lpips-recon \

@@ -75,6 +75,11 @@ ExecScope::~ExecScope() {
   set_autocast_dtype(device_type_, was_dtype_);
 }
 
+at::ScalarType autocast_target(c10::DeviceType device_type) {
+  if (device_type != c10::DeviceType::CPU && device_type != c10::DeviceType::CUDA) return at::ScalarType::Undefined;
+  return autocast_enabled(device_type) ? autocast_dtype(device_type) : at::ScalarType::Undefined;
+}
+
 NoAutocast::NoAutocast()
     : cpu_(autocast_enabled(c10::DeviceType::CPU)), cuda_(autocast_enabled(c10::DeviceType::CUDA)) {
   set_autocast_enabled(c10::DeviceType::CPU, false);

@@ -41,6 +41,10 @@ class NoAutocast {
   bool cpu_, cuda_;
 };
 
+// The dtype autocast casts to on device_type where it is on for this thread, else at::ScalarType::Undefined:
+// for modules that keep their own low-precision copies of derived weights (LatentLPIPS's folded convs).
+at::ScalarType autocast_target(c10::DeviceType device_type);
+
 // Checks exec's bits without applying them.
 void check_exec(int exec);
 

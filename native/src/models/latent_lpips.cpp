@@ -14,6 +14,7 @@ LatentLpipsOptions::LatentLpipsOptions(const Config& c) {
   latent_channels = c.integer("latent_channels", latent_channels);
   widths = c.integers("widths", widths);
   add_l1 = c.boolean("add_l1", add_l1);
+  lean_backward = c.boolean("lean_backward", lean_backward);
   if (latent_channels < 1 || latent_channels > 1024)
     fail(D2G_INVALID_ARGUMENT, "latent_lpips: latent_channels must be 1 to 1024, not ", latent_channels);
   if (widths.size() != 5) fail(D2G_INVALID_ARGUMENT, "latent_lpips: widths must have 5 values (one per stage)");
@@ -27,6 +28,92 @@ constexpr int kSliceEnd[5] = {7, 14, 24, 34, 44};
 
 // A named holder, so that state names read net.slice1.0.weight and lin0.model.1.weight.
 struct Holder : torch::nn::Module {};
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+bool channels_last(const at::Tensor& x) { return x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous(); }
+
+at::Tensor unit(const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); }
+
+// relu(conv3x3(x, w, b)) with a frozen w, b: the backward needs w and where the output is positive
+// (kept as a byte mask), not x: grad x is the data gradient of the convolution (cuDNN's backward-data on
+// CUDA; the input passed along is an unfilled one of x's shape and layout, which it does not read).
+struct FrozenConvRelu : torch::autograd::Function<FrozenConvRelu> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    at::Tensor y = at::conv2d(x, w, b, /*stride=*/1, /*padding=*/1);
+    y.relu_();
+    ctx->save_for_backward({y.gt(0), w});
+    ctx->saved_data["shape"] = x.sizes().vec();
+    ctx->saved_data["channels_last"] = channels_last(x);
+    return y;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    NoAutocast exact;  // in w's dtype, as the forward ran
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& w = saved[1];
+    at::Tensor g = (grads[0] * saved[0]).to(w.scalar_type());
+    at::Tensor shape_of_x = at::empty(ctx->saved_data["shape"].toIntVector(), g.options().memory_format(
+        ctx->saved_data["channels_last"].toBool() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+    // (not conv_transpose2d: LibTorch 1.13's CPU bf16 path for it checks the wrong channel count)
+    auto grad = at::convolution_backward(g, shape_of_x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1,
+                                         {true, false, false});
+    return {std::get<0>(grad), at::Tensor(), at::Tensor()};
+  }
+};
+
+// 2x2 max-pooling of stride 2 keeping, for the backward, which of the four won (a byte an output, the
+// first maximum as max_pool2d takes it) instead of the input and int64 indices.
+struct LeanMaxPool : torch::autograd::Function<LeanMaxPool> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
+    at::Tensor y = at::max_pool2d(x, {2, 2}, {2, 2});
+    at::Tensor won = at::full_like(y, 3, y.options().dtype(at::kByte));
+    for (int k = 2; k >= 0; k--)
+      won = at::where(quarter(x, k).eq(y), at::full({}, k, won.options()), won);
+    ctx->save_for_backward({won});
+    ctx->saved_data["shape"] = x.sizes().vec();
+    ctx->saved_data["channels_last"] = channels_last(x);
+    return y;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    at::Tensor won = ctx->get_saved_variables()[0];
+    const at::Tensor& g = grads[0];
+    const bool cl = ctx->saved_data["channels_last"].toBool();
+    at::Tensor gx = at::zeros(ctx->saved_data["shape"].toIntVector(), g.options().memory_format(
+        cl ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+    for (int k = 0; k < 4; k++) quarter(gx, k).copy_(g * won.eq(k));
+    return {gx};
+  }
+  // The k-th of the four positions of every 2x2 window (k = 2 * row + column).
+  static at::Tensor quarter(const at::Tensor& x, int k) {
+    const int64_t h = x.size(2) / 2 * 2, w = x.size(3) / 2 * 2;
+    return x.slice(2, k / 2, h, 2).slice(3, k % 2, w, 2);
+  }
+};
+
+// One tap's term: mean over positions of lin((n(fa) - n(fc))^2), in f32, for fa with gradients and fc
+// without; the backward keeps the two taps (not the normalised ones and their squares).
+struct LeanTapTerm : torch::autograd::Function<LeanTapTerm> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& fa, const at::Tensor& fc, const at::Tensor& w) {
+    NoAutocast f32;
+    ctx->save_for_backward({fa, fc, w});
+    const at::ScalarType t = at::promote_types(fa.scalar_type(), at::kFloat);  // f32, or f64 for an f64 module
+    at::Tensor d = (unit(fa.to(t)) - unit(fc.to(t))).pow(2);
+    return (d * w.to(t).view({1, -1, 1, 1})).sum(1).mean({1, 2});
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    NoAutocast f32;
+    auto s = ctx->get_saved_variables();
+    const at::ScalarType t = at::promote_types(s[0].scalar_type(), at::kFloat);
+    at::Tensor fa = s[0].to(t);
+    at::Tensor inv = (fa.pow(2).sum(1, true) + 1e-8).rsqrt();
+    at::Tensor na = fa * inv;
+    const double positions = static_cast<double>(fa.size(2) * fa.size(3));
+    at::Tensor dna = (na - unit(s[1].to(t))) * s[2].to(t).view({1, -1, 1, 1}) *
+                     (grads[0].to(t) * (2.0 / positions)).view({-1, 1, 1, 1});
+    return {(dna - na * (dna * na).sum(1, true)) * inv, at::Tensor(), at::Tensor()};
+  }
+};
 }  // namespace
 
 LatentLpipsImpl::LatentLpipsImpl(const LatentLpipsOptions& o) : options(o) {
@@ -82,7 +169,7 @@ std::vector<at::Tensor> LatentLpipsImpl::features(const at::Tensor& latents) {
   return run_trunk(latents.to(p0.device(), p0.scalar_type()), is_training());
 }
 
-std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool batch_statistics) {
+std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool batch_statistics, bool lean) {
   at::Tensor h = x;
   // Convolution weights stored channels-last (set_channels_last): the activations follow.
   const at::Tensor& w0 = layers[0].conv->weight;
@@ -98,17 +185,16 @@ std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool bat
         // into the convolution (one pass over the activations less, forward and backward).
         Layer* norm = i + 1 < layers.size() && layers[i + 1].kind == Layer::NORM ? &layers[i + 1] : nullptr;
         if (norm != nullptr && !batch_statistics && !l.conv->weight.requires_grad() && !norm->norm->weight.requires_grad()) {
-          at::Tensor scale, shift;
-          {
-            c10::NoGradGuard no_grad;
-            auto& bn = norm->norm;
-            scale = bn->weight * (bn->running_var + bn->options.eps()).rsqrt();
-            shift = bn->bias - bn->running_mean * scale;
-            if (l.conv->bias.defined()) shift = shift + l.conv->bias * scale;
+          // Under autocast the folded weights are kept in its dtype too (it would cast them every call).
+          at::ScalarType target = autocast_target(h.device().type());
+          auto wb = folded(i, target == at::ScalarType::Undefined ? l.conv->weight.scalar_type() : target);
+          if (lean && i + 2 < layers.size() && layers[i + 2].kind == Layer::RELU) {  // no tap ends inside a triple
+            h = FrozenConvRelu::apply(h, wb.first, wb.second);
+            i += 2;  // the norm and the ReLU are done
+          } else {
+            h = at::conv2d(h, wb.first, wb.second, /*stride=*/1, /*padding=*/1);  // the trunk's 3x3
+            i++;  // the norm is done
           }
-          h = at::conv2d(h, l.conv->weight * scale.view({-1, 1, 1, 1}).to(l.conv->weight.scalar_type()),
-                         shift.to(l.conv->weight.scalar_type()), /*stride=*/1, /*padding=*/1);  // the trunk's 3x3
-          i++;  // the norm is done
         } else {
           h = l.conv->forward(h);
         }
@@ -119,7 +205,7 @@ std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool bat
                            batch_statistics, 0.1, l.norm->options.eps(), at::globalContext().userEnabledCuDNN());
         break;
       case Layer::RELU: h = at::relu(h); break;
-      case Layer::POOL: h = at::max_pool2d(h, {2, 2}, {2, 2}); break;
+      case Layer::POOL: h = lean ? LeanMaxPool::apply(h) : at::max_pool2d(h, {2, 2}, {2, 2}); break;
       case Layer::SKIP: break;
     }
     if (static_cast<int>(i) + 1 == kSliceEnd[s]) {
@@ -128,6 +214,34 @@ std::vector<at::Tensor> LatentLpipsImpl::run_trunk(const at::Tensor& x, bool bat
     }
   }
   return taps;
+}
+
+std::pair<at::Tensor, at::Tensor> LatentLpipsImpl::folded(size_t index, at::ScalarType dtype) {
+  const auto& conv = layers[index].conv;
+  const auto& bn = layers[index + 1].norm;
+  std::vector<int64_t> stamp;
+  for (const at::Tensor* t : {&conv->weight, &conv->bias, &bn->weight, &bn->bias, &bn->running_mean, &bn->running_var}) {
+    if (!t->defined()) {
+      stamp.insert(stamp.end(), {0, 0, 0});
+      continue;
+    }
+    stamp.insert(stamp.end(), {reinterpret_cast<int64_t>(t->data_ptr()), static_cast<int64_t>(t->_version()),
+                               static_cast<int64_t>(t->device().type()) * 1024 + t->device().index()});
+  }
+  stamp.push_back(conv->weight.is_contiguous() ? 0 : 1);
+  std::lock_guard<std::mutex> lock(fold_mutex_);
+  Folded& f = folded_[{index, static_cast<int>(dtype)}];
+  if (f.stamp != stamp) {
+    c10::NoGradGuard no_grad;
+    NoAutocast f32;
+    at::Tensor scale = bn->weight * (bn->running_var + bn->options.eps()).rsqrt();
+    at::Tensor shift = bn->bias - bn->running_mean * scale;
+    if (conv->bias.defined()) shift = shift + conv->bias * scale;
+    f.weight = (conv->weight * scale.view({-1, 1, 1, 1}).to(conv->weight.scalar_type())).to(dtype);
+    f.bias = shift.to(dtype);
+    f.stamp = std::move(stamp);
+  }
+  return {f.weight, f.bias};
 }
 
 void LatentLpipsImpl::check_pair(const at::Tensor& x0, const at::Tensor& x1) const {
@@ -139,7 +253,6 @@ void LatentLpipsImpl::check_pair(const at::Tensor& x0, const at::Tensor& x1) con
 
 std::vector<at::Tensor> LatentLpipsImpl::tap_differences(const at::Tensor& a, const at::Tensor& c) {
   const int64_t b = a.size(0);
-  auto unit = [](const at::Tensor& f) { return f / at::sqrt(f.pow(2).sum(1, true) + 1e-8); };
   std::vector<at::Tensor> out;
   if (a.requires_grad() != c.requires_grad()) {
     // One side needs gradients (a generator's output against its target): two passes, so that the
@@ -157,6 +270,28 @@ std::vector<at::Tensor> LatentLpipsImpl::tap_differences(const at::Tensor& a, co
   return out;
 }
 
+bool LatentLpipsImpl::lean_for(const at::Tensor& a, const at::Tensor& c) {
+  if (!options.lean_backward || is_training() || !c10::GradMode::is_enabled() || !a.requires_grad() || c.requires_grad())
+    return false;
+  for (const auto& p : parameters())
+    if (p.requires_grad()) return false;
+  return true;
+}
+
+at::Tensor LatentLpipsImpl::lean_distance(const at::Tensor& a, const at::Tensor& c) {
+  std::vector<at::Tensor> ta = run_trunk(a, false, /*lean=*/true), tc;
+  {
+    c10::NoGradGuard no_grad;
+    tc = run_trunk(c, false);
+  }
+  at::Tensor total;
+  for (size_t k = 0; k < ta.size(); k++) {
+    at::Tensor r = LeanTapTerm::apply(ta[k], tc[k], lins[k]->weight);
+    total = total.defined() ? total + r : r;
+  }
+  return total;
+}
+
 at::Tensor LatentLpipsImpl::weigh(const std::vector<at::Tensor>& differences) {
   if (differences.size() != lins.size()) fail(D2G_INVALID_ARGUMENT, "latent_lpips: 5 tap differences expected");
   at::Tensor total;
@@ -167,11 +302,17 @@ at::Tensor LatentLpipsImpl::weigh(const std::vector<at::Tensor>& differences) {
   return total;
 }
 
+at::Tensor LatentLpipsImpl::pair_distance(const at::Tensor& a, const at::Tensor& c) {
+  if (lean_for(a, c)) return lean_distance(a, c);
+  if (lean_for(c, a)) return lean_distance(c, a);  // the distance is symmetric
+  return weigh(tap_differences(a, c));
+}
+
 at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1) {
   check_pair(x0, x1);
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
-  at::Tensor d = weigh(tap_differences(a, c));
+  at::Tensor d = pair_distance(a, c);
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
 }
 
@@ -186,7 +327,7 @@ at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Te
     std::tie(ta, tc) = augment_pair(a.to(at::kFloat), c.to(at::kFloat),
                                     draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen));
   }
-  at::Tensor d = weigh(tap_differences(ta.to(a.scalar_type()), tc.to(a.scalar_type())));
+  at::Tensor d = pair_distance(ta.to(a.scalar_type()), tc.to(a.scalar_type()));
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;  // L1 on the un-augmented latents
 }
 

@@ -17,7 +17,7 @@
 // net.sliceS.I.{weight,bias,running_mean,running_var,num_batches_tracked} for the BatchNorms (S 1..5,
 // I the torchvision index), lin{0..4}.model.1.weight (index 1: the official heads have a Dropout at 0).
 // Config keys: latent_channels (4), widths (64,128,256,512,512: the five stages' widths; smaller for a
-// small latent space), add_l1 (false). Kind "latent_lpips" in the module registry. Its parameters do
+// small latent space), add_l1 (false), lean_backward (true: see the options). Kind "latent_lpips" in the module registry. Its parameters do
 // not require grad: the distance is a loss for other networks, never trained by accident (the tools
 // that train its trunk and calibrate its heads, train/lpips_steps.hpp, switch that on for what they train).
 //
@@ -29,7 +29,10 @@
 
 #include <torch/torch.h>
 
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../core/config.hpp"
@@ -41,6 +44,11 @@ struct LatentLpipsOptions {
   int64_t latent_channels = 4;
   std::vector<int64_t> widths{64, 128, 256, 512, 512};
   bool add_l1 = false;
+  // A distance with gradients for one input only (a generator's output against its target) through a
+  // frozen trunk keeps, for the backward, ReLU masks and pooling choices (a byte an element) and the
+  // taps instead of every activation: about a quarter of autograd's memory, the same gradients.
+  // false: LibTorch's autograd throughout (for comparison).
+  bool lean_backward = true;
 
   LatentLpipsOptions() = default;
   explicit LatentLpipsOptions(const Config& c);
@@ -78,7 +86,23 @@ struct LatentLpipsImpl : torch::nn::Module {
  private:
   void check(const at::Tensor& x, const char* what) const;
   void check_pair(const at::Tensor& x0, const at::Tensor& x1) const;
-  std::vector<at::Tensor> run_trunk(const at::Tensor& h, bool batch_statistics);
+  std::vector<at::Tensor> run_trunk(const at::Tensor& h, bool batch_statistics, bool lean = false);
+  // Whether the distance between a (needs gradients) and c (does not) may take the lean backward.
+  bool lean_for(const at::Tensor& a, const at::Tensor& c);
+  // [B] distance of a to c (already on the module's device and dtype) through the lean backward.
+  at::Tensor lean_distance(const at::Tensor& a, const at::Tensor& c);
+  // [B] distance of two batches on the module's device and dtype: lean where it may be, else weigh(tap_differences).
+  at::Tensor pair_distance(const at::Tensor& a, const at::Tensor& c);
+  // The conv at layers[index] with the batch norm after it folded in (running statistics, frozen
+  // trunk: an affine map per channel), as (weight, bias) in dtype; kept per (layer, dtype) and made
+  // again when any source tensor's data or version changes (to(), channels_last, load_state, copy_).
+  std::pair<at::Tensor, at::Tensor> folded(size_t index, at::ScalarType dtype);
+  struct Folded {
+    at::Tensor weight, bias;
+    std::vector<int64_t> stamp;
+  };
+  std::mutex fold_mutex_;
+  std::map<std::pair<size_t, int>, Folded> folded_;
 };
 TORCH_MODULE(LatentLpips);
 

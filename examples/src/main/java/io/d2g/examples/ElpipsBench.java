@@ -60,7 +60,8 @@ public final class ElpipsBench implements Callable<Integer> {
   @Option(names = "--side", defaultValue = "64", description = "Latent side (SD1.5 at 512 px: 64; default: ${DEFAULT-VALUE}).")
   int side;
 
-  @Option(names = "--preset", defaultValue = "bg", description = "Augmentation preset (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--preset", defaultValue = "bg",
+      description = "Augmentation preset, or none for plain LatentLPIPS (default: ${DEFAULT-VALUE}).")
   String preset;
 
   @Option(names = "--warmup", defaultValue = "10", description = "Iterations before timing (default: ${DEFAULT-VALUE}).")
@@ -72,6 +73,14 @@ public final class ElpipsBench implements Callable<Integer> {
   @Option(names = "--channels-last", defaultValue = "true", negatable = true,
       description = "On CUDA, store the trunk's convolutions channels-last (default: ${DEFAULT-VALUE}).")
   boolean channelsLast;
+
+  @Option(names = "--lean-backward", defaultValue = "true", negatable = true,
+      description = "The lean backward (ReLU masks, not activations; LatentLpipsConfig) (default: ${DEFAULT-VALUE}).")
+  boolean leanBackward;
+
+  @Option(names = "--cudnn-benchmark", defaultValue = "false", negatable = true,
+      description = "Let cuDNN time its algorithms per shape and keep the fastest (default: ${DEFAULT-VALUE}, as PyTorch's).")
+  boolean cudnnBenchmark;
 
   @Option(names = "--force", description = "Overwrite an existing elatentlpips.json.")
   boolean force;
@@ -86,7 +95,8 @@ public final class ElpipsBench implements Callable<Integer> {
   public Integer call() throws Exception {
     require(!batches.isEmpty() && batches.stream().allMatch(b -> b >= 1 && b <= 1024), "--batches must be 1 to 1024");
     require(side >= 4 && side % 4 == 0 && side <= 512, "--side must be a multiple of 4, 4 to 512");
-    require(LatentAugment.PRESETS.contains(preset), "--preset must be one of " + LatentAugment.PRESETS);
+    boolean plain = preset.equals("none");
+    require(plain || LatentAugment.PRESETS.contains(preset), "--preset must be none or one of " + LatentAugment.PRESETS);
     require(warmup >= 0 && iters >= 1, "--warmup must be >= 0 and --iters >= 1");
     require(reference == null || Files.isRegularFile(reference), "--reference " + reference + " is not a file");
     Device device = Device.parse(deviceName);
@@ -94,8 +104,9 @@ public final class ElpipsBench implements Callable<Integer> {
     ObjectNode json = new ObjectMapper().createObjectNode();
     ObjectNode figures = json.putObject("figures"), details = json.putObject("details");
     D2g.manualSeed(0);
+    if (device.isCuda()) D2g.setCudnnBenchmark(cudnnBenchmark);
     double ours8 = Double.NaN, oursMemory8 = Double.NaN;
-    try (LatentLpips lpips = new LatentLpips(LatentLpipsConfig.SD); Generator gen = Generator.create(device, 1)) {
+    try (LatentLpips lpips = new LatentLpips(LatentLpipsConfig.SD.withLeanBackward(leanBackward)); Generator gen = Generator.create(device, 1)) {
       lpips.to(device);
       if (device.isCuda()) lpips.channelsLast(channelsLast);
       for (String precision : List.of("f32", "bf16")) {
@@ -109,7 +120,8 @@ public final class ElpipsBench implements Callable<Integer> {
                 Tensor loss;
                 try (ThreadScope amp = precision.equals("bf16") ? Autocast.bf16() : Autocast.off();
                     ThreadScope rec = Autograd.record()) {
-                  loss = t.track(t.track(lpips.distance(x0, x1, preset, gen)).mean());
+                  Tensor d = plain ? lpips.distance(x0, x1) : lpips.distance(x0, x1, preset, gen);
+                  loss = t.track(t.track(d).mean());
                 }
                 loss.backward();
               }
@@ -143,8 +155,10 @@ public final class ElpipsBench implements Callable<Integer> {
     }
     details.put("method", "forward + backward with respect to the first input, latents [B, 4, " + side + ", " + side + "], "
         + "LatentLPIPS at SD widths (64, 128, 256, 512, 512) with random weights" + (device.isCuda() && channelsLast
-            ? " (convolutions channels-last)" : "") + ", a fresh '" + preset + "' draw per "
-        + "iteration applied alike to both inputs, the L1 term off; median of " + iters + " iterations after " + warmup
+            ? " (convolutions channels-last)" : "") + (plain ? ", no augmentation (plain LatentLPIPS)" : ", a fresh '"
+            + preset + "' draw per iteration applied alike to both inputs") + ", the L1 term off"
+        + (leanBackward ? ", the lean backward" : ", LibTorch's autograd throughout (no lean backward)")
+        + (device.isCuda() ? ", cuDNN benchmark mode " + (cudnnBenchmark ? "on" : "off") : "") + "; median of " + iters + " iterations after " + warmup
         + ", host clock, synchronised each iteration; extra memory: peak allocated during one iteration minus what was "
         + "allocated before it. official: scripts/gpu/elatentlpips_reference.py in the same call. pixel_lpips_route: "
         + "the reference's pixel route time (and extra memory) divided by ours at batch 8, fp32");

@@ -10,15 +10,29 @@ import java.util.List;
 /**
  * The configuration of a {@link LatentLpips}: the latent channel count its first convolution takes, the
  * widths of its five VGG16-BN stages (the official network's 64, 128, 256, 512, 512, or smaller for a
- * small latent space) and whether the distance adds the official code's L1 term on the latents.
- * config.json keys: {@code latent_channels, widths, add_l1}.
+ * small latent space) and whether the distance adds the official code's L1 term on the latents; and,
+ * a run-time choice rather than part of the model, whether a distance with gradients for one input
+ * only (a generator's output against its target) takes the lean backward: the trunk keeps ReLU masks
+ * and pooling choices (a byte an element) and the taps, not every activation, for about a quarter of
+ * autograd's memory and the same gradients ({@code true} unless turned off for comparison).
+ * config.json keys: {@code latent_channels, widths, add_l1} and {@code lean_backward} (written only when off).
  */
-public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolean addL1) {
+public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolean addL1, boolean leanBackward) {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final String WHERE = "latent_lpips";
 
   /** The official network for SD1.5, SD2.1 and SDXL latents (4 channels), without the L1 term. */
   public static final LatentLpipsConfig SD = new LatentLpipsConfig(4, List.of(64, 128, 256, 512, 512), false);
+
+  /** With the lean backward on. */
+  public LatentLpipsConfig(int latentChannels, List<Integer> widths, boolean addL1) {
+    this(latentChannels, widths, addL1, true);
+  }
+
+  /** The same network with the lean backward on or off. */
+  public LatentLpipsConfig withLeanBackward(boolean on) {
+    return new LatentLpipsConfig(latentChannels, widths, addL1, on);
+  }
 
   public LatentLpipsConfig {
     widths = List.copyOf(widths);
@@ -33,7 +47,7 @@ public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolea
   public static LatentLpipsConfig fromJson(JsonNode json) {
     ConfigReader r = new ConfigReader(json, WHERE);
     return new LatentLpipsConfig(r.integer("latent_channels", 4, 1, 1024), r.integers("widths", SD.widths, 1, 4096),
-        r.bool("add_l1", false, true));
+        r.bool("add_l1", false, true), r.bool("lean_backward", true, false));
   }
 
   public ObjectNode toJson() {
@@ -41,10 +55,11 @@ public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolea
     o.put("latent_channels", latentChannels);
     widths.forEach(o.putArray("widths")::add);
     o.put("add_l1", addL1);
+    if (!leanBackward) o.put("lean_backward", false);
     return o;
   }
 
   public ModuleConfig toModuleConfig() {
-    return new ModuleConfig().set("latent_channels", latentChannels).set("widths", widths).set("add_l1", addL1);
+    return new ModuleConfig().set("latent_channels", latentChannels).set("widths", widths).set("add_l1", addL1).set("lean_backward", leanBackward);
   }
 }

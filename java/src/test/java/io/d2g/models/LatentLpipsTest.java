@@ -123,4 +123,56 @@ public class LatentLpipsTest {
       for (int i = 0; i < 2; i++) assertEquals(f32[i], bf16[i], 0.05 * f32[i], "sample " + i);
     }
   }
+
+  /**
+   * The lean backward (ReLU masks and pooling choices instead of activations) against LibTorch's autograd
+   * on the same weights and draws: same distances and same gradients, for either input needing them, in
+   * f32 and under bf16 autocast, with and without the ensemble.
+   */
+  @Test
+  void theLeanBackwardGivesAutogradsGradients() {
+    io.d2g.D2g.manualSeed(5);
+    LatentLpipsConfig config = new LatentLpipsConfig(4, List.of(8, 8, 16, 16, 16), false);
+    try (LatentLpips lean = new LatentLpips(config); LatentLpips plain = new LatentLpips(config.withLeanBackward(false));
+        TensorScope s = new TensorScope(); io.d2g.Generator g = io.d2g.Generator.cpu(3)) {
+      assertTrue(lean.config().leanBackward());
+      assertFalse(plain.config().leanBackward());
+      // Random BatchNorm statistics and affine parameters, so that the folding is tested too.
+      Map<String, Tensor> state = new java.util.HashMap<>();
+      for (var e : lean.state().entrySet()) {
+        Tensor t = s.track(e.getValue());
+        if (!e.getKey().endsWith("num_batches_tracked")) {
+          Tensor r = s.track(Tensor.randn(g, DType.F32, t.shape()));
+          t = e.getKey().endsWith("running_var") ? s.track(s.track(r.square()).add(0.5)) : s.track(r.mul(0.3));
+        }
+        state.put(e.getKey(), t);
+      }
+      lean.loadState(state, true);
+      plain.loadState(state, true);
+      Tensor x0 = s.track(Tensor.randn(g, DType.F32, 3, 4, 16, 16)), x1 = s.track(Tensor.randn(g, DType.F32, 3, 4, 16, 16));
+      for (String preset : new String[] {null, "bg", "bgco"}) {
+        for (boolean bf16 : new boolean[] {false, true}) {
+          for (int side = 0; side < 2; side++) {
+            Tensor[] grads = new Tensor[2], distances = new Tensor[2];
+            for (int k = 0; k < 2; k++) {
+              LatentLpips m = k == 0 ? lean : plain;
+              Tensor a = s.track(x0.detach()), b = s.track(x1.detach());
+              Tensor x = side == 0 ? a.requiresGrad(true) : b.requiresGrad(true);
+              try (io.d2g.Generator d = io.d2g.Generator.cpu(11); var amp = bf16 ? io.d2g.Autocast.bf16() : io.d2g.Autocast.off();
+                  var rec = Autograd.record()) {
+                distances[k] = s.track(s.track(preset == null ? m.distance(a, b) : m.distance(a, b, preset, d)).to(DType.F32));
+                s.track(s.track(distances[k].square()).sum()).backward();
+              }
+              grads[k] = s.track(x.grad().orElseThrow());
+            }
+            String what = (preset == null ? "plain" : preset) + (bf16 ? " bf16" : " f32") + " grad of x" + side;
+            double tolerance = bf16 ? 2e-2 : 1e-5;
+            assertTrue(relative(distances[0], distances[1]) < tolerance, what + " distance: " + relative(distances[0], distances[1]));
+            assertTrue(relative(grads[0], grads[1]) < tolerance, what + ": " + relative(grads[0], grads[1]));
+            assertTrue(s.track(s.track(grads[0].abs()).sum()).item() > 0, what + " is not zero");
+          }
+        }
+      }
+    }
+  }
 }
