@@ -34,6 +34,7 @@ p.add_argument("--warmup", type=int, default=10)
 p.add_argument("--iters", type=int, default=50)
 p.add_argument("--preset", default="bg", help="augmentation preset, or none for plain LatentLPIPS (ensembling off)")
 p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True (PyTorch's default: off)")
+p.add_argument("--trace", help="folder for Chrome traces of 3 iterations at the first batch size, per precision")
 p.add_argument("--no-pixel", action="store_true", help="skip the pixel-LPIPS route")
 args = p.parse_args()
 dev = torch.device(args.device)
@@ -123,6 +124,15 @@ for precision in ("f32", "bf16"):
             loss.backward()
 
         out["fwd_bwd_ms"][precision][str(b)] = timed(step)
+        if args.trace and str(b) == args.batches.split(",")[0]:
+            import os
+            os.makedirs(args.trace, exist_ok=True)
+            sync()
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]) as prof:
+                for _ in range(3):
+                    step()
+                sync()
+            prof.export_chrome_trace(os.path.join(args.trace, f"trace-{precision}.json"))
         if b == 8:
             out["extra_memory_b8_gb"][precision] = extra_memory_gb(step)
         print(f"official {precision} batch {b}: {out['fwd_bwd_ms'][precision][str(b)]:.2f} ms", flush=True)

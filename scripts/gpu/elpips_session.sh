@@ -9,7 +9,8 @@
 # reconstruction experiment (lpips-recon, RECON_STEPS steps, default the official 15,000) into recon.tar.gz,
 # on the dataset the command unpacked to data/emoji-64 (pack.sh WITH_DATA=1). VARIANTS=1 also times both
 # sides with other settings (cuDNN benchmark mode, NCHW, no augmentation), each into variants.tar.gz and
-# one line each in session.log, to see where the time goes.
+# one line each in session.log, to see where the time goes; TRACE=1 records kernel traces of both at
+# batch 8 (traces.tar.gz) and sums them by kernel (trace-summary.txt).
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
@@ -19,12 +20,19 @@ cmake --build build-gpu -j16 --target d2g 2>&1 | grep -E ' error|undefined' | he
 log "built"
 src=$(mktemp -d) && tar -C "$src" -xJf .ref/elatentlpips-src.tar.xz && tar -C "$src" -xJf .ref/diffusers-src.tar.xz
 PYTHONPATH="$src" python3 scripts/gpu/elatentlpips_reference.py "$out/elatentlpips-reference.json" \
-  > "$out/reference.log" 2>&1; tail -8 "$out/reference.log" | tee -a "$out/session.log"  # the whole log comes back too
+  ${TRACE:+--trace "$out/official-traces"} > "$out/reference.log" 2>&1; tail -8 "$out/reference.log" | tee -a "$out/session.log"  # the whole log comes back too
 [ -f "$out/elatentlpips-reference.json" ] || { log "the official code's run failed: see reference.log"; exit 1; }
 log "reference done"
 java --enable-native-access=ALL-UNNAMED -Dd2g.library=build-gpu/native/libd2g.so \
   -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
-  --device cuda --reference "$out/elatentlpips-reference.json" --out "$out" 2>&1 | tail -8 | tee -a "$out/session.log"
+  --device cuda --reference "$out/elatentlpips-reference.json" --out "$out" ${TRACE:+--trace} 2>&1 | tail -8 | tee -a "$out/session.log"
+if [ -n "${TRACE:-}" ]; then  # TRACE=1: kernel traces of both sides at batch 8, summarised, in traces.tar.gz
+  mkdir -p "$out/traces" && mv "$out"/trace-*.json "$out/traces/" 2>/dev/null
+  for f in "$out"/official-traces/*.json; do [ -f "$f" ] && mv "$f" "$out/traces/official-$(basename "$f")"; done
+  rmdir "$out/official-traces" 2>/dev/null
+  python3 scripts/gpu/trace_summary.py "$out"/traces/*.json > "$out/trace-summary.txt" 2>&1
+  tar -C "$out" -czf "$out/traces.tar.gz" traces && rm -rf "$out/traces"
+fi
 if [ "${VARIANTS:-0}" = 1 ]; then
   ref_variant() {  # name, reference options
     local d="$out/variants/official-$1"; mkdir -p "$d"; shift

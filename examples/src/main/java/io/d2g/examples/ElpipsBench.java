@@ -82,6 +82,10 @@ public final class ElpipsBench implements Callable<Integer> {
       description = "Let cuDNN time its algorithms per shape and keep the fastest (default: ${DEFAULT-VALUE}, as PyTorch's).")
   boolean cudnnBenchmark;
 
+  @Option(names = "--trace", description = "Also record a kernel trace of 3 iterations at the first batch size, per "
+      + "precision, into trace-<precision>.json in --out (LibTorch 2.x with Kineto).")
+  boolean trace;
+
   @Option(names = "--force", description = "Overwrite an existing elatentlpips.json.")
   boolean force;
 
@@ -127,6 +131,13 @@ public final class ElpipsBench implements Callable<Integer> {
               }
             };
             double median = Timing.median(Timing.sortedMillis(step, warmup, iters, device));
+            if (trace && b == batches.get(0)) {
+              D2g.synchronize(device);
+              D2g.startTrace();
+              for (int i = 0; i < 3; i++) step.run();
+              D2g.synchronize(device);
+              D2g.stopTrace(out.resolve("trace-" + precision + ".json"));
+            }
             String key = "sd15_fwd_bwd_b" + b + (precision.equals("f32") ? "" : "_" + precision) + "_ms";
             ObjectNode f = figures.putObject(key).put("ours", Provenance.round(median));
             double official = ref == null ? Double.NaN : ref.path("fwd_bwd_ms").path(precision).path(String.valueOf(b)).asDouble(Double.NaN);
