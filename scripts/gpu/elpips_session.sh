@@ -8,7 +8,8 @@
 # reference's own figures and session.log. RECON="LatentLPIPS folder:autoencoder folder" also runs the
 # reconstruction experiment (lpips-recon, RECON_STEPS steps, default the official 15,000) into recon.tar.gz,
 # on the dataset the command unpacked to data/emoji-64 (pack.sh WITH_DATA=1). VARIANTS=1 also times both
-# sides with other settings (cuDNN benchmark mode, NCHW, no augmentation), each into variants.tar.gz and
+# sides with other settings (cuDNN benchmark mode, NCHW, the lean backward, no augmentation; VARIANTS="lean
+# none ..." picks some of them by name: see want below), each into variants.tar.gz and
 # one line each in session.log, to see where the time goes; TRACE=1 records kernel traces of both at
 # batch 8 (traces.tar.gz) and sums them by kernel (trace-summary.txt).
 set -uo pipefail
@@ -33,7 +34,7 @@ if [ -n "${TRACE:-}" ]; then  # TRACE=1: kernel traces of both sides at batch 8,
   python3 scripts/gpu/trace_summary.py "$out"/traces/*.json > "$out/trace-summary.txt" 2>&1
   tar -C "$out" -czf "$out/traces.tar.gz" traces && rm -rf "$out/traces"
 fi
-if [ "${VARIANTS:-0}" = 1 ]; then
+if [ -n "${VARIANTS:-}" ] && [ "$VARIANTS" != 0 ]; then
   ref_variant() {  # name, reference options
     local d="$out/variants/official-$1"; mkdir -p "$d"; shift
     PYTHONPATH="$src" python3 scripts/gpu/elatentlpips_reference.py "$d/elatentlpips-reference.json" --no-pixel "$@" \
@@ -45,14 +46,15 @@ if [ "${VARIANTS:-0}" = 1 ]; then
       -Dlogback.configurationFile=scripts/logback-cli.xml -cp '.gpu/lib/*' io.d2g.examples.Examples elpips-bench \
       --device cuda --out "$d" "$@" > "$d/bench.log" 2>&1; log "ours $* :"; grep -E 'batch|rror' "$d/bench.log" | tee -a "$out/session.log"
   }
-  ref_variant benchmark --cudnn-benchmark
-  ref_variant none --preset none
-  our_variant benchmark --cudnn-benchmark
-  our_variant nchw --no-channels-last
-  our_variant nchw-benchmark --no-channels-last --cudnn-benchmark
-  our_variant autograd --no-lean-backward
-  our_variant none --preset none
-  our_variant none-benchmark --preset none --cudnn-benchmark
+  want() { [ "$VARIANTS" = 1 ] || [[ " $VARIANTS " == *" $1 "* ]]; }
+  want official-benchmark && ref_variant benchmark --cudnn-benchmark
+  want official-none && ref_variant none --preset none
+  want benchmark && our_variant benchmark --cudnn-benchmark
+  want nchw && our_variant nchw --no-channels-last
+  want nchw-benchmark && our_variant nchw-benchmark --no-channels-last --cudnn-benchmark
+  want lean && our_variant lean --lean-backward
+  want none && our_variant none --preset none
+  want none-benchmark && our_variant none-benchmark --preset none --cudnn-benchmark
   tar -C "$out" -czf "$out/variants.tar.gz" variants && rm -rf "$out/variants"
 fi
 if [ -n "${RECON:-}" ]; then

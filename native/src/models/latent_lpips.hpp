@@ -17,7 +17,7 @@
 // net.sliceS.I.{weight,bias,running_mean,running_var,num_batches_tracked} for the BatchNorms (S 1..5,
 // I the torchvision index), lin{0..4}.model.1.weight (index 1: the official heads have a Dropout at 0).
 // Config keys: latent_channels (4), widths (64,128,256,512,512: the five stages' widths; smaller for a
-// small latent space), add_l1 (false), lean_backward (true: see the options). Kind "latent_lpips" in the module registry. Its parameters do
+// small latent space), add_l1 (false), lean_backward (false: see the options). Kind "latent_lpips" in the module registry. Its parameters do
 // not require grad: the distance is a loss for other networks, never trained by accident (the tools
 // that train its trunk and calibrate its heads, train/lpips_steps.hpp, switch that on for what they train).
 //
@@ -45,10 +45,11 @@ struct LatentLpipsOptions {
   std::vector<int64_t> widths{64, 128, 256, 512, 512};
   bool add_l1 = false;
   // A distance with gradients for one input only (a generator's output against its target) through a
-  // frozen trunk keeps, for the backward, ReLU masks and pooling choices (a byte an element) and the
-  // taps instead of every activation: about a quarter of autograd's memory, the same gradients.
-  // false: LibTorch's autograd throughout (for comparison).
-  bool lean_backward = true;
+  // frozen trunk may keep, for the backward, ReLU masks and pooling choices (a byte an element) and the
+  // taps instead of every activation: the same gradients, less saved memory, a few more kernels.
+  // Off by default: at SD1.5 size, batch 8, its peak memory was no lower (the backward's transient
+  // gradients dominate) and under bf16 it was slower (benchmarks/results/elatentlpips.json).
+  bool lean_backward = false;
 
   LatentLpipsOptions() = default;
   explicit LatentLpipsOptions(const Config& c);

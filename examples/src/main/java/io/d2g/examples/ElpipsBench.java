@@ -74,7 +74,7 @@ public final class ElpipsBench implements Callable<Integer> {
       description = "On CUDA, store the trunk's convolutions channels-last (default: ${DEFAULT-VALUE}).")
   boolean channelsLast;
 
-  @Option(names = "--lean-backward", defaultValue = "true", negatable = true,
+  @Option(names = "--lean-backward", defaultValue = "false", negatable = true,
       description = "The lean backward (ReLU masks, not activations; LatentLpipsConfig) (default: ${DEFAULT-VALUE}).")
   boolean leanBackward;
 
@@ -143,12 +143,12 @@ public final class ElpipsBench implements Callable<Integer> {
             double official = ref == null ? Double.NaN : ref.path("fwd_bwd_ms").path(precision).path(String.valueOf(b)).asDouble(Double.NaN);
             if (!Double.isNaN(official)) f.put("official", Provenance.round(official)).put("ratio", Provenance.round(median / official));
             if (b == 8 && precision.equals("f32")) ours8 = median;
-            if (b == 8 && device.isCuda()) {
+            if (device.isCuda()) {
               double gb = extraMemoryGb(step, device);
-              if (precision.equals("f32")) oursMemory8 = gb;
-              ObjectNode m = figures.putObject("extra_memory_b8" + (precision.equals("f32") ? "" : "_" + precision) + "_gb")
+              if (b == 8 && precision.equals("f32")) oursMemory8 = gb;
+              ObjectNode m = figures.putObject("extra_memory_b" + b + (precision.equals("f32") ? "" : "_" + precision) + "_gb")
                   .put("ours", Provenance.round(gb));
-              double o = ref == null ? Double.NaN : ref.path("extra_memory_b8_gb").path(precision).asDouble(Double.NaN);
+              double o = ref == null || b != 8 ? Double.NaN : ref.path("extra_memory_b8_gb").path(precision).asDouble(Double.NaN);
               if (!Double.isNaN(o)) m.put("official", Provenance.round(o));
             }
             System.out.printf("%s batch %d: %.2f ms%s%n", precision, b, median,
@@ -171,7 +171,7 @@ public final class ElpipsBench implements Callable<Integer> {
         + (leanBackward ? ", the lean backward" : ", LibTorch's autograd throughout (no lean backward)")
         + (device.isCuda() ? ", cuDNN benchmark mode " + (cudnnBenchmark ? "on" : "off") : "") + "; median of " + iters + " iterations after " + warmup
         + ", host clock, synchronised each iteration; extra memory: peak allocated during one iteration minus what was "
-        + "allocated before it. official: scripts/gpu/elatentlpips_reference.py in the same call. pixel_lpips_route: "
+        + "allocated before it (the official side's at batch 8 only). official: scripts/gpu/elatentlpips_reference.py in the same call. pixel_lpips_route: "
         + "the reference's pixel route time (and extra memory) divided by ours at batch 8, fp32");
     details.put("machine", D2g.machine()).put("date", java.time.Instant.now().toString());
     if (ref != null) details.set("official", ref);

@@ -13,9 +13,10 @@ import java.util.List;
  * small latent space) and whether the distance adds the official code's L1 term on the latents; and,
  * a run-time choice rather than part of the model, whether a distance with gradients for one input
  * only (a generator's output against its target) takes the lean backward: the trunk keeps ReLU masks
- * and pooling choices (a byte an element) and the taps, not every activation, for about a quarter of
- * autograd's memory and the same gradients ({@code true} unless turned off for comparison).
- * config.json keys: {@code latent_channels, widths, add_l1} and {@code lean_backward} (written only when off).
+ * and pooling choices (a byte an element) and the taps instead of every activation, the same
+ * gradients for less saved memory and a few more kernels ({@code false} unless asked for; see
+ * benchmarks/results/elatentlpips.json for what it saves and costs).
+ * config.json keys: {@code latent_channels, widths, add_l1} and {@code lean_backward} (written only when on).
  */
 public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolean addL1, boolean leanBackward) {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -24,9 +25,9 @@ public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolea
   /** The official network for SD1.5, SD2.1 and SDXL latents (4 channels), without the L1 term. */
   public static final LatentLpipsConfig SD = new LatentLpipsConfig(4, List.of(64, 128, 256, 512, 512), false);
 
-  /** With the lean backward on. */
+  /** Without the lean backward. */
   public LatentLpipsConfig(int latentChannels, List<Integer> widths, boolean addL1) {
-    this(latentChannels, widths, addL1, true);
+    this(latentChannels, widths, addL1, false);
   }
 
   /** The same network with the lean backward on or off. */
@@ -47,7 +48,7 @@ public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolea
   public static LatentLpipsConfig fromJson(JsonNode json) {
     ConfigReader r = new ConfigReader(json, WHERE);
     return new LatentLpipsConfig(r.integer("latent_channels", 4, 1, 1024), r.integers("widths", SD.widths, 1, 4096),
-        r.bool("add_l1", false, true), r.bool("lean_backward", true, false));
+        r.bool("add_l1", false, true), r.bool("lean_backward", false, false));
   }
 
   public ObjectNode toJson() {
@@ -55,7 +56,7 @@ public record LatentLpipsConfig(int latentChannels, List<Integer> widths, boolea
     o.put("latent_channels", latentChannels);
     widths.forEach(o.putArray("widths")::add);
     o.put("add_l1", addL1);
-    if (!leanBackward) o.put("lean_backward", false);
+    if (leanBackward) o.put("lean_backward", true);
     return o;
   }
 

@@ -133,7 +133,7 @@ public class LatentLpipsTest {
   void theLeanBackwardGivesAutogradsGradients() {
     io.d2g.D2g.manualSeed(5);
     LatentLpipsConfig config = new LatentLpipsConfig(4, List.of(8, 8, 16, 16, 16), false);
-    try (LatentLpips lean = new LatentLpips(config); LatentLpips plain = new LatentLpips(config.withLeanBackward(false));
+    try (LatentLpips lean = new LatentLpips(config.withLeanBackward(true)); LatentLpips plain = new LatentLpips(config);
         TensorScope s = new TensorScope(); io.d2g.Generator g = io.d2g.Generator.cpu(3)) {
       assertTrue(lean.config().leanBackward());
       assertFalse(plain.config().leanBackward());
