@@ -259,7 +259,7 @@ d2g_status* d2g_lpips_augment_draw(const char* preset, int64_t b, int64_t c, int
     d2g::lpips::AugmentParams p = d2g::lpips::draw_params(preset, b, c, h, w, device, g);
     at::Tensor all[6] = {p.g_inv, p.brightness, p.contrast, p.saturation, p.cutout_center, p.cutout_size};
     std::vector<std::unique_ptr<d2g_tensor>> handles;
-    for (auto& t : all) handles.emplace_back(t.defined() ? d2g::wrap(std::move(t)) : nullptr);
+    for (auto& t : all) handles.emplace_back(t.defined() ? d2g::wrap(t.contiguous()) : nullptr);
     for (int i = 0; i < 6; i++) params[i] = handles[i].release();
   })
 }

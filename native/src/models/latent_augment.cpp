@@ -2,6 +2,7 @@
 #include "latent_augment.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -18,11 +19,20 @@ const double kSym6[12] = {0.015404109327027373, 0.0034907120842174702, -0.117990
                           -0.021060292512300564, 0.04472490177066578,  0.0017677118642428036, -0.007800708325034148};
 constexpr int kTaps = 12, kPad = kTaps / 4;  // the filter's reach in the padding (Hz_pad)
 
-at::Tensor mat3(const at::Tensor& like, double a, double b, double c, double d, double e, double f) {
-  return at::tensor({a, b, c, d, e, f, 0.0, 0.0, 1.0}, like.options().dtype(at::kFloat)).view({3, 3});
+// 3x3 matrices on the host (row-major), for the per-sample transforms: the draws' and the resampling's
+// arithmetic is a few dozen numbers a sample, not worth a device kernel each.
+using M3 = std::array<double, 9>;
+M3 m3(double a, double b, double c, double d, double e, double f) { return {a, b, c, d, e, f, 0, 0, 1}; }
+M3 translate(double tx, double ty) { return m3(1, 0, tx, 0, 1, ty); }
+M3 scale(double sx, double sy) { return m3(sx, 0, 0, 0, sy, 0); }
+M3 rot(double t) { return m3(std::cos(t), -std::sin(t), 0, std::sin(t), std::cos(t), 0); }
+M3 operator*(const M3& a, const M3& b) {
+  M3 r{};
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      for (int k = 0; k < 3; k++) r[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
+  return r;
 }
-at::Tensor translate(const at::Tensor& like, double tx, double ty) { return mat3(like, 1, 0, tx, 0, 1, ty); }
-at::Tensor scale(const at::Tensor& like, double sx, double sy) { return mat3(like, sx, 0, 0, 0, sy, 0); }
 
 // The separable filter applied along both axes of [B, C, H, W] (a depthwise convolution each), after
 // zero-insertion upsampling by up and padding (negative: cropping), then keeping every down-th sample:
@@ -78,73 +88,86 @@ std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0_, const at::
   check_draws(p.cutout_center, b, "cutout_center", 2);
   if (p.cutout_center.defined() != p.cutout_size.defined())
     fail(D2G_INVALID_ARGUMENT, "augment: cutout needs both its centre and its size");
-  at::Tensor x0 = x0_, x1 = x1_;
+  // Both inputs in one pass, as channels [x0 | x1] of one batch; split at the end.
+  at::Tensor x = at::cat({x0_, x1_.to(x0_.scalar_type())}, 1);
   if (p.g_inv.defined()) {
     if (p.g_inv.dim() != 3 || p.g_inv.size(0) != b || p.g_inv.size(1) != 3 || p.g_inv.size(2) != 3)
       fail(D2G_INVALID_ARGUMENT, "augment: g_inv must be [", b, ", 3, 3], got ", describe(p.g_inv));
     if (h < 2 || w < 2) fail(D2G_INVALID_ARGUMENT, "augment: a geometric transform needs sides of 2 or more");
-    at::Tensor g = p.g_inv.to(x0.device(), at::kFloat);
-    // One reflect padding for the batch: where the corners land, plus the filter's reach.
-    const double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
-    at::Tensor cp = at::tensor({-cx, -cy, 1.0, cx, -cy, 1.0, cx, cy, 1.0, -cx, cy, 1.0}, g.options()).view({4, 3});
-    at::Tensor land = at::matmul(g, cp.t()).slice(1, 0, 2).permute({1, 0, 2}).flatten(1);  // [xy, B * 4]
-    at::Tensor m = at::cat({-land, land}).amax(1).cpu();                                   // x0, y0, x1, y1
-    const float* mv = m.data_ptr<float>();
+    // The transforms on the host: the draw's own copy when it has one, else one wait for the device.
+    at::Tensor gh = (p.g_inv_host.defined() ? p.g_inv_host : p.g_inv).to(at::kCPU, at::kFloat).contiguous();
+    const float* gv = gh.data_ptr<float>();
+    // One reflect padding for the batch: where the corners land, plus the filter's reach (in f32, as
+    // the official tensors).
+    const float cx = (w - 1) / 2.0f, cy = (h - 1) / 2.0f;
+    const float corners[4][2] = {{-cx, -cy}, {cx, -cy}, {cx, cy}, {-cx, cy}};
+    float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};  // x0, y0, x1, y1
+    for (int64_t i = 0; i < b; i++) {
+      const float* g = gv + i * 9;
+      for (const auto& cp : corners) {
+        const float lx = g[0] * cp[0] + g[1] * cp[1] + g[2], ly = g[3] * cp[0] + g[4] * cp[1] + g[5];
+        m[0] = std::max(m[0], -lx), m[1] = std::max(m[1], -ly), m[2] = std::max(m[2], lx), m[3] = std::max(m[3], ly);
+      }
+    }
     int pads[4];
     for (int i = 0; i < 4; i++) {
-      float v = mv[i] + static_cast<float>(kPad * 2 - (i % 2 == 0 ? cx : cy));  // in f32, as the official tensors
+      float v = m[i] + static_cast<float>(kPad * 2 - (i % 2 == 0 ? cx : cy));
       v = std::min(std::max(v, 0.0f), static_cast<float>(i % 2 == 0 ? w - 1 : h - 1));
       pads[i] = static_cast<int>(std::ceil(v));
     }
     const int mx0 = pads[0], my0 = pads[1], mx1 = pads[2], my1 = pads[3];
-    x0 = at::reflection_pad2d(x0, {mx0, mx1, my0, my1});
-    x1 = at::reflection_pad2d(x1, {mx0, mx1, my0, my1});
-    g = at::matmul(translate(g, (mx0 - mx1) / 2.0, (my0 - my1) / 2.0), g);
+    x = at::reflection_pad2d(x, {mx0, mx1, my0, my1});
     // Upsample 2x (upfirdn2d.upsample2d: pads (12 + 1) / 2 and (12 - 2) / 2, gain 4).
-    x0 = upfirdn(x0, 2, 1, (kTaps + 1) / 2, (kTaps - 2) / 2, (kTaps + 1) / 2, (kTaps - 2) / 2, 4.0, false);
-    x1 = upfirdn(x1, 2, 1, (kTaps + 1) / 2, (kTaps - 2) / 2, (kTaps + 1) / 2, (kTaps - 2) / 2, 4.0, false);
-    g = at::matmul(at::matmul(scale(g, 2, 2), g), scale(g, 0.5, 0.5));
-    g = at::matmul(at::matmul(translate(g, -0.5, -0.5), g), translate(g, 0.5, 0.5));
+    x = upfirdn(x, 2, 1, (kTaps + 1) / 2, (kTaps - 2) / 2, (kTaps + 1) / 2, (kTaps - 2) / 2, 4.0, false);
     // Resample into the output frame (normalised coordinates, as affine_grid takes them).
     const int64_t oh = (h + kPad * 2) * 2, ow = (w + kPad * 2) * 2;
-    g = at::matmul(at::matmul(scale(g, 2.0 / x0.size(3), 2.0 / x0.size(2)), g), scale(g, ow / 2.0, oh / 2.0));
-    at::Tensor grid = at::affine_grid_generator(g.slice(1, 0, 2).to(x0.scalar_type()), {b, c, oh, ow}, false);
-    x0 = at::grid_sampler(x0, grid, 0, 0, false);
-    x1 = at::grid_sampler(x1, grid, 0, 0, false);
+    at::Tensor theta = at::empty({b, 2, 3}, at::kFloat);
+    float* tv = theta.data_ptr<float>();
+    for (int64_t i = 0; i < b; i++) {
+      M3 g;
+      for (int k = 0; k < 9; k++) g[k] = gv[i * 9 + k];
+      g = translate((mx0 - mx1) / 2.0, (my0 - my1) / 2.0) * g;
+      g = scale(2, 2) * g * scale(0.5, 0.5);
+      g = translate(-0.5, -0.5) * g * translate(0.5, 0.5);
+      g = scale(2.0 / x.size(3), 2.0 / x.size(2)) * g * scale(ow / 2.0, oh / 2.0);
+      for (int k = 0; k < 6; k++) tv[i * 6 + k] = static_cast<float>(g[k]);
+    }
+    at::Tensor grid = at::affine_grid_generator(theta.to(x.device(), x.scalar_type()), {b, 2 * c, oh, ow}, false);
+    x = at::grid_sampler(x, grid, 0, 0, false);
     // Downsample 2x and crop the reach (downsample2d with padding -2 * reach, the filter as given).
     const int d0 = -kPad * 2 + (kTaps - 2 + 1) / 2, d1 = -kPad * 2 + (kTaps - 2) / 2;
-    x0 = upfirdn(x0, 1, 2, d0, d1, d0, d1, 1.0, true);
-    x1 = upfirdn(x1, 1, 2, d0, d1, d0, d1, 1.0, true);
+    x = upfirdn(x, 1, 2, d0, d1, d0, d1, 1.0, true);
   }
-  auto per = [&](const at::Tensor& u, const at::Tensor& like) { return u.to(like.device(), like.scalar_type()).view({b, 1, 1, 1}); };
-  if (p.brightness.defined()) {
-    at::Tensor u = per(p.brightness, x0) - 0.5;
-    x0 = x0 + u;
-    x1 = x1 + u;
-  }
-  if (p.contrast.defined()) {
-    at::Tensor u = per(p.contrast, x0) + 0.5;
-    at::Tensor m0 = x0.mean({1, 2, 3}, true), m1 = x1.mean({1, 2, 3}, true);
-    x0 = (x0 - m0) * u + m0;
-    x1 = (x1 - m1) * u + m1;
-  }
-  if (p.saturation.defined() && c > 1) {
-    at::Tensor u = per(p.saturation, x0) * 2;
-    at::Tensor m0 = x0.mean(1, true), m1 = x1.mean(1, true);
-    x0 = (x0 - m0) * u + m0;
-    x1 = (x1 - m1) * u + m1;
+  const int64_t oh = x.size(2), ow = x.size(3);
+  auto per = [&](const at::Tensor& u, int64_t dims) {
+    std::vector<int64_t> shape(dims, 1);
+    shape[0] = b;
+    return u.to(x.device(), x.scalar_type()).reshape(shape);
+  };
+  if (p.brightness.defined()) x = x + (per(p.brightness, 4) - 0.5);
+  if (p.contrast.defined() || (p.saturation.defined() && c > 1)) {
+    at::Tensor v = x.reshape({b, 2, c, oh, ow});  // each input uses its own means
+    if (p.contrast.defined()) {
+      at::Tensor mean = v.mean({2, 3, 4}, true);
+      v = (v - mean) * (per(p.contrast, 5) + 0.5) + mean;
+    }
+    if (p.saturation.defined() && c > 1) {
+      at::Tensor mean = v.mean(2, true);
+      v = (v - mean) * (per(p.saturation, 5) * 2) + mean;
+    }
+    x = v.reshape({b, 2 * c, oh, ow});
   }
   if (p.cutout_center.defined()) {
-    const int64_t oh = x0.size(2), ow = x0.size(3);
-    at::Tensor ctr = p.cutout_center.to(x0.device(), at::kFloat), size = p.cutout_size.to(x0.device(), at::kFloat);
+    at::Tensor ctr = p.cutout_center.to(x.device(), at::kFloat), size = p.cutout_size.to(x.device(), at::kFloat);
     at::Tensor xs = (at::arange(ow, ctr.options()) + 0.5) / ow, ys = (at::arange(oh, ctr.options()) + 0.5) / oh;
     at::Tensor mx = (xs.view({1, 1, 1, -1}) - ctr.select(1, 0).view({b, 1, 1, 1})).abs() >= size.view({b, 1, 1, 1}) / 2;
     at::Tensor my = (ys.view({1, 1, -1, 1}) - ctr.select(1, 1).view({b, 1, 1, 1})).abs() >= size.view({b, 1, 1, 1}) / 2;
-    at::Tensor mask = at::logical_or(mx, my).to(x0.scalar_type());
-    x0 = x0 * mask;
-    x1 = x1 * mask;
+    x = x * at::logical_or(mx, my).to(x.scalar_type());
   }
-  return {x0, x1};
+  // An input that needs no gradient gets none through the other's (the distance then runs the trunk's
+  // backward through the one that does only).
+  at::Tensor y0 = x.narrow(1, 0, c), y1 = x.narrow(1, c, c);
+  return {x0_.requires_grad() ? y0 : y0.detach(), x1_.requires_grad() ? y1 : y1.detach()};
 }
 
 AugmentParams draw_params(const std::string& preset, int64_t b, int64_t c, int64_t h, int64_t w,
@@ -157,47 +180,51 @@ AugmentParams draw_params(const std::string& preset, int64_t b, int64_t c, int64
   const bool blit = preset.find('b') != std::string::npos, geom = preset.find('g') != std::string::npos;
   const bool colour = preset.find('c') != std::string::npos, cut = preset.find('o') != std::string::npos;
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
-  auto rand = [&](at::IntArrayRef size) { return at::rand(size, gen, f32); };
-  auto randn = [&](at::IntArrayRef size) { return at::randn(size, gen, f32); };
-  // Batched 3x3 matrices from their six free entries, each [B].
-  auto m3 = [&](const at::Tensor& a, const at::Tensor& bb, const at::Tensor& cc, const at::Tensor& d, const at::Tensor& e,
-                const at::Tensor& f) {
-    at::Tensor z = at::zeros({b}, f32), o = at::ones({b}, f32);
-    return at::stack({a, bb, cc, d, e, f, z, z, o}, 1).view({b, 3, 3});
-  };
-  auto zeros = [&]() { return at::zeros({b}, f32); };
-  auto ones = [&]() { return at::ones({b}, f32); };
-  auto rot = [&](const at::Tensor& t) { return m3(at::cos(t), -at::sin(t), zeros(), at::sin(t), at::cos(t), zeros()); };
+  // Every draw of a sample in two calls: its uniforms and its normals, one column each.
+  enum { FLIP, QUARTER, TX, TY, ROT_BEFORE, ROT_AFTER, BRIGHTNESS, CONTRAST, SATURATION, CUT_X, CUT_Y, UNIFORMS };
+  enum { ISO, ANISO, FX, FY, NORMALS };
+  at::Tensor u = at::rand({b, UNIFORMS}, gen, f32);
   AugmentParams p;
   if (blit || geom) {
-    at::Tensor g = at::eye(3, f32).expand({b, 3, 3}).contiguous();
-    if (blit) {
-      at::Tensor flip = at::floor(rand({b}) * 2);  // x-flip: scale (1 - 2i, 1) inverted
-      g = at::matmul(g, m3(1 / (1 - 2 * flip), zeros(), zeros(), zeros(), ones(), zeros()));
-      at::Tensor quarter = at::floor(rand({b}) * 4);  // quarter turns
-      g = at::matmul(g, rot(quarter * (M_PI / 2)));
-      at::Tensor t = (rand({b, 2}) * 2 - 1) * 0.125;  // integer translation
-      g = at::matmul(g, m3(ones(), zeros(), -at::round(t.select(1, 0) * w), zeros(), ones(), -at::round(t.select(1, 1) * h)));
+    at::Tensor n = at::randn({b, NORMALS}, gen, f32);
+    // The transform per sample on the host (one wait for the device, which the augmentation's padding
+    // needs anyway; augment_pair then reads g_inv_host and waits no more).
+    at::Tensor uh = u.to(at::kCPU).contiguous(), nh = n.to(at::kCPU).contiguous();
+    const float *uv = uh.data_ptr<float>(), *nv = nh.data_ptr<float>();
+    at::Tensor g = at::empty({b, 3, 3}, at::kFloat);
+    float* gv = g.data_ptr<float>();
+    for (int64_t i = 0; i < b; i++) {
+      const float* ui = uv + i * UNIFORMS;
+      const float* ni = nv + i * NORMALS;
+      M3 m = m3(1, 0, 0, 0, 1, 0);
+      if (blit) {
+        const double flip = std::floor(ui[FLIP] * 2.0);  // x-flip: scale (1 - 2i, 1) inverted
+        m = m * m3(1 / (1 - 2 * flip), 0, 0, 0, 1, 0);
+        m = m * rot(std::floor(ui[QUARTER] * 4.0) * (M_PI / 2));  // quarter turns
+        const double tx = (ui[TX] * 2.0 - 1) * 0.125, ty = (ui[TY] * 2.0 - 1) * 0.125;  // integer translation
+        m = m * translate(-std::nearbyint(tx * w), -std::nearbyint(ty * h));
+      }
+      if (geom) {
+        const double s = std::exp2(ni[ISO] * 0.2);  // isotropic scale
+        m = m * scale(1 / s, 1 / s);
+        m = m * rot((ui[ROT_BEFORE] * 2.0 - 1) * M_PI);  // rotation before
+        const double a = std::exp2(ni[ANISO] * 0.2);  // anisotropic scale
+        m = m * scale(1 / a, a);
+        m = m * rot((ui[ROT_AFTER] * 2.0 - 1) * M_PI);  // rotation after
+        m = m * translate(-ni[FX] * 0.125 * w, -ni[FY] * 0.125 * h);  // fractional translation
+      }
+      for (int k = 0; k < 9; k++) gv[i * 9 + k] = static_cast<float>(m[k]);
     }
-    if (geom) {
-      at::Tensor s = at::exp2(randn({b}) * 0.2);  // isotropic scale
-      g = at::matmul(g, m3(1 / s, zeros(), zeros(), zeros(), 1 / s, zeros()));
-      g = at::matmul(g, rot((rand({b}) * 2 - 1) * M_PI));  // rotation before
-      at::Tensor a = at::exp2(randn({b}) * 0.2);  // anisotropic scale
-      g = at::matmul(g, m3(1 / a, zeros(), zeros(), zeros(), a, zeros()));
-      g = at::matmul(g, rot((rand({b}) * 2 - 1) * M_PI));  // rotation after
-      at::Tensor t = randn({b, 2}) * 0.125;  // fractional translation
-      g = at::matmul(g, m3(ones(), zeros(), -t.select(1, 0) * w, zeros(), ones(), -t.select(1, 1) * h));
-    }
-    p.g_inv = g;
+    p.g_inv_host = g;
+    p.g_inv = g.to(device);
   }
   if (colour) {
-    p.brightness = rand({b});
-    p.contrast = rand({b});
-    if (c > 1) p.saturation = rand({b});
+    p.brightness = u.select(1, BRIGHTNESS);
+    p.contrast = u.select(1, CONTRAST);
+    if (c > 1) p.saturation = u.select(1, SATURATION);
   }
   if (cut) {
-    p.cutout_center = rand({b, 2});
+    p.cutout_center = u.slice(1, CUT_X, CUT_Y + 1);
     p.cutout_size = at::full({b}, 0.5, f32);
   }
   return p;

@@ -24,9 +24,13 @@ namespace d2g::lpips {
 
 struct AugmentParams {
   at::Tensor g_inv, brightness, contrast, saturation, cutout_center, cutout_size;
+  // g_inv's copy on the CPU when the draw made one (draw_params does), so that augment_pair need not
+  // wait for the device to read it; else it copies g_inv itself.
+  at::Tensor g_inv_host;
 };
 
-// The two inputs [B, C, H, W] (one shape) transformed alike; differentiable.
+// The two inputs [B, C, H, W] (one shape) transformed alike, in one pass over both; differentiable
+// with respect to each input that requires grad (an output whose input does not is detached).
 std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0, const at::Tensor& x1, const AugmentParams& p);
 
 // Fresh per-sample parameters for a batch [B, C, H, W], as the official pipeline draws them at
