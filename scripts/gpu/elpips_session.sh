@@ -11,7 +11,7 @@
 # sides with other settings (cuDNN benchmark mode, NCHW, the lean backward, no augmentation; VARIANTS="lean
 # none ..." picks some of them by name: see want below), each into variants.tar.gz and
 # one line each in session.log, to see where the time goes; TRACE=1 records kernel traces of both at
-# batch 8 (traces.tar.gz) and sums them by kernel (trace-summary.txt).
+# batch 8 (traces.tar.gz) and sums them by kernel (trace-summary.txt, scripts/dev/trace_summary.py).
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
@@ -31,7 +31,7 @@ if [ -n "${TRACE:-}" ]; then  # TRACE=1: kernel traces of both sides at batch 8,
   mkdir -p "$out/traces" && mv "$out"/trace-*.json "$out/traces/" 2>/dev/null
   for f in "$out"/official-traces/*.json; do [ -f "$f" ] && mv "$f" "$out/traces/official-$(basename "$f")"; done
   rmdir "$out/official-traces" 2>/dev/null
-  python3 scripts/gpu/trace_summary.py "$out"/traces/*.json > "$out/trace-summary.txt" 2>&1
+  python3 scripts/dev/trace_summary.py --runs 3 --top 25 "$out"/traces/*.json > "$out/trace-summary.txt" 2>&1
   tar -C "$out" -czf "$out/traces.tar.gz" traces && rm -rf "$out/traces"
 fi
 if [ -n "${VARIANTS:-}" ] && [ "$VARIANTS" != 0 ]; then
