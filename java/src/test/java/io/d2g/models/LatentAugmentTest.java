@@ -66,6 +66,17 @@ class LatentAugmentTest {
       double total = 0;
       for (float v : g.toFloatArray()) total += Math.abs(v);
       assertTrue(total > 0, "gradients reach the input");
+      // Both inputs go through one pass, but an input that needs no gradient gets an output that needs none.
+      try (var rec = Autograd.record()) {
+        List<Tensor> y = LatentAugment.apply(s.track(x.detach()).requiresGrad(true), c.get("bgco.x1"), p);
+        y.forEach(s::track);
+        assertTrue(y.get(0).requiresGrad(), "x0 needs gradients, so does its output");
+        assertFalse(y.get(1).requiresGrad(), "x1 needs none, nor does its output");
+        List<Tensor> z = LatentAugment.apply(c.get("bgco.x0"), s.track(c.get("bgco.x1").detach()).requiresGrad(true), p);
+        z.forEach(s::track);
+        assertFalse(z.get(0).requiresGrad());
+        assertTrue(z.get(1).requiresGrad());
+      }
       LatentAugment.Params none = new LatentAugment.Params(null, null, null, null, null, null);
       List<Tensor> same = LatentAugment.apply(c.get("b.x0"), c.get("b.x1"), none);
       same.forEach(s::track);
