@@ -1,9 +1,15 @@
 package io.d2g;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.BufferedReader;
 import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -32,5 +38,34 @@ public final class ChildJvm {
     cmd.addAll(List.of("-cp", String.join(File.pathSeparator, path), mainClass.getName()));
     cmd.addAll(List.of(args));
     return cmd;
+  }
+
+  /** How a child run ended and what it printed (standard output and error together). */
+  public record Run(int exit, String output) {}
+
+  /**
+   * Runs {@code cmd}, collecting its output; with {@code killAfterStep >= 0} it is killed with SIGKILL (no
+   * shutdown hooks, no flushing) {@code delayMs} after it logs a line beginning {@code "step N/"}, as the
+   * trainers log their steps. Fails the test if the child has not ended 300 s after its output does.
+   */
+  public static Run runKillingAfterStep(List<String> cmd, int killAfterStep, int delayMs)
+      throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    StringBuilder log = new StringBuilder();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
+      for (String line; (line = r.readLine()) != null; ) {
+        log.append(line).append('\n');
+        if (killAfterStep >= 0 && line.startsWith("step " + killAfterStep + "/")) {
+          if (delayMs > 0) Thread.sleep(delayMs);
+          p.destroyForcibly();
+          break;
+        }
+      }
+    }
+    if (!p.waitFor(300, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      fail("the child did not finish: " + log);
+    }
+    return new Run(p.exitValue(), log.toString());
   }
 }

@@ -2,12 +2,12 @@ package io.d2g.examples;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.d2g.ChildJvm;
+import io.d2g.ChildJvm.Run;
 import io.d2g.Tensor;
 import io.d2g.hub.Safetensors;
 import io.d2g.hub.SafetensorsFile;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -16,7 +16,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,26 +34,9 @@ class TrainDenoiserResumeTest {
 
   @TempDir Path tmp;
 
-  private record Run(int exit, String output) {}
-
   /** Runs the trainer; killAtStep >= 0 sends SIGKILL once it has logged that step. */
   private static Run train(Path out, int killAtStep) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(TrainerProcess.command(out, ARGS)).redirectErrorStream(true).start();
-    StringBuilder log = new StringBuilder();
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
-      for (String line; (line = r.readLine()) != null; ) {
-        log.append(line).append('\n');
-        if (killAtStep >= 0 && line.startsWith("step " + killAtStep + "/")) {
-          p.destroyForcibly(); // SIGKILL: no shutdown hooks, no flushing
-          break;
-        }
-      }
-    }
-    if (!p.waitFor(300, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      fail("the trainer did not finish: " + log);
-    }
-    return new Run(p.exitValue(), log.toString());
+    return ChildJvm.runKillingAfterStep(TrainerProcess.command(out, ARGS), killAtStep, 0);
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.d2g.examples;
 
+import io.d2g.ChildJvm;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,13 +20,6 @@ final class TrainerProcess {
 
   /** java (this JVM, the test class path and native library) running {@code main} with {@code args}. */
   static List<String> java(Class<?> main, List<String> args) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:-UsePerfData", "-Xshare:auto", "--enable-native-access=ALL-UNNAMED", "-Dd2g.test.log=/dev/null",
-        "-cp", System.getProperty("java.class.path")));
-    String lib = System.getProperty("d2g.library");
-    if (lib != null) cmd.add("-Dd2g.library=" + lib);
-    cmd.add(main.getName());
-    cmd.addAll(args);
-    return cmd;
+    return ChildJvm.command(List.of(), main, args.toArray(String[]::new));
   }
 }

@@ -2,6 +2,8 @@ package io.d2g.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.d2g.ChildJvm;
+import io.d2g.ChildJvm.Run;
 import io.d2g.data.emoji.EmojiDatasetBuilder;
 import io.d2g.data.emoji.EmojiStyle;
 import io.d2g.data.emoji.FakeNpm;
@@ -9,16 +11,13 @@ import io.d2g.examples.Examples;
 import io.d2g.examples.TrainAutoencoder;
 import io.d2g.hub.Safetensors;
 import io.d2g.hub.SafetensorsFile;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,35 +37,12 @@ class TeacherResumeTest {
 
   @TempDir Path tmp;
 
-  private record Run(int exit, String output) {}
-
   /** train-teacher in a JVM of its own; killAfterStep >= 0 sends SIGKILL delayMs after it logs that step. */
   private static Run train(List<String> args, int killAfterStep, int delayMs) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:-UsePerfData", "--enable-native-access=ALL-UNNAMED", "-Dd2g.test.log=/dev/null", "-cp",
-        System.getProperty("java.class.path")));
-    String lib = System.getProperty("d2g.library");
-    if (lib != null) cmd.add("-Dd2g.library=" + lib);
-    cmd.add(Examples.class.getName());
-    cmd.add("train-teacher");
+    List<String> cmd = new ArrayList<>(List.of("train-teacher"));
     cmd.addAll(args);
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    StringBuilder log = new StringBuilder();
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
-      for (String line; (line = r.readLine()) != null; ) {
-        log.append(line).append('\n');
-        if (killAfterStep >= 0 && line.startsWith("step " + killAfterStep + "/")) {
-          Thread.sleep(delayMs);
-          p.destroyForcibly(); // SIGKILL: no shutdown hooks, no flushing
-          break;
-        }
-      }
-    }
-    if (!p.waitFor(300, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      fail("the trainer did not finish: " + log);
-    }
-    return new Run(p.exitValue(), log.toString());
+    return ChildJvm.runKillingAfterStep(ChildJvm.command(List.of(), Examples.class, cmd.toArray(String[]::new)),
+        killAfterStep, delayMs);
   }
 
   private static List<String> args(Path data, Path vae, Path out) {
