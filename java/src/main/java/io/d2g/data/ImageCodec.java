@@ -12,10 +12,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 import java.util.zip.DeflaterOutputStream;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Decodes PNG and WebP (ImageIO with TwelveMonkeys), renders SVG (JSVG), and encodes RGBA PNGs
@@ -39,12 +42,34 @@ public final class ImageCodec {
 
   private ImageCodec() {}
 
-  /** Decodes PNG, WebP or any other format ImageIO can read. Throws {@link CorruptImageException}. */
+  /**
+   * The most pixels a picture may have (4096 x 4096): a header can declare any size, and the decoder
+   * would allocate it before reading a pixel.
+   */
+  public static final long MAX_PIXELS = 4096L * 4096L;
+
+  /**
+   * Decodes PNG, WebP or any other format ImageIO can read, of at most {@link #MAX_PIXELS} pixels.
+   * Throws {@link CorruptImageException}.
+   */
   public static RgbaImage decode(byte[] bytes) {
     BufferedImage img;
-    try {
-      img = ImageIO.read(new ByteArrayInputStream(bytes));
+    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      if (readers == null || !readers.hasNext()) throw new CorruptImageException("not an image format ImageIO can read", null);
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        long w = reader.getWidth(0), h = reader.getHeight(0);
+        if (w < 1 || h < 1 || w * h > MAX_PIXELS)
+          throw new CorruptImageException("the picture declares " + w + " x " + h + " pixels; at most " + MAX_PIXELS
+              + " are read", null);
+        img = reader.read(0);
+      } finally {
+        reader.dispose();
+      }
     } catch (IOException | RuntimeException e) {
+      if (e instanceof CorruptImageException c) throw c;
       throw new CorruptImageException("cannot decode image (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
     }
     if (img == null) throw new CorruptImageException("not an image format ImageIO can read", null);

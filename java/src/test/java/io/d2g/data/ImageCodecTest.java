@@ -4,7 +4,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.d2g.data.emoji.FakeNpm;
 import io.d2g.data.emoji.IconifySet;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Random;
+import java.util.zip.CRC32;
+import java.util.zip.DeflaterOutputStream;
 import org.junit.jupiter.api.Test;
 
 public class ImageCodecTest {
@@ -53,6 +60,43 @@ public class ImageCodecTest {
   void brokenSvgIsACorruptImage() {
     assertThrows(ImageCodec.CorruptImageException.class, () -> ImageCodec.renderSvg("<svg><rect width='", 16));
     assertThrows(ImageCodec.CorruptImageException.class, () -> ImageCodec.decode(new byte[] {1, 2, 3}));
+  }
+
+  @Test
+  void aPictureDeclaringMorePixelsThanTheLimitIsRefusedBeforeItsPixelsAreAllocated() {
+    // A valid 60000 x 60000 PNG header over one tiny IDAT: the decoder would allocate 14 GB first.
+    byte[] bomb = png(60_000, 60_000, new byte[] {0});
+    ImageCodec.CorruptImageException e = assertThrows(ImageCodec.CorruptImageException.class, () -> ImageCodec.decode(bomb));
+    assertTrue(e.getMessage().contains("60000 x 60000"), e.getMessage());
+    byte[] ok = png(2, 1, new byte[] {0, 1, 2, 3, 4, 5, 6, 7, 8});  // filter byte + 2 RGBA pixels
+    assertEquals(2, ImageCodec.decode(ok).width());
+  }
+
+  /** A PNG of the given header (8-bit RGBA) over the deflated scanlines (any bytes). */
+  static byte[] png(int w, int h, byte[] scanlines) {
+    var out = new ByteArrayOutputStream();
+    out.writeBytes(new byte[] {(byte) 137, 80, 78, 71, 13, 10, 26, 10});
+    chunk(out, "IHDR", ByteBuffer.allocate(13).putInt(w).putInt(h).put(new byte[] {8, 6, 0, 0, 0}).array());
+    var z = new ByteArrayOutputStream();
+    try (var d = new DeflaterOutputStream(z)) {
+      d.write(scanlines);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    chunk(out, "IDAT", z.toByteArray());
+    chunk(out, "IEND", new byte[0]);
+    return out.toByteArray();
+  }
+
+  private static void chunk(ByteArrayOutputStream out, String type, byte[] data) {
+    byte[] t = type.getBytes(StandardCharsets.US_ASCII);
+    var crc = new CRC32();
+    crc.update(t);
+    crc.update(data);
+    out.writeBytes(ByteBuffer.allocate(4).putInt(data.length).array());
+    out.writeBytes(t);
+    out.writeBytes(data);
+    out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
   }
 
   @Test

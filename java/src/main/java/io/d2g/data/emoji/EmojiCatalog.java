@@ -98,7 +98,9 @@ public final class EmojiCatalog {
         "dark skin tone"};
     if (tone.isInt() && tone.asInt() > 0 && tone.asInt() < names.length) return names[tone.asInt()];
     List<String> parts = new ArrayList<>();
-    tone.forEach(t -> parts.add(names[Math.min(t.asInt(), 5)]));
+    tone.forEach(t -> {
+      if (t.asInt() > 0 && t.asInt() < names.length) parts.add(names[t.asInt()]);  // the package's 1..5; others ignored
+    });
     return String.join(", ", parts);
   }
 

@@ -62,6 +62,8 @@ public final class EmojiDataset implements AutoCloseable {
           + manifest.path("formatVersion").asInt() + "; this reader understands " + EmojiDatasetBuilder.FORMAT + " v"
           + EmojiDatasetBuilder.FORMAT_VERSION);
     size = manifest.path("size").asInt();
+    if (size < 1 || size > MAX_SIZE)
+      throw new DatasetException(dir + "/manifest.json: size " + manifest.path("size") + " is not 1 to " + MAX_SIZE);
     List<EmojiRecord> recs = new ArrayList<>();
     try (BufferedReader r = Files.newBufferedReader(dir.resolve("index.jsonl"), StandardCharsets.UTF_8)) {
       for (String line; (line = r.readLine()) != null; )
@@ -71,11 +73,39 @@ public final class EmojiDataset implements AutoCloseable {
     JSON.readTree(dir.resolve("concepts.json").toFile()).forEach(c -> concepts.put(c.path("id").asInt(), c));
     JsonNode sh = manifest.path("shards");
     shards = new MemorySegment[sh.size()];
-    for (int i = 0; i < shards.length; i++) {
-      try (FileChannel ch = FileChannel.open(dir.resolve(sh.get(i).path("file").asText()), StandardOpenOption.READ)) {
-        shards[i] = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+    try {
+      for (int i = 0; i < shards.length; i++) {
+        String name = sh.get(i).path("file").asText();
+        // a file of this folder, by its plain name (nothing elsewhere is read)
+        if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0 || name.indexOf('\\') >= 0
+            || name.indexOf('\0') >= 0)
+          throw new DatasetException(dir + "/manifest.json: shard " + i + " is not a file name of this folder: '" + name + "'");
+        try (FileChannel ch = FileChannel.open(dir.resolve(name), StandardOpenOption.READ)) {
+          shards[i] = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        }
       }
+      for (int line = 0; line < records.size(); line++) check(records.get(line), line);
+    } catch (IOException | RuntimeException e) {
+      arena.close();
+      throw e;
     }
+  }
+
+  /** The most pixels a side of a dataset's pictures may have. */
+  static final int MAX_SIZE = 4096;
+
+  // Every record points inside a shard and names a known style, so that reading it fails, if at
+  // all, only on its picture's bytes.
+  private void check(EmojiRecord r, int line) {
+    String where = dir + "/index.jsonl line " + (line + 1) + ": ";
+    if (r.index() != line) throw new DatasetException(where + "index " + r.index() + " where " + line + " was expected");
+    if (r.shard() < 0 || r.shard() >= shards.length)
+      throw new DatasetException(where + "shard " + r.shard() + " of " + shards.length);
+    long end = shards[r.shard()].byteSize();
+    if (r.offset() < 0 || r.length() < 0 || r.offset() > end - r.length())
+      throw new DatasetException(where + "bytes " + r.offset() + " + " + r.length() + " are outside its shard (" + end + " bytes)");
+    if (r.style() == null) throw new DatasetException(where + "no style");
+    EmojiStyle.parse(r.style());
   }
 
   public static EmojiDataset open(Path dir) {

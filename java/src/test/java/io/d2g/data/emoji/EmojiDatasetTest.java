@@ -9,6 +9,7 @@ import io.d2g.data.ImageCodec;
 import io.d2g.data.ImageCodecTest;
 import io.d2g.data.RgbaImage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,5 +89,48 @@ class EmojiDatasetTest {
   void notADatasetIsAClearError() {
     DatasetException e = assertThrows(DatasetException.class, () -> EmojiDataset.open(root));
     assertTrue(e.getMessage().contains("d2g data emoji"), e.getMessage());
+  }
+
+  @Test
+  void recordsOutsideTheirShardAndShardsOutsideTheFolderAreClearErrors() throws IOException {
+    Path copy = root.resolve("damaged");
+    for (String bad : new String[] {"\"offset\":0", "\"shard\":0", "\"style\":\"noto\""}) {
+      copyDataset(copy);
+      List<String> lines = Files.readAllLines(copy.resolve("index.jsonl"));
+      String first = lines.get(0);
+      assertTrue(first.contains(bad), first);
+      lines.set(0, first.replace(bad, switch (bad) {
+        case "\"offset\":0" -> "\"offset\":999999999";
+        case "\"shard\":0" -> "\"shard\":-1";
+        default -> "\"nostyle\":1";
+      }));
+      Files.write(copy.resolve("index.jsonl"), lines);
+      DatasetException e = assertThrows(DatasetException.class, () -> EmojiDataset.open(copy), bad);
+      assertTrue(e.getMessage().contains("index.jsonl line 1"), e.getMessage());
+    }
+    copyDataset(copy);
+    Path manifest = copy.resolve("manifest.json");
+    String m = Files.readString(manifest);
+    String shard = ds0ShardName();
+    Files.writeString(manifest, m.replace("\"" + shard + "\"", "\"../ds/" + shard + "\""));
+    DatasetException e = assertThrows(DatasetException.class, () -> EmojiDataset.open(copy));
+    assertTrue(e.getMessage().contains("not a file name of this folder"), e.getMessage());
+  }
+
+  private static String ds0ShardName() {
+    try (EmojiDataset ds = EmojiDataset.open(out)) {
+      return ds.manifest().path("shards").get(0).path("file").asText();
+    }
+  }
+
+  private static void copyDataset(Path to) throws IOException {
+    if (Files.exists(to))
+      try (var files = Files.list(to)) {
+        for (Path f : files.toList()) Files.delete(f);
+      }
+    Files.createDirectories(to);
+    try (var files = Files.list(out)) {
+      for (Path f : files.toList()) Files.copy(f, to.resolve(f.getFileName()));
+    }
   }
 }
