@@ -403,7 +403,8 @@ D2G_API d2g_status* d2g_judge_encode_text(const d2g_module* m, const d2g_tensor*
 
 /* kind "latent_lpips": LatentLPIPS, the perceptual distance on latents of E-LatentLPIPS, in the
  * official code's layout (native/src/models/latent_lpips.hpp; its released checkpoints load by name).
- * Config keys: latent_channels (4), widths (64,128,256,512,512), add_l1 (0). Its parameters do not
+ * Config keys: latent_channels (4), widths (64,128,256,512,512), add_l1 (0), lean_backward (0),
+ * fixed_augment_padding (0) (native/src/models/latent_lpips.hpp). Its parameters do not
  * require grad. Latents: [B, latent_channels, H, W] floating, H and W multiples of 4; moved to the
  * module's device and dtype. exec: see d2g_exec (record to differentiate with respect to the inputs).
  * out: [B] distances between x0 and x1 (one shape). */
@@ -432,6 +433,16 @@ D2G_API d2g_status* d2g_lpips_augment_draw(const char* preset, int64_t b, int64_
  * default generator of the module's device), applied alike to both inputs. out: [B]. */
 D2G_API d2g_status* d2g_lpips_distance_ensemble(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1,
                                                 const char* preset, d2g_generator* gen, int exec, d2g_tensor** out);
+/* The distance (preset "none": plain LatentLPIPS, gen unused) or E-LatentLPIPS (one fresh draw of the
+ * preset from gen) and its gradient with respect to x0 in one call, whatever exec's grad bit: distance
+ * gets [B], grad d(sum of the distances)/d x0 (x0's shape), both in the module's dtype on its device.
+ * exec: autocast bits as for d2g_lpips_distance. cuda_graph != 0 on CUDA: the forward and backward run
+ * as one CUDA graph, captured by the first call of a shape, dtype, preset and autocast state (two
+ * warm-up passes, then the capture; one graph kept per module) and replayed by later calls of the same
+ * key, the augmentation padded fixed inside it and the draws made before each replay; ignored elsewhere. */
+D2G_API d2g_status* d2g_lpips_distance_grad(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1,
+                                            const char* preset, d2g_generator* gen, int exec, int cuda_graph,
+                                            d2g_tensor** distance, d2g_tensor** grad);
 
 /* ---- training: optimizers and parameter averages ------------------------------------------ */
 

@@ -622,6 +622,23 @@ static void test_lincomb_narrow_lpips(void) {
   ok(d2g_lpips_distance_ensemble(lp, z0, z1, "bg", NULL, 0, &d), "ensemble distance");
   d2g_tensor_free(d);
   fails(d2g_lpips_distance_ensemble(lp, z0, z1, NULL, NULL, 0, &d), D2G_INVALID_ARGUMENT, "NULL", "no preset");
+  d2g_tensor* dx = NULL;
+  for (int graph = 0; graph < 2; graph++) {  /* cuda_graph is ignored on the CPU */
+    ok(d2g_lpips_distance_grad(lp, z0, z1, "bgco", NULL, 0, graph, &d, &dx), "distance and gradient");
+    ok(d2g_tensor_shape(dx, got, 4), "gradient shape");
+    CHECK(got[0] == 2 && got[1] == 4 && got[2] == 8 && got[3] == 8, "the gradient has x0's shape");
+    d2g_tensor_free(d);
+    d2g_tensor_free(dx);
+  }
+  ok(d2g_lpips_distance_grad(lp, z0, z1, "none", NULL, 0, 0, &d, &dx), "plain distance and gradient");
+  d2g_tensor_free(d);
+  d2g_tensor_free(dx);
+  fails(d2g_lpips_distance_grad(lp, z0, z1, "bq", NULL, 0, 0, &d, &dx), D2G_INVALID_ARGUMENT, "unknown preset",
+        "distance and gradient with a bad preset");
+  fails(d2g_lpips_distance_grad(lp, z0, zo, "bg", NULL, 0, 0, &d, &dx), D2G_INVALID_ARGUMENT, "multiples of 4",
+        "distance and gradient of a bad shape");
+  fails(d2g_lpips_distance_grad(lp, z0, z1, "bg", NULL, 0, 0, &d, NULL), D2G_INVALID_ARGUMENT, "NULL",
+        "distance and gradient with nowhere for the gradient");
   d2g_module* lin = NULL;
   ok(d2g_module_create("linear", "in_features=2\nout_features=2", &lin), "linear");
   fails(d2g_lpips_distance(lin, z0, z1, 0, &d), D2G_INVALID_ARGUMENT, "not a latent_lpips", "a linear as lpips");

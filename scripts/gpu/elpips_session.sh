@@ -8,10 +8,10 @@
 # reference's own figures and session.log. RECON="LatentLPIPS folder:autoencoder folder" also runs the
 # reconstruction experiment (lpips-recon, RECON_STEPS steps, default the official 15,000) into recon.tar.gz,
 # on the dataset the command unpacked to data/emoji-64 (pack.sh WITH_DATA=1). VARIANTS=1 also times both
-# sides with other settings (cuDNN benchmark mode, NCHW, the lean backward, no augmentation; VARIANTS="lean
-# none ..." picks some of them by name: see want below), each into variants.tar.gz and
-# one line each in session.log, to see where the time goes; TRACE=1 records kernel traces of both at
-# batch 8 (traces.tar.gz) and sums them by kernel (trace-summary.txt, scripts/dev/trace_summary.py).
+# sides with other settings (cuDNN benchmark mode, NCHW, the lean backward, the fixed augmentation padding,
+# one native call, one CUDA graph, no augmentation; VARIANTS="lean none ..." picks some of them by name:
+# see want below), each into variants.tar.gz and one line each in session.log, to see where the time
+# goes; TRACE=1 records kernel traces of both at batch 8 (traces.tar.gz) and sums them by kernel (trace-summary.txt, scripts/dev/trace_summary.py).
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 log() { echo "[$SECONDS s] $*" | tee -a "$out/session.log"; }
@@ -53,6 +53,9 @@ if [ -n "${VARIANTS:-}" ] && [ "$VARIANTS" != 0 ]; then
   want nchw && our_variant nchw --no-channels-last
   want nchw-benchmark && our_variant nchw-benchmark --no-channels-last --cudnn-benchmark
   want lean && our_variant lean --lean-backward
+  want fixed-padding && our_variant fixed-padding --fixed-augment-padding
+  want one-call && our_variant one-call --one-call
+  want graph && our_variant graph --cuda-graph
   want none && our_variant none --preset none
   want none-benchmark && our_variant none-benchmark --preset none --cudnn-benchmark
   tar -C "$out" -czf "$out/variants.tar.gz" variants && rm -rf "$out/variants"

@@ -237,8 +237,8 @@ d2g_status* d2g_lpips_augment(const d2g_tensor* x0, const d2g_tensor* x1, const 
     const at::Tensor& a = d2g::unwrap(x0, "x0");
     const at::Tensor& b = d2g::unwrap(x1, "x1");
     auto maybe = [](const d2g_tensor* t) { return t == nullptr ? at::Tensor() : d2g::unwrap(t); };
-    d2g::lpips::AugmentParams p{maybe(g_inv), maybe(brightness), maybe(contrast), maybe(saturation),
-                                maybe(cutout_center), maybe(cutout_size)};
+    d2g::lpips::AugmentParams p{maybe(g_inv),         maybe(brightness),  maybe(contrast), maybe(saturation),
+                                maybe(cutout_center), maybe(cutout_size), at::Tensor()};
     d2g::ExecScope scope(exec, a.device().type());
     auto [y0, y1] = d2g::lpips::augment_pair(a, b, p);
     std::unique_ptr<d2g_tensor> h0(d2g::wrap(std::move(y0)));
@@ -274,6 +274,25 @@ d2g_status* d2g_lpips_distance_ensemble(const d2g_module* m, const d2g_tensor* x
     auto g = d2g::generator_for(gen, device, "lpips distance");
     d2g::ExecScope scope(exec, device.type());
     *out = d2g::wrap(net.distance_ensemble(d2g::unwrap(x0, "x0"), d2g::unwrap(x1, "x1"), preset, g));
+  })
+}
+
+d2g_status* d2g_lpips_distance_grad(const d2g_module* m, const d2g_tensor* x0, const d2g_tensor* x1,
+                                    const char* preset, d2g_generator* gen, int exec, int cuda_graph,
+                                    d2g_tensor** distance, d2g_tensor** grad) {
+  D2G_GUARD({
+    d2g::require(distance, "distance");
+    d2g::require(grad, "grad");
+    d2g::require(preset, "preset");
+    auto& net = d2g::module_as<Lpips>(m, "latent_lpips");
+    const at::Device device = d2g::module_options(net).device();
+    const bool plain = std::string(preset) == "none";
+    auto g = plain ? c10::optional<at::Generator>() : d2g::generator_for(gen, device, "lpips distance");
+    d2g::ExecScope scope(exec, device.type());
+    auto [d, dx] = net.distance_grad(d2g::unwrap(x0, "x0"), d2g::unwrap(x1, "x1"), preset, g, cuda_graph != 0);
+    std::unique_ptr<d2g_tensor> hd(d2g::wrap(std::move(d)));
+    *grad = d2g::wrap(std::move(dx));
+    *distance = hd.release();
   })
 }
 

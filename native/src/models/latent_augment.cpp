@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../core/status.hpp"
@@ -34,6 +37,26 @@ M3 operator*(const M3& a, const M3& b) {
   return r;
 }
 
+// The filter's taps with the gain split over the two axes, reversed unless correlate, on the device and
+// in the dtype of o: made once per (device, dtype, gain, direction) and kept, so that no call copies
+// from the host (a CUDA graph capture could not).
+at::Tensor filter(const at::TensorOptions& o, double gain, bool correlate) {
+  static std::mutex mutex;
+  static std::map<std::tuple<int, int, int, double, bool>, at::Tensor> made;
+  const auto key = std::make_tuple(static_cast<int>(o.device().type()), static_cast<int>(o.device().index()),
+                                   static_cast<int>(c10::typeMetaToScalarType(o.dtype())), gain, correlate);
+  std::lock_guard<std::mutex> lock(mutex);
+  at::Tensor& f = made[key];
+  if (!f.defined()) {
+    double sum = 0;
+    for (double v : kSym6) sum += v;
+    std::vector<float> taps(kTaps);
+    for (int i = 0; i < kTaps; i++) taps[i] = static_cast<float>(kSym6[correlate ? i : kTaps - 1 - i] / sum * std::sqrt(gain));
+    f = at::tensor(taps, at::TensorOptions().dtype(at::kFloat)).to(o.device(), c10::typeMetaToScalarType(o.dtype()));
+  }
+  return f;
+}
+
 // The separable filter applied along both axes of [B, C, H, W] (a depthwise convolution each), after
 // zero-insertion upsampling by up and padding (negative: cropping), then keeping every down-th sample:
 // the upfirdn2d of StyleGAN2's reference implementation. correlate: the filter as given (flip_filter).
@@ -46,17 +69,7 @@ at::Tensor upfirdn(at::Tensor x, int up, int down, int px0, int px1, int py0, in
   }
   x = at::constant_pad_nd(x, {std::max(px0, 0), std::max(px1, 0), std::max(py0, 0), std::max(py1, 0)}, 0);
   x = x.slice(2, std::max(-py0, 0), x.size(2) - std::max(-py1, 0)).slice(3, std::max(-px0, 0), x.size(3) - std::max(-px1, 0));
-  static const std::vector<double> unit = [] {  // the filter normalised to sum 1, once
-    double sum = 0;
-    for (double v : kSym6) sum += v;
-    std::vector<double> u(kTaps);
-    for (int i = 0; i < kTaps; i++) u[i] = kSym6[i] / sum;
-    return u;
-  }();
-  std::vector<float> taps(kTaps);
-  for (int i = 0; i < kTaps; i++)  // the gain split over the two axes
-    taps[i] = static_cast<float>(unit[correlate ? i : kTaps - 1 - i] * std::sqrt(gain));
-  at::Tensor f = at::tensor(taps, x.options().dtype(at::kFloat)).to(x.scalar_type());
+  at::Tensor f = filter(x.options(), gain, correlate);
   at::Tensor fx = f.view({1, 1, 1, kTaps}).repeat({c, 1, 1, 1}), fy = f.view({1, 1, kTaps, 1}).repeat({c, 1, 1, 1});
   const std::vector<int64_t> one{1, 1}, none{0, 0};
   x = at::conv2d(x, fx, at::Tensor(), one, none, one, c);
@@ -75,7 +88,8 @@ void check_draws(const at::Tensor& t, int64_t b, const char* what, int64_t cols 
 
 }  // namespace
 
-std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0_, const at::Tensor& x1_, const AugmentParams& p) {
+std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0_, const at::Tensor& x1_, const AugmentParams& p,
+                                                bool fixed_padding) {
   if (!x0_.defined() || !x1_.defined() || x0_.dim() != 4 || !x0_.sizes().equals(x1_.sizes()) || !x0_.is_floating_point())
     fail(D2G_INVALID_ARGUMENT, "augment: the inputs must be two floating [B, C, H, W] of one shape, got ",
          x0_.defined() ? describe(x0_) : std::string("nothing"), " and ", x1_.defined() ? describe(x1_) : std::string("nothing"));
@@ -94,45 +108,70 @@ std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0_, const at::
     if (p.g_inv.dim() != 3 || p.g_inv.size(0) != b || p.g_inv.size(1) != 3 || p.g_inv.size(2) != 3)
       fail(D2G_INVALID_ARGUMENT, "augment: g_inv must be [", b, ", 3, 3], got ", describe(p.g_inv));
     if (h < 2 || w < 2) fail(D2G_INVALID_ARGUMENT, "augment: a geometric transform needs sides of 2 or more");
-    // The transforms on the host: the draw's own copy when it has one, else one wait for the device.
-    at::Tensor gh = (p.g_inv_host.defined() ? p.g_inv_host : p.g_inv).to(at::kCPU, at::kFloat).contiguous();
-    const float* gv = gh.data_ptr<float>();
-    // One reflect padding for the batch: where the corners land, plus the filter's reach (in f32, as
-    // the official tensors).
-    const float cx = (w - 1) / 2.0f, cy = (h - 1) / 2.0f;
-    const float corners[4][2] = {{-cx, -cy}, {cx, -cy}, {cx, cy}, {-cx, cy}};
-    float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};  // x0, y0, x1, y1
-    for (int64_t i = 0; i < b; i++) {
-      const float* g = gv + i * 9;
-      for (const auto& cp : corners) {
-        const float lx = g[0] * cp[0] + g[1] * cp[1] + g[2], ly = g[3] * cp[0] + g[4] * cp[1] + g[5];
-        m[0] = std::max(m[0], -lx), m[1] = std::max(m[1], -ly), m[2] = std::max(m[2], lx), m[3] = std::max(m[3], ly);
+    int mx0, my0, mx1, my1;
+    at::Tensor theta;
+    const int64_t oh = (h + kPad * 2) * 2, ow = (w + kPad * 2) * 2;
+    if (fixed_padding) {
+      // The most any draw can need (reflection pads less than a side), so that nothing is read back.
+      mx0 = mx1 = static_cast<int>(w - 1), my0 = my1 = static_cast<int>(h - 1);
+    } else {
+      // The transforms on the host: the draw's own copy when it has one, else one wait for the device.
+      at::Tensor gh = (p.g_inv_host.defined() ? p.g_inv_host : p.g_inv).to(at::kCPU, at::kFloat).contiguous();
+      const float* gv = gh.data_ptr<float>();
+      // One reflect padding for the batch: where the corners land, plus the filter's reach (in f32, as
+      // the official tensors).
+      const float cx = (w - 1) / 2.0f, cy = (h - 1) / 2.0f;
+      const float corners[4][2] = {{-cx, -cy}, {cx, -cy}, {cx, cy}, {-cx, cy}};
+      float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};  // x0, y0, x1, y1
+      for (int64_t i = 0; i < b; i++) {
+        const float* g = gv + i * 9;
+        for (const auto& cp : corners) {
+          const float lx = g[0] * cp[0] + g[1] * cp[1] + g[2], ly = g[3] * cp[0] + g[4] * cp[1] + g[5];
+          m[0] = std::max(m[0], -lx), m[1] = std::max(m[1], -ly), m[2] = std::max(m[2], lx), m[3] = std::max(m[3], ly);
+        }
       }
+      int pads[4];
+      for (int i = 0; i < 4; i++) {
+        float v = m[i] + static_cast<float>(kPad * 2 - (i % 2 == 0 ? cx : cy));
+        v = std::min(std::max(v, 0.0f), static_cast<float>(i % 2 == 0 ? w - 1 : h - 1));
+        pads[i] = static_cast<int>(std::ceil(v));
+      }
+      mx0 = pads[0], my0 = pads[1], mx1 = pads[2], my1 = pads[3];
+      // Resampling into the output frame (normalised coordinates, as affine_grid takes them).
+      const double up_w = 2.0 * (w + mx0 + mx1), up_h = 2.0 * (h + my0 + my1);  // after the 2x upsampling
+      theta = at::empty({b, 2, 3}, at::kFloat);
+      float* tv = theta.data_ptr<float>();
+      for (int64_t i = 0; i < b; i++) {
+        M3 g;
+        for (int k = 0; k < 9; k++) g[k] = gv[i * 9 + k];
+        g = translate((mx0 - mx1) / 2.0, (my0 - my1) / 2.0) * g;
+        g = scale(2, 2) * g * scale(0.5, 0.5);
+        g = translate(-0.5, -0.5) * g * translate(0.5, 0.5);
+        g = scale(2.0 / up_w, 2.0 / up_h) * g * scale(ow / 2.0, oh / 2.0);
+        for (int k = 0; k < 6; k++) tv[i * 6 + k] = static_cast<float>(g[k]);
+      }
+      theta = theta.to(x.device(), x.scalar_type());
     }
-    int pads[4];
-    for (int i = 0; i < 4; i++) {
-      float v = m[i] + static_cast<float>(kPad * 2 - (i % 2 == 0 ? cx : cy));
-      v = std::min(std::max(v, 0.0f), static_cast<float>(i % 2 == 0 ? w - 1 : h - 1));
-      pads[i] = static_cast<int>(std::ceil(v));
-    }
-    const int mx0 = pads[0], my0 = pads[1], mx1 = pads[2], my1 = pads[3];
     x = at::reflection_pad2d(x, {mx0, mx1, my0, my1});
     // Upsample 2x (upfirdn2d.upsample2d: pads (12 + 1) / 2 and (12 - 2) / 2, gain 4).
     x = upfirdn(x, 2, 1, (kTaps + 1) / 2, (kTaps - 2) / 2, (kTaps + 1) / 2, (kTaps - 2) / 2, 4.0, false);
-    // Resample into the output frame (normalised coordinates, as affine_grid takes them).
-    const int64_t oh = (h + kPad * 2) * 2, ow = (w + kPad * 2) * 2;
-    at::Tensor theta = at::empty({b, 2, 3}, at::kFloat);
-    float* tv = theta.data_ptr<float>();
-    for (int64_t i = 0; i < b; i++) {
-      M3 g;
-      for (int k = 0; k < 9; k++) g[k] = gv[i * 9 + k];
-      g = translate((mx0 - mx1) / 2.0, (my0 - my1) / 2.0) * g;
-      g = scale(2, 2) * g * scale(0.5, 0.5);
-      g = translate(-0.5, -0.5) * g * translate(0.5, 0.5);
-      g = scale(2.0 / x.size(3), 2.0 / x.size(2)) * g * scale(ow / 2.0, oh / 2.0);
-      for (int k = 0; k < 6; k++) tv[i * 6 + k] = static_cast<float>(g[k]);
+    if (fixed_padding) {
+      // The same map as above, L g R with L = scale(2 / X, 2 / Y) translate(-1/2, -1/2) scale(2, 2) and
+      // R = scale(1/2, 1/2) translate(1/2, 1/2) scale(ow / 2, oh / 2) (X, Y: the upsampled sides; the
+      // padding is symmetric), on the device in f32 from scalars: no host data enters the computation.
+      const double ax = 4.0 / x.size(3), ay = 4.0 / x.size(2), bx = -1.0 / x.size(3), by = -1.0 / x.size(2);
+      const double rx = ow / 4.0, ry = oh / 4.0, t = 0.25;
+      at::Tensor g = p.g_inv.to(x.device(), x.scalar_type());
+      std::vector<at::Tensor> rows;
+      for (int r = 0; r < 2; r++) {
+        at::Tensor gr = g.select(1, r);  // [B, 3]
+        const double a = r == 0 ? ax : ay, shift = r == 0 ? bx : by;
+        at::Tensor g0 = gr.select(1, 0), g1 = gr.select(1, 1), g2 = gr.select(1, 2);
+        rows.push_back(at::stack({g0 * (a * rx), g1 * (a * ry), (g0 * t + g1 * t + g2) * a + shift}, 1));
+      }
+      theta = at::stack(rows, 1);  // [B, 2, 3]
     }
-    at::Tensor grid = at::affine_grid_generator(theta.to(x.device(), x.scalar_type()), {b, 2 * c, oh, ow}, false);
+    at::Tensor grid = at::affine_grid_generator(theta, {b, 2 * c, oh, ow}, false);
     x = at::grid_sampler(x, grid, 0, 0, false);
     // Downsample 2x and crop the reach (downsample2d with padding -2 * reach, the filter as given).
     const int d0 = -kPad * 2 + (kTaps - 2 + 1) / 2, d1 = -kPad * 2 + (kTaps - 2) / 2;

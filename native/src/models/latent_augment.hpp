@@ -31,7 +31,12 @@ struct AugmentParams {
 
 // The two inputs [B, C, H, W] (one shape) transformed alike, in one pass over both; differentiable
 // with respect to each input that requires grad (an output whose input does not is detached).
-std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0, const at::Tensor& x1, const AugmentParams& p);
+// fixed_padding: the geometric transform pads by the most any draw can need (the sides less one) instead
+// of what this batch's draws need, and builds its resampling on the device: nothing is read back and
+// every shape is fixed, as a CUDA graph capture needs (g_inv_host is not used); the same values up to
+// f32 rounding, for more work on the larger padded canvas.
+std::pair<at::Tensor, at::Tensor> augment_pair(const at::Tensor& x0, const at::Tensor& x1, const AugmentParams& p,
+                                               bool fixed_padding = false);
 
 // Fresh per-sample parameters for a batch [B, C, H, W], as the official pipeline draws them at
 // probability 1. preset: letters of b (x-flip, quarter turns, integer translation up to 1/8 of a side),

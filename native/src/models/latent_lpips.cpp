@@ -3,10 +3,19 @@
 
 #include <string>
 
+#include "../core/cuda_util.hpp"
 #include "../core/exec.hpp"
 #include "../core/module.hpp"
 #include "../core/tensor.hpp"
 #include "latent_augment.hpp"
+
+#ifdef D2G_WITH_CUDA
+#include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace d2g::lpips {
 
@@ -15,6 +24,7 @@ LatentLpipsOptions::LatentLpipsOptions(const Config& c) {
   widths = c.integers("widths", widths);
   add_l1 = c.boolean("add_l1", add_l1);
   lean_backward = c.boolean("lean_backward", lean_backward);
+  fixed_augment_padding = c.boolean("fixed_augment_padding", fixed_augment_padding);
   if (latent_channels < 1 || latent_channels > 1024)
     fail(D2G_INVALID_ARGUMENT, "latent_lpips: latent_channels must be 1 to 1024, not ", latent_channels);
   if (widths.size() != 5) fail(D2G_INVALID_ARGUMENT, "latent_lpips: widths must have 5 values (one per stage)");
@@ -316,19 +326,124 @@ at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1)
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
 }
 
+at::Tensor LatentLpipsImpl::augmented_distance(const at::Tensor& a, const at::Tensor& c, const AugmentParams* p,
+                                               bool fixed_padding) {
+  at::Tensor d;
+  if (p == nullptr) {
+    d = pair_distance(a, c);
+  } else {
+    at::Tensor ta, tc;
+    {
+      NoAutocast f32;  // the resampling in f32 even under autocast; the trunk then autocasts
+      std::tie(ta, tc) = augment_pair(a.to(at::kFloat), c.to(at::kFloat), *p, fixed_padding);
+    }
+    d = pair_distance(ta.to(a.scalar_type()), tc.to(a.scalar_type()));
+  }
+  return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;  // L1 on the un-augmented latents
+}
+
 at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Tensor& x1, const std::string& preset,
                                               c10::optional<at::Generator> gen) {
   check_pair(x0, x1);
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
-  at::Tensor ta, tc;
+  AugmentParams p;
   {
-    NoAutocast f32;  // the draws and the resampling in f32 even under autocast; the trunk then autocasts
-    std::tie(ta, tc) = augment_pair(a.to(at::kFloat), c.to(at::kFloat),
-                                    draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen));
+    NoAutocast f32;  // the draws in f32 even under autocast
+    p = draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen);
   }
-  at::Tensor d = pair_distance(ta.to(a.scalar_type()), tc.to(a.scalar_type()));
-  return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;  // L1 on the un-augmented latents
+  return augmented_distance(a, c, &p, options.fixed_augment_padding);
+}
+
+std::pair<at::Tensor, at::Tensor> LatentLpipsImpl::distance_grad_body(const at::Tensor& x0, const at::Tensor& x1,
+                                                                      const AugmentParams* p, bool fixed_padding) {
+  c10::AutoGradMode grad(true);
+  at::Tensor a = x0.detach().requires_grad_(true);
+  at::Tensor d = augmented_distance(a, x1.detach(), p, fixed_padding);
+  at::Tensor g = torch::autograd::grad({d.sum()}, {a})[0];
+  return {d.detach(), g};
+}
+
+struct LatentLpipsImpl::GradGraph {
+  std::vector<int64_t> shape;
+  std::string preset;
+  int autocast = 0;             // the autocast target dtype of the call (Undefined: none)
+  at::Tensor x0, x1;            // static inputs
+  AugmentParams params;         // static draws (the parts the preset has)
+  at::Tensor distance, grad;    // static outputs
+#ifdef D2G_WITH_CUDA
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+#endif
+};
+
+LatentLpipsImpl::~LatentLpipsImpl() = default;
+
+std::pair<at::Tensor, at::Tensor> LatentLpipsImpl::distance_grad(const at::Tensor& x0, const at::Tensor& x1,
+                                                                 const std::string& preset,
+                                                                 c10::optional<at::Generator> gen, bool cuda_graph) {
+  check_pair(x0, x1);
+  const auto& p0 = lins[0]->weight;
+  at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
+  const bool plain = preset == "none";
+  AugmentParams p;
+  if (!plain) {
+    NoAutocast f32;
+    p = draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen);
+  }
+#ifdef D2G_WITH_CUDA
+  if (cuda_graph && a.is_cuda()) {
+    std::lock_guard<std::mutex> lock(grad_graph_mutex_);
+    const int autocast = static_cast<int>(autocast_target(a.device().type()));
+    GradGraph* g = grad_graph_.get();
+    if (g == nullptr || g->shape != a.sizes().vec() || g->preset != preset || g->autocast != autocast ||
+        g->x0.scalar_type() != a.scalar_type()) {
+      grad_graph_.reset();  // the old graph's memory goes back first
+      auto fresh = std::make_unique<GradGraph>();
+      fresh->shape = a.sizes().vec();
+      fresh->preset = preset;
+      fresh->autocast = autocast;
+      fresh->x0 = at::empty_like(a, at::MemoryFormat::Contiguous);
+      fresh->x1 = at::empty_like(c, at::MemoryFormat::Contiguous);
+      auto buffer = [](const at::Tensor& t) { return t.defined() ? at::empty_like(t, at::MemoryFormat::Contiguous) : at::Tensor(); };
+      fresh->params = AugmentParams{buffer(p.g_inv), buffer(p.brightness), buffer(p.contrast), buffer(p.saturation),
+                                    buffer(p.cutout_center), buffer(p.cutout_size), at::Tensor()};
+      g = fresh.get();
+      grad_graph_ = std::move(fresh);
+    }
+    g->x0.copy_(a, true);
+    g->x1.copy_(c, true);
+    for (auto [to, from] : {std::pair{&g->params.g_inv, &p.g_inv}, {&g->params.brightness, &p.brightness},
+                            {&g->params.contrast, &p.contrast}, {&g->params.saturation, &p.saturation},
+                            {&g->params.cutout_center, &p.cutout_center}, {&g->params.cutout_size, &p.cutout_size}})
+      if (to->defined()) to->copy_(*from, true);
+    const AugmentParams* params = plain ? nullptr : &g->params;
+    c10::cuda::CUDAGuard device_guard(a.device());
+    if (!g->graph) {
+      // As torch.cuda.graph: warm-up passes and the capture on a side stream, then the replay below.
+      auto current = c10::cuda::getCurrentCUDAStream();
+      auto side = c10::cuda::getStreamFromPool();
+      stream_wait(side, current);
+      {
+        c10::cuda::CUDAStreamGuard sg(side);
+        for (int i = 0; i < 2; i++) distance_grad_body(g->x0, g->x1, params, true);
+        c10::cuda::CUDACachingAllocator::emptyCache();
+        bool cache = at::autocast::is_autocast_cache_enabled();
+        at::autocast::set_autocast_cache_enabled(false);
+        auto graph = std::make_unique<at::cuda::CUDAGraph>();
+        graph->capture_begin();
+        std::tie(g->distance, g->grad) = distance_grad_body(g->x0, g->x1, params, true);
+        graph->capture_end();
+        at::autocast::set_autocast_cache_enabled(cache);
+        g->graph = std::move(graph);
+      }
+      stream_wait(current, side);
+    }
+    g->graph->replay();
+    return {g->distance.clone(), g->grad.clone()};
+  }
+#endif
+  (void)cuda_graph;
+  return distance_grad_body(a, c, plain ? nullptr : &p, options.fixed_augment_padding);
 }
 
 LpipsRankImpl::LpipsRankImpl(int64_t mid) {

@@ -17,9 +17,10 @@
 // net.sliceS.I.{weight,bias,running_mean,running_var,num_batches_tracked} for the BatchNorms (S 1..5,
 // I the torchvision index), lin{0..4}.model.1.weight (index 1: the official heads have a Dropout at 0).
 // Config keys: latent_channels (4), widths (64,128,256,512,512: the five stages' widths; smaller for a
-// small latent space), add_l1 (false), lean_backward (false: see the options). Kind "latent_lpips" in the module registry. Its parameters do
-// not require grad: the distance is a loss for other networks, never trained by accident (the tools
-// that train its trunk and calibrate its heads, train/lpips_steps.hpp, switch that on for what they train).
+// small latent space), add_l1 (false), lean_backward (false) and fixed_augment_padding (false): see the
+// options. Kind "latent_lpips" in the module registry. Its parameters do not require grad: the distance
+// is a loss for other networks, never trained by accident (the tools that train its trunk and calibrate
+// its heads, train/lpips_steps.hpp, switch that on for what they train).
 //
 // Kind "lpips_rank" (LpipsRank): the official LPIPS calibration's ranking head (Dist2LogitLayer): from
 // two distances d0, d1 [B] it gives the logit that the second is judged the closer, through 1x1 convs
@@ -30,6 +31,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -37,6 +39,7 @@
 
 #include "../core/config.hpp"
 #include "../nn/layers.hpp"
+#include "latent_augment.hpp"
 
 namespace d2g::lpips {
 
@@ -50,6 +53,11 @@ struct LatentLpipsOptions {
   // Off by default: at SD1.5 size, batch 8, its peak memory was no lower (the backward's transient
   // gradients dominate) and under bf16 it was slower (benchmarks/results/elatentlpips.json).
   bool lean_backward = false;
+  // The ensemble's geometric augmentation pads by the most any draw can need instead of what each
+  // batch's draws need (latent_augment.hpp, fixed_padding): no host synchronisation and fixed shapes
+  // after the draws, which a CUDA graph capture of a training step needs; the same distances up to f32
+  // rounding, for more work on the padded canvas. Off by default (eager calls gain nothing from it).
+  bool fixed_augment_padding = false;
 
   LatentLpipsOptions() = default;
   explicit LatentLpipsOptions(const Config& c);
@@ -72,6 +80,17 @@ struct LatentLpipsImpl : torch::nn::Module {
   // from gen and applied alike to both; the L1 term (add_l1) is on the un-augmented latents.
   at::Tensor distance_ensemble(const at::Tensor& x0, const at::Tensor& x1, const std::string& preset,
                                c10::optional<at::Generator> gen);
+  // The distance (preset "none": plain LatentLPIPS, gen unused) or E-LatentLPIPS (a fresh draw of the
+  // preset from gen) and its gradient with respect to x0, d(sum of the distances) / d x0, in one call:
+  // ([B] distances, a tensor of x0's shape), both in the module's dtype on its device, whatever the
+  // grad mode. cuda_graph (CUDA only; elsewhere ignored): the forward and backward are captured as one
+  // CUDA graph for the shape, dtype, preset and autocast state of the call and replayed by later calls
+  // of the same (one graph kept per module; the augmentation pads fixed in it, and the draws, made
+  // before each replay, are copied into its inputs); the first call of a new key runs two warm-up
+  // passes and the capture.
+  std::pair<at::Tensor, at::Tensor> distance_grad(const at::Tensor& x0, const at::Tensor& x1, const std::string& preset,
+                                                  c10::optional<at::Generator> gen, bool cuda_graph);
+  ~LatentLpipsImpl() override;
 
   LatentLpipsOptions options;
   // The trunk's layers in torchvision's order (44; a null conv and norm where the layer is a ReLU or
@@ -94,6 +113,15 @@ struct LatentLpipsImpl : torch::nn::Module {
   at::Tensor lean_distance(const at::Tensor& a, const at::Tensor& c);
   // [B] distance of two batches on the module's device and dtype: lean where it may be, else weigh(tap_differences).
   at::Tensor pair_distance(const at::Tensor& a, const at::Tensor& c);
+  // [B] E-LatentLPIPS of a and c (on the module's device and dtype) for given draws, with the L1 term
+  // when add_l1 (on the un-augmented latents); p null: plain LatentLPIPS.
+  at::Tensor augmented_distance(const at::Tensor& a, const at::Tensor& c, const AugmentParams* p, bool fixed_padding);
+  // distance_grad's forward and backward on given inputs (what its CUDA graph captures).
+  std::pair<at::Tensor, at::Tensor> distance_grad_body(const at::Tensor& x0, const at::Tensor& x1,
+                                                       const AugmentParams* p, bool fixed_padding);
+  struct GradGraph;  // distance_grad's captured graph and its static inputs and outputs
+  std::unique_ptr<GradGraph> grad_graph_;
+  std::mutex grad_graph_mutex_;
   // The conv at layers[index] with the batch norm after it folded in (running statistics, frozen
   // trunk: an affine map per channel), as (weight, bias) in dtype; kept per (layer, dtype) and made
   // again when any source tensor's data or version changes (to(), channels_last, load_state, copy_).

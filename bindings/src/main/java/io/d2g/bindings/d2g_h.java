@@ -5967,6 +5967,74 @@ public class d2g_h extends d2g_h$shared {
         }
     }
 
+    private static class d2g_lpips_distance_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER,
+            d2g_h.C_INT,
+            d2g_h.C_INT,
+            d2g_h.C_POINTER,
+            d2g_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("d2g_lpips_distance_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_grad(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, int cuda_graph, d2g_tensor **distance, d2g_tensor **grad)
+     * }
+     */
+    public static FunctionDescriptor d2g_lpips_distance_grad$descriptor() {
+        return d2g_lpips_distance_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_grad(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, int cuda_graph, d2g_tensor **distance, d2g_tensor **grad)
+     * }
+     */
+    public static MethodHandle d2g_lpips_distance_grad$handle() {
+        return d2g_lpips_distance_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_grad(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, int cuda_graph, d2g_tensor **distance, d2g_tensor **grad)
+     * }
+     */
+    public static MemorySegment d2g_lpips_distance_grad$address() {
+        return d2g_lpips_distance_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * d2g_status *d2g_lpips_distance_grad(const d2g_module *m, const d2g_tensor *x0, const d2g_tensor *x1, const char *preset, d2g_generator *gen, int exec, int cuda_graph, d2g_tensor **distance, d2g_tensor **grad)
+     * }
+     */
+    public static MemorySegment d2g_lpips_distance_grad(MemorySegment m, MemorySegment x0, MemorySegment x1, MemorySegment preset, MemorySegment gen, int exec, int cuda_graph, MemorySegment distance, MemorySegment grad) {
+        var mh$ = d2g_lpips_distance_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("d2g_lpips_distance_grad", m, x0, x1, preset, gen, exec, cuda_graph, distance, grad);
+            }
+            return (MemorySegment)mh$.invokeExact(m, x0, x1, preset, gen, exec, cuda_graph, distance, grad);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class d2g_optimizer_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             d2g_h.C_POINTER,

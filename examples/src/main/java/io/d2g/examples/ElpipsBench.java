@@ -78,6 +78,20 @@ public final class ElpipsBench implements Callable<Integer> {
       description = "The lean backward (ReLU masks, not activations; LatentLpipsConfig) (default: ${DEFAULT-VALUE}).")
   boolean leanBackward;
 
+  @Option(names = "--fixed-augment-padding", defaultValue = "false", negatable = true,
+      description = "Pad by the most any draw can need (what a CUDA graph capture needs; LatentLpipsConfig) (default: ${DEFAULT-VALUE}).")
+  boolean fixedPadding;
+
+  @Option(names = "--one-call", defaultValue = "false",
+      description = "Each iteration one native call for the distances and their gradient (LatentLpips.distanceAndGrad) "
+          + "instead of the distance recorded by Autograd and its backward.")
+  boolean oneCall;
+
+  @Option(names = "--cuda-graph", defaultValue = "false",
+      description = "As --one-call, with the forward and backward as one CUDA graph (captured during the warm-up; "
+          + "its memory pool is then held, so the extra memory figure does not count it).")
+  boolean cudaGraph;
+
   @Option(names = "--cudnn-benchmark", defaultValue = "false", negatable = true,
       description = "Let cuDNN time its algorithms per shape and keep the fastest (default: ${DEFAULT-VALUE}, as PyTorch's).")
   boolean cudnnBenchmark;
@@ -110,7 +124,7 @@ public final class ElpipsBench implements Callable<Integer> {
     D2g.manualSeed(0);
     if (device.isCuda()) D2g.setCudnnBenchmark(cudnnBenchmark);
     double ours8 = Double.NaN, oursMemory8 = Double.NaN;
-    try (LatentLpips lpips = new LatentLpips(LatentLpipsConfig.SD.withLeanBackward(leanBackward)); Generator gen = Generator.create(device, 1)) {
+    try (LatentLpips lpips = new LatentLpips(LatentLpipsConfig.SD.withLeanBackward(leanBackward).withFixedAugmentPadding(fixedPadding)); Generator gen = Generator.create(device, 1)) {
       lpips.to(device);
       if (device.isCuda()) lpips.channelsLast(channelsLast);
       for (String precision : List.of("f32", "bf16")) {
@@ -118,7 +132,12 @@ public final class ElpipsBench implements Callable<Integer> {
           try (TensorScope s = new TensorScope(); Generator g = Generator.create(device, 2)) {
             Tensor base = s.track(Tensor.randn(g, DType.F32, b, 4, side, side));
             Tensor x1 = s.track(Tensor.randn(g, DType.F32, b, 4, side, side));
-            Runnable step = () -> {
+            Runnable step = oneCall || cudaGraph ? () -> {
+              try (ThreadScope amp = precision.equals("bf16") ? Autocast.bf16() : Autocast.off();
+                  LatentLpips.DistanceAndGrad r = lpips.distanceAndGrad(base, x1, preset, gen, cudaGraph)) {
+                r.grad().shape();
+              }
+            } : () -> {
               try (TensorScope t = new TensorScope()) {
                 Tensor x0 = t.track(base.detach()).requiresGrad(true);
                 Tensor loss;
@@ -169,6 +188,10 @@ public final class ElpipsBench implements Callable<Integer> {
             ? " (convolutions channels-last)" : "") + (plain ? ", no augmentation (plain LatentLPIPS)" : ", a fresh '"
             + preset + "' draw per iteration applied alike to both inputs") + ", the L1 term off"
         + (leanBackward ? ", the lean backward" : ", LibTorch's autograd throughout (no lean backward)")
+        + (fixedPadding && !plain ? ", the augmentation's fixed padding" : "")
+        + (cudaGraph && device.isCuda() ? ", each iteration one CUDA graph replay of the forward and backward (LatentLpips.distanceAndGrad; the "
+            + "draws made before it; the graph's memory pool, held since its capture in the warm-up, is not in the extra memory)"
+            : oneCall || cudaGraph ? ", each iteration one native call for the distances and their gradient (LatentLpips.distanceAndGrad)" : "")
         + (device.isCuda() ? ", cuDNN benchmark mode " + (cudnnBenchmark ? "on" : "off") : "") + "; median of " + iters + " iterations after " + warmup
         + ", host clock, synchronised each iteration; extra memory: peak allocated during one iteration minus what was "
         + "allocated before it (the official side's at batch 8 only). official: scripts/gpu/elatentlpips_reference.py in the same call. pixel_lpips_route: "

@@ -1120,6 +1120,19 @@ public final class Native {
     }
   }
 
+  /** The distances and the gradient with respect to x0: two handles. */
+  public static MemorySegment[] lpipsDistanceGrad(MemorySegment m, MemorySegment x0, MemorySegment x1, String preset,
+      MemorySegment gen, boolean cudaGraph) {
+    ExitGuard.enter();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment d = arena.allocate(ValueLayout.ADDRESS), g = arena.allocate(ValueLayout.ADDRESS);
+      check(d2g_lpips_distance_grad(m, x0, x1, arena.allocateFrom(preset), gen, ExecMode.bits(), flag(cudaGraph), d, g));
+      return new MemorySegment[] {d.get(ValueLayout.ADDRESS, 0), g.get(ValueLayout.ADDRESS, 0)};
+    } finally {
+      ExitGuard.leave();
+    }
+  }
+
   public static List<MemorySegment> lpipsFeatures(MemorySegment m, MemorySegment latents) {
     ExitGuard.enter();
     try (Arena arena = Arena.ofConfined()) {

@@ -54,6 +54,32 @@ public final class LatentLpips extends NativeModule implements DiffusersModel {
         gen == null ? MemorySegment.NULL : Access.handle(gen)));
   }
 
+  /**
+   * The distances and their gradient with respect to {@code x0} in one native call (a regression loss
+   * whose gradient goes to another network's backward, or a latent optimised against it): {@code
+   * preset} "none" for plain LatentLPIPS ({@code gen} unused), else E-LatentLPIPS with one fresh draw
+   * from {@code gen}, as {@link #distance(Tensor, Tensor, String, io.d2g.Generator)}. The gradient is
+   * d(sum of the distances) / d x0, whatever {@link io.d2g.Autograd} records; autocast applies as to
+   * the other calls. {@code cudaGraph} (CUDA only, ignored elsewhere): the forward and backward run as
+   * one CUDA graph, captured by the first call of a shape, dtype, preset and autocast state and
+   * replayed by later calls of the same (one graph kept per module; its augmentation pads fixed, see
+   * {@link LatentLpipsConfig#fixedAugmentPadding()}, and the draws are made before each replay).
+   */
+  public DistanceAndGrad distanceAndGrad(Tensor x0, Tensor x1, String preset, io.d2g.Generator gen, boolean cudaGraph) {
+    MemorySegment[] out = Native.lpipsDistanceGrad(Access.handle(this), Access.handle(x0), Access.handle(x1), preset,
+        gen == null ? MemorySegment.NULL : Access.handle(gen), cudaGraph);
+    return new DistanceAndGrad(Access.tensor(out[0]), Access.tensor(out[1]));
+  }
+
+  /** Distances [B] and their gradient with respect to the first input (its shape); closing closes both. */
+  public record DistanceAndGrad(Tensor distance, Tensor grad) implements AutoCloseable {
+    @Override
+    public void close() {
+      distance.close();
+      grad.close();
+    }
+  }
+
   /** The trunk's five taps for a batch of latents (the caller closes them). */
   public List<Tensor> features(Tensor latents) {
     List<Tensor> out = new ArrayList<>(5);

@@ -175,4 +175,77 @@ public class LatentLpipsTest {
       }
     }
   }
+
+  /**
+   * The augmentation's fixed padding (the most any draw can need, the resampling built on the device)
+   * against the padding fitted to each batch's draws: the same distances and gradients for the same
+   * draws, for presets with and without the geometric transform, at two sides.
+   */
+  @Test
+  void theFixedAugmentPaddingGivesTheFittedPaddingsValues() {
+    io.d2g.D2g.manualSeed(7);
+    LatentLpipsConfig config = new LatentLpipsConfig(4, List.of(8, 8, 16, 16, 16), false);
+    try (LatentLpips fixed = new LatentLpips(config.withFixedAugmentPadding(true)); LatentLpips fitted = new LatentLpips(config);
+        TensorScope s = new TensorScope(); io.d2g.Generator g = io.d2g.Generator.cpu(4)) {
+      assertTrue(fixed.config().fixedAugmentPadding());
+      assertEquals(true, fixed.config().toJson().path("fixed_augment_padding").asBoolean());
+      assertEquals(fixed.config(), LatentLpipsConfig.fromJson(fixed.config().toJson()));
+      assertFalse(fitted.config().toJson().has("fixed_augment_padding"));
+      fixed.loadState(fitted.state(), true);
+      for (int side : new int[] {16, 24}) {
+        Tensor x0 = s.track(Tensor.randn(g, DType.F32, 4, 4, side, side)), x1 = s.track(Tensor.randn(g, DType.F32, 4, 4, side, side));
+        for (String preset : new String[] {"g", "bg", "bgco", "c"}) {
+          for (long seed = 0; seed < 3; seed++) {
+            Tensor[] grads = new Tensor[2], distances = new Tensor[2];
+            for (int k = 0; k < 2; k++) {
+              Tensor a = s.track(x0.detach()).requiresGrad(true), b = s.track(x1.detach());
+              try (io.d2g.Generator d = io.d2g.Generator.cpu(seed); var rec = Autograd.record()) {
+                distances[k] = s.track((k == 0 ? fixed : fitted).distance(a, b, preset, d));
+                s.track(s.track(distances[k].square()).sum()).backward();
+              }
+              grads[k] = s.track(a.grad().orElseThrow());
+            }
+            String what = preset + " side " + side + " draw " + seed;
+            assertTrue(relative(distances[0], distances[1]) < 1e-5, what + " distance: " + relative(distances[0], distances[1]));
+            assertTrue(relative(grads[0], grads[1]) < 1e-4, what + " gradient: " + relative(grads[0], grads[1]));
+            assertTrue(s.track(s.track(distances[1].abs()).sum()).item() > 0, what + " is not zero");
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * distanceAndGrad (one native call) against the distance recorded by Autograd and its backward: the
+   * same distances and gradients, plain and with the ensemble (the same draw from the same seed), with
+   * the L1 term, whatever the recording state; bad presets and shapes are clear errors.
+   */
+  @Test
+  void distanceAndGradGivesTheRecordedBackwardsValues() {
+    io.d2g.D2g.manualSeed(9);
+    try (LatentLpips lpips = new LatentLpips(new LatentLpipsConfig(4, List.of(8, 8, 16, 16, 16), true));
+        TensorScope s = new TensorScope(); io.d2g.Generator g = io.d2g.Generator.cpu(5)) {
+      Tensor x0 = s.track(Tensor.randn(g, DType.F32, 3, 4, 16, 16)), x1 = s.track(Tensor.randn(g, DType.F32, 3, 4, 16, 16));
+      for (String preset : new String[] {"none", "bg", "bgco"}) {
+        for (boolean graph : new boolean[] {false, true}) {
+          Tensor a = s.track(x0.detach()).requiresGrad(true);
+          Tensor recorded;
+          try (io.d2g.Generator d = io.d2g.Generator.cpu(21); var rec = Autograd.record()) {
+            recorded = s.track(preset.equals("none") ? lpips.distance(a, x1) : lpips.distance(a, x1, preset, d));
+            s.track(recorded.sum()).backward();
+          }
+          Tensor want = s.track(a.grad().orElseThrow());
+          try (io.d2g.Generator d = io.d2g.Generator.cpu(21); LatentLpips.DistanceAndGrad got = lpips.distanceAndGrad(x0, x1, preset, d, graph)) {
+            assertArrayEquals(x0.shape(), got.grad().shape());
+            assertTrue(relative(got.distance(), recorded) < 1e-6, preset + ": " + relative(got.distance(), recorded));
+            assertTrue(relative(got.grad(), want) < 1e-6, preset + " gradient: " + relative(got.grad(), want));
+            assertTrue(s.track(s.track(got.grad().abs()).sum()).item() > 0, preset + " gradient is not zero");
+          }
+        }
+      }
+      assertThrows(InvalidArgumentException.class, () -> lpips.distanceAndGrad(x0, x1, "xyz", g, false));
+      Tensor small = s.track(Tensor.randn(g, DType.F32, 3, 4, 8, 8));
+      assertThrows(InvalidArgumentException.class, () -> lpips.distanceAndGrad(x0, small, "bg", g, false));
+    }
+  }
 }
