@@ -326,6 +326,14 @@ at::Tensor LatentLpipsImpl::distance(const at::Tensor& x0, const at::Tensor& x1)
   return options.add_l1 ? d + (a - c).abs().mean({1, 2, 3}) : d;
 }
 
+namespace {
+// Fresh draws of the preset for a batch like x, in f32 even under autocast.
+AugmentParams draw_for(const std::string& preset, const at::Tensor& x, c10::optional<at::Generator> gen) {
+  NoAutocast f32;
+  return draw_params(preset, x.size(0), x.size(1), x.size(2), x.size(3), x.device(), gen);
+}
+}  // namespace
+
 at::Tensor LatentLpipsImpl::augmented_distance(const at::Tensor& a, const at::Tensor& c, const AugmentParams* p,
                                                bool fixed_padding) {
   at::Tensor d;
@@ -347,11 +355,7 @@ at::Tensor LatentLpipsImpl::distance_ensemble(const at::Tensor& x0, const at::Te
   check_pair(x0, x1);
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
-  AugmentParams p;
-  {
-    NoAutocast f32;  // the draws in f32 even under autocast
-    p = draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen);
-  }
+  AugmentParams p = draw_for(preset, a, gen);
   return augmented_distance(a, c, &p, options.fixed_augment_padding);
 }
 
@@ -385,11 +389,7 @@ std::pair<at::Tensor, at::Tensor> LatentLpipsImpl::distance_grad(const at::Tenso
   const auto& p0 = lins[0]->weight;
   at::Tensor a = x0.to(p0.device(), p0.scalar_type()), c = x1.to(p0.device(), p0.scalar_type());
   const bool plain = preset == "none";
-  AugmentParams p;
-  if (!plain) {
-    NoAutocast f32;
-    p = draw_params(preset, a.size(0), a.size(1), a.size(2), a.size(3), a.device(), gen);
-  }
+  AugmentParams p = plain ? AugmentParams() : draw_for(preset, a, gen);
 #ifdef D2G_WITH_CUDA
   if (cuda_graph && a.is_cuda()) {
     std::lock_guard<std::mutex> lock(grad_graph_mutex_);
