@@ -133,7 +133,7 @@ public final class ElpipsBench implements Callable<Integer> {
             Tensor base = s.track(Tensor.randn(g, DType.F32, b, 4, side, side));
             Tensor x1 = s.track(Tensor.randn(g, DType.F32, b, 4, side, side));
             Runnable step = oneCall || cudaGraph ? () -> {
-              try (ThreadScope amp = precision.equals("bf16") ? Autocast.bf16() : Autocast.off();
+              try (ThreadScope amp = autocast(precision);
                   LatentLpips.DistanceAndGrad r = lpips.distanceAndGrad(base, x1, preset, gen, cudaGraph)) {
                 r.grad().shape();
               }
@@ -141,7 +141,7 @@ public final class ElpipsBench implements Callable<Integer> {
               try (TensorScope t = new TensorScope()) {
                 Tensor x0 = t.track(base.detach()).requiresGrad(true);
                 Tensor loss;
-                try (ThreadScope amp = precision.equals("bf16") ? Autocast.bf16() : Autocast.off();
+                try (ThreadScope amp = autocast(precision);
                     ThreadScope rec = Autograd.record()) {
                   Tensor d = plain ? lpips.distance(x0, x1) : lpips.distance(x0, x1, preset, gen);
                   loss = t.track(t.track(d).mean());
@@ -201,6 +201,11 @@ public final class ElpipsBench implements Callable<Integer> {
     Path file = Outputs.writeResults(out.resolve("elatentlpips.json"), "d2g ElpipsBench", force, json);
     System.out.println("wrote " + file);
     return 0;
+  }
+
+  /** Autocast for the run's precision ("bf16": bf16 autocast; else off), for the length of a step. */
+  private static ThreadScope autocast(String precision) {
+    return precision.equals("bf16") ? Autocast.bf16() : Autocast.off();
   }
 
   private static double extraMemoryGb(Runnable step, Device device) {

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * A run folder's training checkpoints as a resumed run finds them, whatever they hold: any bytes as
@@ -54,10 +53,7 @@ class CheckpointFuzzTest {
         // a clear error for a damaged checkpoint or other settings
       }
     } finally {
-      if (Files.isDirectory(dir))
-        try (Stream<Path> files = Files.list(dir)) {
-          for (Path p : files.toList()) Files.deleteIfExists(p);
-        }
+      FuzzDirs.empty(dir);
     }
   }
 }

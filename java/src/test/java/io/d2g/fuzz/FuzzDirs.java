@@ -18,4 +18,12 @@ public final class FuzzDirs {
       throw new UncheckedIOException(e);
     }
   }
+
+  /** Deletes the files directly in {@code dir} (a target's scratch folder between inputs), if it exists. */
+  public static void empty(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) return;
+    try (var files = Files.list(dir)) {
+      for (Path f : files.toList()) Files.deleteIfExists(f);
+    }
+  }
 }

@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * A dataset folder as a user may point the tools at it, whatever its files hold: index.jsonl, a shard
@@ -77,9 +76,7 @@ class EmojiDatasetFuzzTest {
     } catch (DatasetException expected) {
       // a clear error for a folder that is not a readable dataset
     } finally {
-      try (Stream<Path> files = Files.list(dir)) {
-        for (Path p : files.toList()) Files.deleteIfExists(p);
-      }
+      FuzzDirs.empty(dir);
     }
   }
 }
